@@ -1,0 +1,1 @@
+//! The helpline domain: see issue 3 (work in progress).

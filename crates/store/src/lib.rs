@@ -1,0 +1,1 @@
+//! The event store (work in progress).
