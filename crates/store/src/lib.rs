@@ -1,1 +1,79 @@
-//! The event store (work in progress).
+//! An append-only event log on sled, of the class of EventStoreDB.
+//!
+//! The store knows nothing of the helpline: it keeps streams of opaque events
+//! in one global order. Users program against the async [`EventStore`] trait;
+//! [`SledStore`] keeps the log on disk and [`MemoryStore`] in memory, and the
+//! same conformance suite runs against both.
+//!
+//! # Guarantees
+//!
+//! - **Durable acknowledgement.** An append is acknowledged only after its
+//!   events are flushed to disk (unless [`Durability::UnsafeNoFlush`] was
+//!   chosen explicitly); an acknowledged commit survives `kill -9`.
+//! - **Atomic commits.** A commit, over one stream or several, is 100% visible
+//!   or 0% visible, to readers and after a crash.
+//! - **Gapless order.** Every event has a global position (0, 1, 2, … in commit
+//!   order) and a per-stream version (0, 1, 2, …); positions are assigned by one
+//!   writer, so every position below [`EventStore::head`] is final.
+//! - **Optimistic concurrency.** A wrong expected version is a
+//!   [`StoreError::WrongExpectedVersion`] carrying the actual version; nothing
+//!   is ever silently overwritten.
+//! - **Strong idempotency.** Re-sending a commit whose event ids are stored
+//!   returns the original positions and appends nothing, whatever its expected
+//!   versions; a partial match is [`StoreError::IdempotencyMismatch`]. A
+//!   persistent event-id index backs this, not a cache.
+//! - **Reads see only durable, whole commits.** Readers never see an event
+//!   before its commit is flushed, and never part of a commit.
+//! - **Integrity.** Every record carries a CRC-32 checked on read and a BLAKE3
+//!   hash chained to the previous record; a damaged record is
+//!   [`StoreError::Corrupt`] with its position, never a panic or wrong data, and
+//!   [`EventStore::verify`] walks the log and reports the first bad position.
+//! - **Deletion.** A soft delete hides a stream (a later append recreates it
+//!   and numbering continues); a tombstone is permanent. Both are recorded as
+//!   events of the `$$stream` metadata stream, so the log stays complete.
+//!
+//! # Example
+//!
+//! ```
+//! use ecoute_store::{EventData, EventStore, ExpectedVersion, MemoryStore, StoreConfig, StreamId};
+//! use ecoute_store::{Direction, ReadFrom};
+//! use uuid::Uuid;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), ecoute_store::StoreError> {
+//! let store = MemoryStore::in_memory(StoreConfig::default());
+//! let stream = StreamId::new("case-42")?;
+//! let event = EventData::new(Uuid::new_v4(), "CaseOpened", 1, b"{}".to_vec());
+//! let ack = store.append_to_stream(stream.clone(), ExpectedVersion::NoStream, vec![event]).await?;
+//! assert_eq!(ack.positions.first, 0);
+//!
+//! let events = store.read_stream(&stream, ReadFrom::Edge, Direction::Forward, 100).await?;
+//! assert_eq!(events[0].event_type, "CaseOpened");
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod api;
+mod backend;
+mod clock;
+mod engine;
+mod error;
+mod record;
+mod store;
+mod subscription;
+mod types;
+
+pub use api::EventStore;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{
+    Durability, DELETED_EVENT_TYPE, MAX_COMMIT_BYTES, MAX_COMMIT_EVENTS, TOMBSTONED_EVENT_TYPE,
+};
+pub use error::{ActualVersion, Result, StoreError};
+pub use store::{MemoryStore, SledStore, Store, StoreConfig, TREE_NAME};
+pub use subscription::{subscribe, Filter, Start, SubscriptionMessage, SubscriptionOptions};
+pub use types::{
+    Commit, CommitRange, CommitResult, DeleteMode, DeleteResult, Direction, EventData,
+    ExpectedVersion, Metadata, ReadFrom, RecordedEvent, StreamAppend, StreamId, StreamState,
+    StreamWritten, VerifyReport, MAX_EVENT_TYPE_LEN, MAX_STREAM_ID_LEN,
+};
+
+pub use backend::{Kv, MemKv, SledKv, Visit};

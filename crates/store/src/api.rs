@@ -1,0 +1,76 @@
+//! The `EventStore` trait: what every storage engine behind ecoute offers.
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+use crate::error::Result;
+use crate::types::*;
+
+/// An append-only event log with streams, a gapless global order, optimistic
+/// concurrency, strong idempotency and integrity checks.
+///
+/// Users program against this trait; [`crate::SledStore`] and
+/// [`crate::MemoryStore`] implement it, and the same conformance suite runs
+/// against both.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends a commit (one or more streams) atomically and durably.
+    ///
+    /// Re-sending a commit that already landed returns its original result with
+    /// `duplicate: true` and appends nothing, whatever the expected versions.
+    async fn append(&self, commit: Commit) -> Result<CommitResult>;
+
+    /// Appends events to one stream; shorthand for [`EventStore::append`].
+    async fn append_to_stream(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> Result<CommitResult> {
+        self.append(Commit::single(stream, expected, events)).await
+    }
+
+    /// Soft-deletes or tombstones a stream, recording the deletion in `$$stream`.
+    async fn delete_stream(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        mode: DeleteMode,
+    ) -> Result<DeleteResult>;
+
+    /// Where a stream stands.
+    async fn stream_state(&self, stream: &StreamId) -> Result<StreamState>;
+
+    /// Reads up to `limit` events of a stream, forwards or backwards from `from`.
+    ///
+    /// An absent or soft-deleted stream is [`crate::StoreError::StreamNotFound`];
+    /// a tombstoned one is [`crate::StoreError::StreamDeleted`].
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from: ReadFrom,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>>;
+
+    /// Reads up to `limit` events of `$all` from global position `from`, inclusive.
+    async fn read_all(&self, from: u64, limit: usize) -> Result<Vec<RecordedEvent>>;
+
+    /// Reads up to `limit` events of one category (every `case-*` stream, say),
+    /// in global order, from global position `from`, inclusive.
+    async fn read_category(
+        &self,
+        category: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>>;
+
+    /// The number of durable events: every position below it is final.
+    async fn head(&self) -> Result<u64>;
+
+    /// A receiver that changes whenever [`EventStore::head`] moves.
+    fn watch_head(&self) -> watch::Receiver<u64>;
+
+    /// Walks the whole log: checksums, the hash chain, commit ranges and indexes.
+    async fn verify(&self) -> Result<VerifyReport>;
+}

@@ -1,0 +1,128 @@
+//! The ordered key-value space the engine runs on: sled on disk, or a map in memory.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::RwLock;
+
+use crate::error::{Result, StoreError};
+
+/// A visitor over key-value pairs: returns `Ok(false)` to stop.
+pub type Visit<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> Result<bool>;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::SledKv {}
+    impl Sealed for super::MemKv {}
+}
+
+/// A sorted key-value space with atomic batches and an explicit flush.
+///
+/// Only the engine's single committer writes; readers run concurrently. The
+/// trait is sealed: [`SledKv`] and [`MemKv`] are its only implementations.
+pub trait Kv: sealed::Sealed + Send + Sync + 'static {
+    /// Reads one value.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Visits the keys in `[start, end)` in order (or reverse order) until `visit` returns false.
+    fn scan(&self, start: &[u8], end: &[u8], reverse: bool, visit: Visit<'_>) -> Result<()>;
+    /// Writes all the pairs atomically: after a crash, all or none of them are there.
+    fn apply(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()>;
+    /// Makes everything applied so far durable.
+    fn flush(&self) -> Result<()>;
+}
+
+/// The sled backend: one tree holding every key space.
+pub struct SledKv {
+    pub(crate) db: sled::Db,
+    pub(crate) tree: sled::Tree,
+}
+
+impl Kv for SledKv {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
+    }
+
+    fn scan(&self, start: &[u8], end: &[u8], reverse: bool, visit: Visit<'_>) -> Result<()> {
+        if start >= end {
+            return Ok(());
+        }
+        let range = self.tree.range(start..end);
+        if reverse {
+            for item in range.rev() {
+                let (k, v) = item?;
+                if !visit(&k, &v)? {
+                    break;
+                }
+            }
+        } else {
+            for item in range {
+                let (k, v) = item?;
+                if !visit(&k, &v)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+        let mut b = sled::Batch::default();
+        for (k, v) in batch {
+            b.insert(k, v);
+        }
+        self.tree.apply_batch(b)?;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// The in-memory backend, for tests and tools; nothing survives the process.
+#[derive(Default)]
+pub struct MemKv {
+    map: RwLock<BTreeMap<Vec<u8>, Vec<u8>>>,
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Failed("in-memory map lock poisoned".into())
+}
+
+impl Kv for MemKv {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.map.read().map_err(|_| poisoned())?.get(key).cloned())
+    }
+
+    fn scan(&self, start: &[u8], end: &[u8], reverse: bool, visit: Visit<'_>) -> Result<()> {
+        if start >= end {
+            return Ok(());
+        }
+        let map = self.map.read().map_err(|_| poisoned())?;
+        let range = map.range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)));
+        if reverse {
+            for (k, v) in range.rev() {
+                if !visit(k, v)? {
+                    break;
+                }
+            }
+        } else {
+            for (k, v) in range {
+                if !visit(k, v)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+        let mut map = self.map.write().map_err(|_| poisoned())?;
+        map.extend(batch);
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,1032 @@
+//! The engine: one committer thread that positions, batches and flushes
+//! commits, and the readers that see only what the committer made durable.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use crate::backend::Kv;
+use crate::clock::Clock;
+use crate::error::{ActualVersion, Result, StoreError};
+use crate::record::{self, Deletion, DeletionPayload, NewRecord, StreamRecord, HASH_LEN};
+use crate::types::*;
+
+/// Most events one commit may hold.
+pub const MAX_COMMIT_EVENTS: usize = 10_000;
+/// Most payload and metadata bytes one commit may hold.
+pub const MAX_COMMIT_BYTES: usize = 16 << 20;
+
+/// Event type of the record a soft delete writes to the `$$stream`.
+pub const DELETED_EVENT_TYPE: &str = "$deleted";
+/// Event type of the record a tombstone writes to the `$$stream`.
+pub const TOMBSTONED_EVENT_TYPE: &str = "$tombstoned";
+
+/// Whether the committer flushes before acknowledging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Flush to disk before every acknowledgement (one flush per group of commits). The default.
+    Flush,
+    /// UNSAFE: acknowledge without flushing; a crash may lose acknowledged commits.
+    /// Only for tests and benchmarks.
+    UnsafeNoFlush,
+}
+
+pub(crate) enum Request {
+    Commit(Commit, oneshot::Sender<Result<CommitResult>>),
+    Delete(
+        StreamId,
+        ExpectedVersion,
+        DeleteMode,
+        oneshot::Sender<Result<DeleteResult>>,
+    ),
+    Shutdown,
+}
+
+/// State shared by the committer and the readers.
+pub(crate) struct Shared<K: Kv> {
+    pub(crate) kv: K,
+    /// Number of events visible to readers: positions below it are durable and final.
+    visible: AtomicU64,
+    head_tx: watch::Sender<u64>,
+    failure: Mutex<Option<String>>,
+}
+
+/// A record checked against the chain, with its hash.
+type ChainedRecord = Result<(RecordedEvent, [u8; HASH_LEN])>;
+
+/// A read that must wait until a position becomes visible, then be retried.
+pub(crate) enum Visible<T> {
+    Ready(T),
+    WaitFor(u64),
+}
+
+impl<K: Kv> Shared<K> {
+    pub(crate) fn new(kv: K, visible: u64) -> Self {
+        let (head_tx, _) = watch::channel(visible);
+        Shared {
+            kv,
+            visible: AtomicU64::new(visible),
+            head_tx,
+            failure: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn visible(&self) -> u64 {
+        self.visible.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn watch_head(&self) -> watch::Receiver<u64> {
+        self.head_tx.subscribe()
+    }
+
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    fn fail(&self, why: String) {
+        if let Ok(mut f) = self.failure.lock() {
+            f.get_or_insert(why);
+        }
+        // Wake readers waiting for a position that will now never become visible.
+        self.head_tx.send_modify(|_| {});
+    }
+
+    fn publish(&self, visible: u64) {
+        self.visible.store(visible, Ordering::Release);
+        self.head_tx.send_replace(visible);
+    }
+
+    /// Waits until `position` is visible, or fails if the store failed or closed.
+    pub(crate) async fn wait_visible(&self, position: u64) -> Result<()> {
+        let mut rx = self.head_tx.subscribe();
+        let outcome = rx
+            .wait_for(|&v| v > position || self.failure().is_some())
+            .await
+            .map(|v| *v > position);
+        match outcome {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(StoreError::Failed(self.failure().unwrap_or_default())),
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+
+    fn load_stream(&self, stream: &str) -> Result<Option<StreamRecord>> {
+        match self.kv.get(&record::stream_key(stream))? {
+            None => Ok(None),
+            Some(bytes) => record::decode_stream_record(stream, &bytes).map(Some),
+        }
+    }
+
+    fn load_event(&self, position: u64) -> Result<RecordedEvent> {
+        match self.kv.get(&record::event_key(position))? {
+            Some(bytes) => record::decode_record(position, &bytes),
+            None => Err(StoreError::Corrupt {
+                position,
+                reason: "record missing".into(),
+            }),
+        }
+    }
+
+    /// Reads an event through an index entry and checks that it is the one the index names.
+    fn load_indexed(
+        &self,
+        position: u64,
+        stream: &str,
+        version: Option<u64>,
+    ) -> Result<RecordedEvent> {
+        let ev = self.load_event(position)?;
+        let version_ok = version.is_none_or(|v| v == ev.version);
+        if ev.stream_id.as_str() != stream || !version_ok {
+            return Err(StoreError::Corrupt {
+                position,
+                reason: format!(
+                    "index points to an event of {}@{}",
+                    ev.stream_id, ev.version
+                ),
+            });
+        }
+        Ok(ev)
+    }
+
+    pub(crate) fn read_all(&self, from: u64, limit: usize) -> Result<Vec<RecordedEvent>> {
+        let end = self.visible();
+        if from >= end || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let stop = from.saturating_add(limit as u64).min(end);
+        let mut out = Vec::with_capacity((stop - from) as usize);
+        let mut expected = from;
+        self.kv.scan(
+            &record::event_key(from),
+            &record::event_key(stop),
+            false,
+            &mut |key, value| {
+                let position = record::key_suffix_u64(key).unwrap_or(u64::MAX);
+                if position != expected {
+                    return Err(StoreError::Corrupt {
+                        position: expected,
+                        reason: "record missing".into(),
+                    });
+                }
+                out.push(record::decode_record(position, value)?);
+                expected += 1;
+                Ok(true)
+            },
+        )?;
+        if expected != stop {
+            return Err(StoreError::Corrupt {
+                position: expected,
+                reason: "record missing".into(),
+            });
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn read_category(
+        &self,
+        category: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        validate_category(category)?;
+        let end = self.visible();
+        if from >= end || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut positions = Vec::new();
+        self.kv.scan(
+            &record::category_key(category, from),
+            &record::category_key(category, end),
+            false,
+            &mut |key, _| {
+                if let Some(p) = record::key_suffix_u64(key) {
+                    positions.push(p);
+                }
+                Ok(positions.len() < limit)
+            },
+        )?;
+        positions
+            .into_iter()
+            .map(|p| {
+                let ev = self.load_event(p)?;
+                if ev.stream_id.category() != category {
+                    return Err(StoreError::Corrupt {
+                        position: p,
+                        reason: "category index points to another category".into(),
+                    });
+                }
+                Ok(ev)
+            })
+            .collect()
+    }
+
+    /// The stream's record as of the visible head, or the position to wait for.
+    fn visible_stream(&self, stream: &StreamId) -> Result<Visible<Option<StreamRecord>>> {
+        let end = self.visible();
+        let rec = self.load_stream(stream.as_str())?;
+        match rec {
+            Some(r) if r.changed_at >= end => Ok(Visible::WaitFor(r.changed_at)),
+            other => Ok(Visible::Ready(other)),
+        }
+    }
+
+    pub(crate) fn stream_state(&self, stream: &StreamId) -> Result<Visible<StreamState>> {
+        Ok(match self.visible_stream(stream)? {
+            Visible::WaitFor(p) => Visible::WaitFor(p),
+            Visible::Ready(rec) => Visible::Ready(state_of(rec.as_ref())),
+        })
+    }
+
+    pub(crate) fn read_stream(
+        &self,
+        stream: &StreamId,
+        from: ReadFrom,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Visible<Vec<RecordedEvent>>> {
+        let rec = match self.visible_stream(stream)? {
+            Visible::WaitFor(p) => return Ok(Visible::WaitFor(p)),
+            Visible::Ready(rec) => rec,
+        };
+        let (last, truncate_before) = match rec {
+            None => return Err(StoreError::StreamNotFound(stream.to_string())),
+            Some(r) => match (r.deletion, r.last_version) {
+                (Deletion::Tombstone, _) => {
+                    return Err(StoreError::StreamDeleted(stream.to_string()))
+                }
+                (Deletion::Soft, _) | (Deletion::None, None) => {
+                    return Err(StoreError::StreamNotFound(stream.to_string()))
+                }
+                (Deletion::None, Some(last)) => (last, r.truncate_before),
+            },
+        };
+        if limit == 0 {
+            return Ok(Visible::Ready(Vec::new()));
+        }
+        let (lo, hi, reverse) = match direction {
+            Direction::Forward => {
+                let start = match from {
+                    ReadFrom::Edge => truncate_before,
+                    ReadFrom::Version(v) => v.max(truncate_before),
+                };
+                (start, last.saturating_add(1), false)
+            }
+            Direction::Backward => {
+                let start = match from {
+                    ReadFrom::Edge => last,
+                    ReadFrom::Version(v) => v.min(last),
+                };
+                (truncate_before, start.saturating_add(1), true)
+            }
+        };
+        if lo >= hi {
+            return Ok(Visible::Ready(Vec::new()));
+        }
+        let s = stream.as_str();
+        let mut found = Vec::new();
+        self.kv.scan(
+            &record::stream_index_key(s, lo),
+            &record::stream_index_key(s, hi),
+            reverse,
+            &mut |key, value| {
+                let version = record::key_suffix_u64(key);
+                let position = record::be_u64(value);
+                match (version, position) {
+                    (Some(v), Some(p)) => found.push((v, p)),
+                    _ => {
+                        return Err(StoreError::EngineCorrupt(format!(
+                            "malformed stream index entry for {s}"
+                        )))
+                    }
+                }
+                Ok(found.len() < limit)
+            },
+        )?;
+        let events = found
+            .into_iter()
+            .map(|(v, p)| self.load_indexed(p, s, Some(v)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Visible::Ready(events))
+    }
+
+    /// Walks the whole visible log: checksums, positions, commit ranges, the hash
+    /// chain, and the indexes that point at each record.
+    pub(crate) fn verify(&self, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
+        const CHUNK: u64 = 4096;
+        let end = self.visible();
+        let mut report = VerifyReport {
+            records_checked: 0,
+            chain_head: record::GENESIS,
+            first_fault: None,
+        };
+        let mut prev_commit: Option<CommitRange> = None;
+        let mut next = 0u64;
+        while next < end && report.first_fault.is_none() {
+            let stop = next.saturating_add(CHUNK).min(end);
+            let mut chunk: Vec<(u64, ChainedRecord)> = Vec::new();
+            let mut chain = report.chain_head;
+            self.kv.scan(
+                &record::event_key(next),
+                &record::event_key(stop),
+                false,
+                &mut |key, value| {
+                    let position = record::key_suffix_u64(key).unwrap_or(u64::MAX);
+                    let checked = record::check_record(position, value).and_then(|c| {
+                        let ev = record::decode_record(position, value)?;
+                        Ok((ev, c.format_and_body.to_vec(), c.hash))
+                    });
+                    let item = checked.and_then(|(ev, covered, hash)| {
+                        if record::chain_hash(&chain, &covered) != hash {
+                            return Err(StoreError::Corrupt {
+                                position,
+                                reason: "hash chain broken".into(),
+                            });
+                        }
+                        chain = hash;
+                        Ok((ev, hash))
+                    });
+                    let stop_here = item.is_err();
+                    chunk.push((position, item));
+                    Ok(!stop_here)
+                },
+            )?;
+            let mut expected = next;
+            for (position, item) in chunk {
+                if position != expected {
+                    report.first_fault = Some((expected, "record missing".into()));
+                    break;
+                }
+                let (ev, hash) = match item {
+                    Ok(x) => x,
+                    Err(StoreError::Corrupt { position, reason }) => {
+                        report.first_fault = Some((position, reason));
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                };
+                if let Some(fault) = self.check_links(&ev, prev_commit)? {
+                    report.first_fault = Some((position, fault));
+                    break;
+                }
+                prev_commit = Some(ev.commit);
+                report.chain_head = hash;
+                report.records_checked += 1;
+                expected += 1;
+            }
+            if report.first_fault.is_none() && expected != stop {
+                report.first_fault = Some((expected, "record missing".into()));
+            }
+            next = stop;
+            progress(next, end);
+        }
+        if report.first_fault.is_none() {
+            if let Some(c) = prev_commit {
+                if c.last != end - 1 {
+                    report.first_fault = Some((end - 1, "last commit is incomplete".into()));
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Checks one record against its neighbours' commit ranges and the indexes.
+    fn check_links(&self, ev: &RecordedEvent, prev: Option<CommitRange>) -> Result<Option<String>> {
+        let p = ev.position;
+        let commit_ok = match prev {
+            None => ev.commit.first == 0,
+            Some(prev) if p == ev.commit.first => prev.last == p - 1,
+            Some(prev) => prev == ev.commit,
+        };
+        if !commit_ok {
+            return Ok(Some(
+                "commit range does not follow the previous record".into(),
+            ));
+        }
+        let by_id = self.kv.get(&record::event_id_key(&ev.id))?;
+        if by_id.as_deref().and_then(record::be_u64) != Some(p) {
+            return Ok(Some("event id index does not point to this record".into()));
+        }
+        let s = ev.stream_id.as_str();
+        let by_version = self.kv.get(&record::stream_index_key(s, ev.version))?;
+        if by_version.as_deref().and_then(record::be_u64) != Some(p) {
+            return Ok(Some("stream index does not point to this record".into()));
+        }
+        if self
+            .kv
+            .get(&record::category_key(ev.stream_id.category(), p))?
+            .is_none()
+        {
+            return Ok(Some("category index entry missing".into()));
+        }
+        Ok(None)
+    }
+}
+
+pub(crate) fn state_of(rec: Option<&StreamRecord>) -> StreamState {
+    match rec {
+        None => StreamState::Absent,
+        Some(r) => match (r.deletion, r.last_version) {
+            (Deletion::Tombstone, _) => StreamState::Tombstoned,
+            (Deletion::Soft, last) => StreamState::SoftDeleted { last_version: last },
+            (Deletion::None, Some(last)) => StreamState::Active { last_version: last },
+            (Deletion::None, None) => StreamState::Absent,
+        },
+    }
+}
+
+/// Checks an expected version against a stream's stored record.
+pub(crate) fn check_expected(
+    stream: &StreamId,
+    rec: Option<&StreamRecord>,
+    expected: ExpectedVersion,
+) -> Result<()> {
+    let actual = match state_of(rec) {
+        StreamState::Tombstoned => return Err(StoreError::StreamDeleted(stream.to_string())),
+        StreamState::Absent => ActualVersion::Absent,
+        StreamState::Active { last_version } => ActualVersion::Revision(last_version),
+        StreamState::SoftDeleted { last_version } => ActualVersion::SoftDeleted(last_version),
+    };
+    let ok = match (expected, actual) {
+        (ExpectedVersion::Any, _) => true,
+        (ExpectedVersion::NoStream, ActualVersion::Revision(_)) => false,
+        (ExpectedVersion::NoStream, _) => true,
+        (ExpectedVersion::StreamExists, ActualVersion::Revision(_)) => true,
+        (ExpectedVersion::StreamExists, _) => false,
+        (ExpectedVersion::Exact(n), ActualVersion::Revision(v))
+        | (ExpectedVersion::Exact(n), ActualVersion::SoftDeleted(Some(v))) => n == v,
+        (ExpectedVersion::Exact(_), _) => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::WrongExpectedVersion {
+            stream: stream.to_string(),
+            expected,
+            actual,
+        })
+    }
+}
+
+fn validate_event_type(t: &str) -> Result<()> {
+    if t.is_empty()
+        || t.len() > MAX_EVENT_TYPE_LEN
+        || t.starts_with('$')
+        || t.chars().any(char::is_control)
+    {
+        return Err(StoreError::InvalidRequest(format!(
+            "event type {t:?} must be 1 to {MAX_EVENT_TYPE_LEN} bytes, without control characters, and not start with $"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_commit(commit: &Commit) -> Result<()> {
+    let invalid = |m: String| Err(StoreError::InvalidRequest(m));
+    if commit.appends.is_empty() {
+        return invalid("a commit needs at least one stream".into());
+    }
+    let mut streams = HashSet::new();
+    let mut ids = HashSet::new();
+    let mut count = 0usize;
+    let mut bytes = 0usize;
+    for a in &commit.appends {
+        if a.stream.is_system() {
+            return invalid(format!("stream {} is reserved for the store", a.stream));
+        }
+        if !streams.insert(a.stream.as_str()) {
+            return invalid(format!("stream {} appears twice in one commit", a.stream));
+        }
+        if a.events.is_empty() {
+            return invalid(format!("no events for stream {}", a.stream));
+        }
+        for e in &a.events {
+            validate_event_type(&e.event_type)?;
+            if !ids.insert(e.id) {
+                return invalid(format!("event id {} appears twice in one commit", e.id));
+            }
+            count += 1;
+            bytes += e.payload.len()
+                + e.event_type.len()
+                + e.metadata.actor.as_ref().map_or(0, String::len)
+                + e.metadata
+                    .extra
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>();
+        }
+    }
+    if count > MAX_COMMIT_EVENTS {
+        return invalid(format!(
+            "{count} events in one commit; at most {MAX_COMMIT_EVENTS}"
+        ));
+    }
+    if bytes > MAX_COMMIT_BYTES {
+        return invalid(format!(
+            "{bytes} bytes in one commit; at most {MAX_COMMIT_BYTES}"
+        ));
+    }
+    Ok(())
+}
+
+/// What one group commit accumulates before it is applied and flushed.
+#[derive(Default)]
+struct Pending {
+    /// First position of this group.
+    base: u64,
+    /// Encoded event records, for positions `base..`.
+    records: Vec<Vec<u8>>,
+    /// Index writes.
+    writes: Vec<(Vec<u8>, Vec<u8>)>,
+    streams: HashMap<String, StreamRecord>,
+    ids: HashMap<Uuid, u64>,
+}
+
+/// One writer: positions, chains, batches and flushes every commit.
+pub(crate) struct Committer<K: Kv> {
+    shared: Arc<Shared<K>>,
+    rx: mpsc::Receiver<Request>,
+    clock: Arc<dyn Clock>,
+    durability: Durability,
+    max_batch: usize,
+    next: u64,
+    chain: [u8; HASH_LEN],
+    last_micros: i64,
+}
+
+enum Reply {
+    Commit(oneshot::Sender<Result<CommitResult>>, Result<CommitResult>),
+    Delete(oneshot::Sender<Result<DeleteResult>>, Result<DeleteResult>),
+}
+
+/// The committer's starting point, recovered from the log's last record.
+pub(crate) struct Recovered {
+    pub next: u64,
+    pub chain: [u8; HASH_LEN],
+    pub last_micros: i64,
+}
+
+pub(crate) fn recover<K: Kv>(kv: &K) -> Result<Recovered> {
+    let mut last: Option<(u64, Vec<u8>)> = None;
+    kv.scan(
+        &[record::PREFIX_EVENT],
+        &[record::PREFIX_EVENT + 1],
+        true,
+        &mut |key, value| {
+            last = Some((
+                record::key_suffix_u64(key).unwrap_or(u64::MAX),
+                value.to_vec(),
+            ));
+            Ok(false)
+        },
+    )?;
+    match last {
+        None => Ok(Recovered {
+            next: 0,
+            chain: record::GENESIS,
+            last_micros: i64::MIN,
+        }),
+        Some((position, bytes)) => {
+            let checked = record::check_record(position, &bytes)?;
+            let ev = record::decode_record(position, &bytes)?;
+            if ev.commit.last != position {
+                return Err(StoreError::Corrupt {
+                    position,
+                    reason: "last commit is incomplete".into(),
+                });
+            }
+            Ok(Recovered {
+                next: position + 1,
+                chain: checked.hash,
+                last_micros: ev.recorded_at.timestamp_micros(),
+            })
+        }
+    }
+}
+
+impl<K: Kv> Committer<K> {
+    pub(crate) fn new(
+        shared: Arc<Shared<K>>,
+        rx: mpsc::Receiver<Request>,
+        clock: Arc<dyn Clock>,
+        durability: Durability,
+        max_batch: usize,
+        recovered: Recovered,
+    ) -> Self {
+        Committer {
+            shared,
+            rx,
+            clock,
+            durability,
+            max_batch: max_batch.max(1),
+            next: recovered.next,
+            chain: recovered.chain,
+            last_micros: recovered.last_micros,
+        }
+    }
+
+    /// Runs until shutdown, the last sender is dropped, or a write fails.
+    pub(crate) fn run(mut self) {
+        let mut shutdown = false;
+        while !shutdown {
+            let Some(first) = self.rx.blocking_recv() else {
+                break;
+            };
+            let mut requests = Vec::with_capacity(64);
+            match first {
+                Request::Shutdown => break,
+                r => requests.push(r),
+            }
+            while requests.len() < self.max_batch {
+                match self.rx.try_recv() {
+                    Ok(Request::Shutdown) => {
+                        shutdown = true;
+                        break;
+                    }
+                    Ok(r) => requests.push(r),
+                    Err(_) => break,
+                }
+            }
+            if !self.process(requests) {
+                break;
+            }
+        }
+        // Refuse whatever is still queued.
+        self.rx.close();
+        while let Ok(r) = self.rx.try_recv() {
+            let err = || match self.shared.failure() {
+                Some(f) => StoreError::Failed(f),
+                None => StoreError::Closed,
+            };
+            match r {
+                Request::Commit(_, tx) => drop(tx.send(Err(err()))),
+                Request::Delete(_, _, _, tx) => drop(tx.send(Err(err()))),
+                Request::Shutdown => {}
+            }
+        }
+    }
+
+    /// Plans, applies and flushes one group; returns false if the store failed.
+    fn process(&mut self, requests: Vec<Request>) -> bool {
+        let now = self.clock.now().timestamp_micros().max(self.last_micros);
+        let mut pending = Pending {
+            base: self.next,
+            ..Pending::default()
+        };
+        let mut replies = Vec::with_capacity(requests.len());
+        for r in requests {
+            match r {
+                Request::Commit(commit, tx) => {
+                    let res = self.plan_commit(&mut pending, &commit, now);
+                    replies.push(Reply::Commit(tx, res));
+                }
+                Request::Delete(stream, expected, mode, tx) => {
+                    let res = self.plan_delete(&mut pending, &stream, expected, mode, now);
+                    replies.push(Reply::Delete(tx, res));
+                }
+                Request::Shutdown => {}
+            }
+        }
+        let mut ok = true;
+        if !pending.records.is_empty() {
+            let outcome = self.write(pending);
+            match outcome {
+                Ok(()) => {
+                    self.last_micros = now;
+                    self.shared.publish(self.next);
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    tracing::error!(error = %why, "commit failed; the store refuses writes until reopened");
+                    self.shared.fail(why);
+                    ok = false;
+                    for r in &mut replies {
+                        match r {
+                            Reply::Commit(_, res @ Ok(_)) => *res = Err(copy_error(&e)),
+                            Reply::Delete(_, res @ Ok(_)) => *res = Err(copy_error(&e)),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        for r in replies {
+            match r {
+                Reply::Commit(tx, res) => drop(tx.send(res)),
+                Reply::Delete(tx, res) => drop(tx.send(res)),
+            }
+        }
+        ok
+    }
+
+    fn write(&self, pending: Pending) -> Result<()> {
+        let Pending {
+            base,
+            records,
+            mut writes,
+            streams,
+            ..
+        } = pending;
+        writes.reserve(records.len() + streams.len());
+        for (stream, rec) in &streams {
+            writes.push((
+                record::stream_key(stream),
+                record::encode_stream_record(rec),
+            ));
+        }
+        for (i, bytes) in records.into_iter().enumerate() {
+            writes.push((record::event_key(base + i as u64).to_vec(), bytes));
+        }
+        self.shared.kv.apply(writes)?;
+        if self.durability == Durability::Flush {
+            self.shared.kv.flush()?;
+        }
+        Ok(())
+    }
+
+    fn stream_record(&self, pending: &Pending, stream: &str) -> Result<Option<StreamRecord>> {
+        match pending.streams.get(stream) {
+            Some(r) => Ok(Some(*r)),
+            None => self.shared.load_stream(stream),
+        }
+    }
+
+    fn event_position(&self, pending: &Pending, id: &Uuid) -> Result<Option<u64>> {
+        if let Some(p) = pending.ids.get(id) {
+            return Ok(Some(*p));
+        }
+        Ok(self
+            .shared
+            .kv
+            .get(&record::event_id_key(id))?
+            .as_deref()
+            .and_then(record::be_u64))
+    }
+
+    fn event_at(&self, pending: &Pending, position: u64) -> Result<RecordedEvent> {
+        if position >= pending.base {
+            let idx = (position - pending.base) as usize;
+            if let Some(bytes) = pending.records.get(idx) {
+                return record::decode_record(position, bytes);
+            }
+        }
+        self.shared.load_event(position)
+    }
+
+    fn plan_commit(
+        &mut self,
+        pending: &mut Pending,
+        commit: &Commit,
+        now: i64,
+    ) -> Result<CommitResult> {
+        validate_commit(commit)?;
+        // Idempotency: are the ids already stored?
+        let mut found = Vec::with_capacity(commit.len());
+        for a in &commit.appends {
+            for e in &a.events {
+                found.push((e.id, self.event_position(pending, &e.id)?));
+            }
+        }
+        let stored = found.iter().filter(|(_, p)| p.is_some()).count();
+        if stored == found.len() {
+            return self.replay_result(pending, commit, &found);
+        }
+        if let Some((id, _)) = found.iter().find(|(_, p)| p.is_some()) {
+            return Err(StoreError::IdempotencyMismatch { event_id: *id });
+        }
+        // Expected versions, all checked before anything is positioned.
+        let mut recs = Vec::with_capacity(commit.appends.len());
+        for a in &commit.appends {
+            let rec = self.stream_record(pending, a.stream.as_str())?;
+            check_expected(&a.stream, rec.as_ref(), a.expected)?;
+            recs.push(rec);
+        }
+        let first = self.next;
+        let last = first + commit.len() as u64 - 1;
+        let range = CommitRange { first, last };
+        let mut position = first;
+        let mut chain = self.chain;
+        let mut records = Vec::with_capacity(commit.len());
+        let mut writes = Vec::with_capacity(commit.len() * 3);
+        let mut streams = Vec::with_capacity(commit.appends.len());
+        let mut written = Vec::with_capacity(commit.appends.len());
+        for (a, rec) in commit.appends.iter().zip(recs) {
+            let s = a.stream.as_str();
+            let first_version = rec.and_then(|r| r.last_version).map_or(0, |v| v + 1);
+            let mut version = first_version;
+            for e in &a.events {
+                let (bytes, hash) = record::encode_record(
+                    &NewRecord {
+                        position,
+                        commit: range,
+                        stream: s,
+                        version,
+                        id: e.id,
+                        event_type: &e.event_type,
+                        schema_version: e.schema_version,
+                        recorded_at_micros: now,
+                        metadata: &e.metadata,
+                        payload: &e.payload,
+                    },
+                    &chain,
+                )?;
+                chain = hash;
+                records.push(bytes);
+                let pos = position.to_be_bytes().to_vec();
+                writes.push((record::event_id_key(&e.id).to_vec(), pos.clone()));
+                writes.push((record::stream_index_key(s, version), pos));
+                writes.push((
+                    record::category_key(a.stream.category(), position),
+                    Vec::new(),
+                ));
+                position += 1;
+                version += 1;
+            }
+            let last_version = version - 1;
+            streams.push((
+                s.to_owned(),
+                StreamRecord {
+                    last_version: Some(last_version),
+                    truncate_before: rec.map_or(0, |r| r.truncate_before),
+                    deletion: Deletion::None,
+                    changed_at: position - 1,
+                },
+            ));
+            written.push(StreamWritten {
+                stream: a.stream.clone(),
+                first_version,
+                last_version,
+            });
+        }
+        // Nothing failed: make it part of the group.
+        for (i, e) in commit.appends.iter().flat_map(|a| &a.events).enumerate() {
+            pending.ids.insert(e.id, first + i as u64);
+        }
+        pending.records.extend(records);
+        pending.writes.extend(writes);
+        pending.streams.extend(streams);
+        self.next = position;
+        self.chain = chain;
+        Ok(CommitResult {
+            positions: range,
+            streams: written,
+            duplicate: false,
+        })
+    }
+
+    /// A commit whose ids are all stored: it must be the very same commit.
+    fn replay_result(
+        &self,
+        pending: &Pending,
+        commit: &Commit,
+        found: &[(Uuid, Option<u64>)],
+    ) -> Result<CommitResult> {
+        let first = found.first().and_then(|(_, p)| *p).unwrap_or(0);
+        let mut written = Vec::with_capacity(commit.appends.len());
+        let mut i = 0u64;
+        for a in &commit.appends {
+            let mut versions = (u64::MAX, 0u64);
+            for e in &a.events {
+                let position = first + i;
+                let mismatch = || StoreError::IdempotencyMismatch { event_id: e.id };
+                if found.get(i as usize).and_then(|(_, p)| *p) != Some(position) {
+                    return Err(mismatch());
+                }
+                let stored = self.event_at(pending, position)?;
+                let same = stored.id == e.id
+                    && stored.stream_id == a.stream
+                    && stored.event_type == e.event_type
+                    && stored.schema_version == e.schema_version
+                    && stored.payload == e.payload
+                    && stored.commit.first == first
+                    && stored.commit.last == first + commit.len() as u64 - 1;
+                if !same {
+                    return Err(mismatch());
+                }
+                versions = (
+                    versions.0.min(stored.version),
+                    versions.1.max(stored.version),
+                );
+                i += 1;
+            }
+            written.push(StreamWritten {
+                stream: a.stream.clone(),
+                first_version: versions.0,
+                last_version: versions.1,
+            });
+        }
+        Ok(CommitResult {
+            positions: CommitRange {
+                first,
+                last: first + i - 1,
+            },
+            streams: written,
+            duplicate: true,
+        })
+    }
+
+    fn plan_delete(
+        &mut self,
+        pending: &mut Pending,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        mode: DeleteMode,
+        now: i64,
+    ) -> Result<DeleteResult> {
+        if stream.is_system() {
+            return Err(StoreError::InvalidRequest(format!(
+                "stream {stream} is reserved for the store"
+            )));
+        }
+        let rec = self.stream_record(pending, stream.as_str())?;
+        check_expected(stream, rec.as_ref(), expected)?;
+        match (state_of(rec.as_ref()), mode) {
+            (StreamState::Absent, DeleteMode::Soft) => {
+                return Err(StoreError::StreamNotFound(stream.to_string()))
+            }
+            (StreamState::SoftDeleted { .. }, DeleteMode::Soft) => {
+                return Ok(DeleteResult { position: None })
+            }
+            _ => {}
+        }
+        let truncate_before = rec.and_then(|r| r.last_version).map_or(0, |v| v + 1);
+        let meta = stream.metadata_stream();
+        let meta_rec = self.stream_record(pending, meta.as_str())?;
+        let meta_version = meta_rec.and_then(|r| r.last_version).map_or(0, |v| v + 1);
+        let position = self.next;
+        let id = Uuid::new_v4();
+        let event_type = match mode {
+            DeleteMode::Soft => DELETED_EVENT_TYPE,
+            DeleteMode::Tombstone => TOMBSTONED_EVENT_TYPE,
+        };
+        let payload = record::encode_deletion(&DeletionPayload { truncate_before });
+        let metadata = Metadata::default();
+        let (bytes, hash) = record::encode_record(
+            &NewRecord {
+                position,
+                commit: CommitRange {
+                    first: position,
+                    last: position,
+                },
+                stream: meta.as_str(),
+                version: meta_version,
+                id,
+                event_type,
+                schema_version: 1,
+                recorded_at_micros: now,
+                metadata: &metadata,
+                payload: &payload,
+            },
+            &self.chain,
+        )?;
+        let pos = position.to_be_bytes().to_vec();
+        pending.records.push(bytes);
+        pending.ids.insert(id, position);
+        pending
+            .writes
+            .push((record::event_id_key(&id).to_vec(), pos.clone()));
+        pending
+            .writes
+            .push((record::stream_index_key(meta.as_str(), meta_version), pos));
+        pending
+            .writes
+            .push((record::category_key(meta.category(), position), Vec::new()));
+        pending.streams.insert(
+            meta.as_str().to_owned(),
+            StreamRecord {
+                last_version: Some(meta_version),
+                truncate_before: 0,
+                deletion: Deletion::None,
+                changed_at: position,
+            },
+        );
+        pending.streams.insert(
+            stream.as_str().to_owned(),
+            StreamRecord {
+                last_version: rec.and_then(|r| r.last_version),
+                truncate_before,
+                deletion: match mode {
+                    DeleteMode::Soft => Deletion::Soft,
+                    DeleteMode::Tombstone => Deletion::Tombstone,
+                },
+                changed_at: position,
+            },
+        );
+        self.next += 1;
+        self.chain = hash;
+        Ok(DeleteResult {
+            position: Some(position),
+        })
+    }
+}
+
+/// The same failure, for each of the commits of a failed group.
+fn copy_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::DiskFull => StoreError::DiskFull,
+        StoreError::Io(io) => StoreError::Io(std::io::Error::new(io.kind(), io.to_string())),
+        other => StoreError::Failed(other.to_string()),
+    }
+}

@@ -1,0 +1,276 @@
+//! The store over a key-value backend: [`SledStore`] on disk, [`MemoryStore`] in memory.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::api::EventStore;
+use crate::backend::{Kv, MemKv, SledKv};
+use crate::clock::{Clock, SystemClock};
+use crate::engine::{recover, Committer, Durability, Request, Shared, Visible};
+use crate::error::{Result, StoreError};
+use crate::record;
+use crate::types::*;
+
+/// Settings of a store.
+#[derive(Clone)]
+pub struct StoreConfig {
+    /// Whether each acknowledgement waits for a flush (default: it does).
+    pub durability: Durability,
+    /// The clock that stamps commits (default: the system clock).
+    pub clock: Arc<dyn Clock>,
+    /// Most commits gathered into one group commit.
+    pub max_batch: usize,
+    /// Most commits queued for the committer before appenders wait.
+    pub queue_depth: usize,
+    /// sled's page cache size in bytes.
+    pub cache_capacity: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            durability: Durability::Flush,
+            clock: Arc::new(SystemClock),
+            max_batch: 1024,
+            queue_depth: 4096,
+            cache_capacity: 256 << 20,
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("durability", &self.durability)
+            .field("max_batch", &self.max_batch)
+            .field("queue_depth", &self.queue_depth)
+            .field("cache_capacity", &self.cache_capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An event store over one of the key-value backends.
+pub struct Store<K: Kv> {
+    shared: Arc<Shared<K>>,
+    tx: mpsc::Sender<Request>,
+    committer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The durable store on sled.
+pub type SledStore = Store<SledKv>;
+/// A store that keeps everything in memory, for tests and tools.
+pub type MemoryStore = Store<MemKv>;
+
+/// Name of the one sled tree that holds the log and its indexes.
+pub const TREE_NAME: &str = "ecoute-log";
+
+impl SledStore {
+    /// Opens (or creates) a store in the directory `path`.
+    pub fn open(path: impl Into<PathBuf>, config: StoreConfig) -> Result<Self> {
+        let path = path.into();
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(config.cache_capacity)
+            .flush_every_ms(match config.durability {
+                Durability::Flush => None,
+                Durability::UnsafeNoFlush => Some(500),
+            })
+            .open()?;
+        let tree = db.open_tree(TREE_NAME)?;
+        match tree.get(record::META_FORMAT_KEY)? {
+            Some(v) if v.as_ref() == [record::FORMAT_V1] => {}
+            Some(v) => {
+                return Err(StoreError::InvalidRequest(format!(
+                    "unsupported store format {:?}",
+                    v.as_ref()
+                )))
+            }
+            None => {
+                tree.insert(record::META_FORMAT_KEY, &[record::FORMAT_V1])?;
+                db.flush()?;
+            }
+        }
+        Self::start(SledKv { db, tree }, config)
+    }
+}
+
+impl MemoryStore {
+    /// A new, empty in-memory store.
+    pub fn in_memory(config: StoreConfig) -> Self {
+        // An empty map cannot fail to recover.
+        match Self::start(MemKv::default(), config) {
+            Ok(s) => s,
+            Err(e) => unreachable!("empty in-memory store failed to start: {e}"),
+        }
+    }
+}
+
+impl<K: Kv> Store<K> {
+    fn start(kv: K, config: StoreConfig) -> Result<Self> {
+        let recovered = recover(&kv)?;
+        let shared = Arc::new(Shared::new(kv, recovered.next));
+        let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
+        let committer = Committer::new(
+            shared.clone(),
+            rx,
+            config.clock.clone(),
+            config.durability,
+            config.max_batch,
+            recovered,
+        );
+        let handle = std::thread::Builder::new()
+            .name("ecoute-committer".into())
+            .spawn(move || committer.run())
+            .map_err(StoreError::from)?;
+        Ok(Store {
+            shared,
+            tx,
+            committer: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// Stops the committer after the commits already queued, then flushes.
+    ///
+    /// Appends after this answer [`StoreError::Closed`]; reads keep working
+    /// until the store is dropped.
+    pub async fn close(&self) -> Result<()> {
+        let handle = self.committer.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            // Wait for room rather than lose the shutdown; the committer drains the queue.
+            let _ = self.tx.send(Request::Shutdown).await;
+            let shared = self.shared.clone();
+            tokio::task::spawn_blocking(move || {
+                let _ = handle.join();
+                shared.kv.flush()
+            })
+            .await
+            .map_err(|e| StoreError::Failed(format!("close failed: {e}")))??;
+        }
+        Ok(())
+    }
+
+    /// Why the store refuses writes, if an I/O error made it fail.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.failure()
+    }
+
+    async fn send<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Request) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(make(tx)).await.is_err() {
+            return Err(self.closed_error());
+        }
+        rx.await.unwrap_or_else(|_| Err(self.closed_error()))
+    }
+
+    fn closed_error(&self) -> StoreError {
+        match self.shared.failure() {
+            Some(f) => StoreError::Failed(f),
+            None => StoreError::Closed,
+        }
+    }
+
+    /// Runs a blocking read on tokio's blocking pool, waiting and retrying while
+    /// it touches a commit that is not yet durable.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl Fn(&Shared<K>) -> Result<Visible<T>> + Send + Sync + 'static,
+    ) -> Result<T> {
+        let f = Arc::new(f);
+        loop {
+            let shared = self.shared.clone();
+            let f = f.clone();
+            let outcome = tokio::task::spawn_blocking(move || f(&shared))
+                .await
+                .map_err(|e| StoreError::Failed(format!("read task failed: {e}")))??;
+            match outcome {
+                Visible::Ready(v) => return Ok(v),
+                Visible::WaitFor(p) => self.shared.wait_visible(p).await?,
+            }
+        }
+    }
+}
+
+impl<K: Kv> Drop for Store<K> {
+    fn drop(&mut self) {
+        let handle = self.committer.get_mut().ok().and_then(|h| h.take());
+        if let Some(handle) = handle {
+            // If the queue is full the committer still stops: it sees the
+            // channel close once this sender is gone, after draining it.
+            if self.tx.try_send(Request::Shutdown).is_ok() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl<K: Kv> EventStore for Store<K> {
+    async fn append(&self, commit: Commit) -> Result<CommitResult> {
+        self.send(|tx| Request::Commit(commit, tx)).await
+    }
+
+    async fn delete_stream(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        mode: DeleteMode,
+    ) -> Result<DeleteResult> {
+        self.send(|tx| Request::Delete(stream, expected, mode, tx))
+            .await
+    }
+
+    async fn stream_state(&self, stream: &StreamId) -> Result<StreamState> {
+        let stream = stream.clone();
+        self.read(move |s| s.stream_state(&stream)).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from: ReadFrom,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let stream = stream.clone();
+        self.read(move |s| s.read_stream(&stream, from, direction, limit))
+            .await
+    }
+
+    async fn read_all(&self, from: u64, limit: usize) -> Result<Vec<RecordedEvent>> {
+        self.read(move |s| s.read_all(from, limit).map(Visible::Ready))
+            .await
+    }
+
+    async fn read_category(
+        &self,
+        category: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let category = category.to_owned();
+        self.read(move |s| s.read_category(&category, from, limit).map(Visible::Ready))
+            .await
+    }
+
+    async fn head(&self) -> Result<u64> {
+        Ok(self.shared.visible())
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.shared.watch_head()
+    }
+
+    async fn verify(&self) -> Result<VerifyReport> {
+        self.read(|s| s.verify(|_, _| {}).map(Visible::Ready)).await
+    }
+}
+
+impl<K: Kv> Store<K> {
+    /// Like [`EventStore::verify`], calling `progress(done, total)` as it goes.
+    pub fn verify_with_progress(&self, progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
+        self.shared.verify(progress)
+    }
+}
