@@ -9,7 +9,7 @@ use crate::error::{Result, StoreError};
 /// A visitor over key-value pairs: returns `Ok(false)` to stop.
 pub type Visit<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> Result<bool>;
 
-mod sealed {
+pub(crate) mod sealed {
     pub trait Sealed {}
     impl Sealed for super::SledKv {}
     impl Sealed for super::MemKv {}

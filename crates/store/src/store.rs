@@ -274,3 +274,129 @@ impl<K: Kv> Store<K> {
         self.shared.verify(progress)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    use super::*;
+    use crate::backend::{sealed, Visit};
+
+    /// An in-memory backend whose next write or flush fails on command.
+    #[derive(Default)]
+    struct FaultyKv {
+        inner: MemKv,
+        /// 0: healthy; 1: the next apply fails with ENOSPC; 2: the next flush fails with EIO.
+        fault: Arc<AtomicU8>,
+    }
+
+    impl sealed::Sealed for FaultyKv {}
+
+    impl Kv for FaultyKv {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+            self.inner.get(key)
+        }
+        fn scan(&self, start: &[u8], end: &[u8], reverse: bool, visit: Visit<'_>) -> Result<()> {
+            self.inner.scan(start, end, reverse, visit)
+        }
+        fn apply(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+            if self
+                .fault
+                .compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                return Err(std::io::Error::from_raw_os_error(28).into());
+            }
+            self.inner.apply(batch)
+        }
+        fn flush(&self) -> Result<()> {
+            if self
+                .fault
+                .compare_exchange(2, 0, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                return Err(std::io::Error::other("injected flush failure").into());
+            }
+            self.inner.flush()
+        }
+    }
+
+    fn event(n: u128) -> EventData {
+        EventData::new(uuid::Uuid::from_u128(n), "Happened", 1, vec![1, 2, 3])
+    }
+
+    async fn faulty_store(fault: u8) -> (Store<FaultyKv>, StreamId) {
+        let kv = FaultyKv::default();
+        let switch = kv.fault.clone();
+        let store = Store::start(kv, StoreConfig::default()).unwrap();
+        let s = StreamId::new("case-1").unwrap();
+        store
+            .append_to_stream(s.clone(), ExpectedVersion::Any, vec![event(1)])
+            .await
+            .unwrap();
+        switch.store(fault, Ordering::SeqCst);
+        (store, s)
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_fails_the_commit_and_then_the_store() {
+        let (store, s) = faulty_store(1).await;
+        let err = store
+            .append_to_stream(s.clone(), ExpectedVersion::Exact(0), vec![event(2)])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::DiskFull), "{err}");
+        // The store now refuses writes, says why, and still serves what was durable.
+        let err = store
+            .append_to_stream(s.clone(), ExpectedVersion::Any, vec![event(3)])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Failed(_)), "{err}");
+        assert!(store.failure().is_some());
+        assert_eq!(store.head().await.unwrap(), 1);
+        let evs = store
+            .read_stream(&s, ReadFrom::Edge, Direction::Forward, 10)
+            .await
+            .unwrap();
+        assert_eq!(evs.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_flush_is_never_acknowledged_nor_shown() {
+        let (store, s) = faulty_store(2).await;
+        let err = store
+            .append_to_stream(s.clone(), ExpectedVersion::Exact(0), vec![event(2)])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Io(_)), "{err}");
+        // The batch reached the backend but was not flushed: readers must not see it,
+        // and a reader that meets its stream record must not hang.
+        assert_eq!(store.head().await.unwrap(), 1);
+        assert_eq!(store.read_all(0, 10).await.unwrap().len(), 1);
+        let err = store
+            .read_stream(&s, ReadFrom::Edge, Direction::Forward, 10)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Failed(_)), "{err}");
+        let err = store
+            .delete_stream(s, ExpectedVersion::Any, DeleteMode::Soft)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Failed(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn closing_refuses_later_appends() {
+        let store = MemoryStore::in_memory(StoreConfig::default());
+        store.close().await.unwrap();
+        let err = store
+            .append_to_stream(
+                StreamId::new("case-1").unwrap(),
+                ExpectedVersion::Any,
+                vec![event(1)],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Closed), "{err}");
+    }
+}
