@@ -15,6 +15,17 @@
 //!     name: Personal<String>,
 //! }
 //! ```
+//!
+//! Naming the codec compiles:
+//!
+//! ```
+//! use ecoute_domain::personal::Personal;
+//! #[derive(serde::Serialize)]
+//! struct Explicit {
+//!     #[serde(with = "ecoute_domain::personal::codec")]
+//!     name: Personal<String>,
+//! }
+//! ```
 
 use crate::ids::SubjectId;
 use serde::{Deserialize, Serialize};
