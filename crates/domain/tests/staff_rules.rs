@@ -1,0 +1,215 @@
+//! Scenario tables for staff streams: roles, teams and accreditations.
+
+mod common;
+
+use common::*;
+use ecoute_domain::staff::*;
+use ecoute_domain::*;
+use std::collections::BTreeSet;
+use StaffCommand as C;
+use StaffEvent as E;
+
+fn enrolled(roles: &[Role], team: Option<TeamId>) -> E {
+    E::StaffEnrolled(StaffEnrolled {
+        staff_id: V1,
+        roles: roles.iter().copied().collect(),
+        team,
+        at: t(0),
+    })
+}
+
+fn enrol(roles: &[Role], team: Option<TeamId>) -> C {
+    C::Enrol {
+        staff_id: V1,
+        roles: roles.iter().copied().collect(),
+        team,
+    }
+}
+
+#[test]
+fn only_an_administrator_manages_staff() {
+    check_staff(
+        &[],
+        enrol(&[Role::Volunteer], None),
+        &ctx(ADMIN, 0),
+        Ok(vec![enrolled(&[Role::Volunteer], None)]),
+    );
+    check_staff(
+        &[],
+        enrol(&[Role::Volunteer], None),
+        &ctx(R1, 0),
+        Err(DomainError::NotAnAdministrator),
+    );
+    check_staff(
+        &[enrolled(&[Role::Volunteer], None)],
+        C::GrantAccreditation(rhone()),
+        &ctx(LISTENER, 1),
+        Err(DomainError::NotAnAdministrator),
+    );
+}
+
+#[test]
+fn enrolment_once_with_a_role_and_a_team_for_listeners() {
+    check_staff(
+        &[],
+        enrol(&[], None),
+        &ctx(ADMIN, 0),
+        Err(DomainError::NoRole),
+    );
+    check_staff(
+        &[],
+        enrol(&[Role::PlatformListener], None),
+        &ctx(ADMIN, 0),
+        Err(DomainError::ListenerWithoutTeam),
+    );
+    check_staff(
+        &[],
+        enrol(&[Role::PlatformListener], Some(TEAM)),
+        &ctx(ADMIN, 0),
+        Ok(vec![enrolled(&[Role::PlatformListener], Some(TEAM))]),
+    );
+    check_staff(
+        &[enrolled(&[Role::Volunteer], None)],
+        enrol(&[Role::Volunteer], None),
+        &ctx(ADMIN, 1),
+        Err(DomainError::StaffAlreadyEnrolled),
+    );
+    check_staff(
+        &[],
+        C::GrantRole(Role::Referent),
+        &ctx(ADMIN, 1),
+        Err(DomainError::StaffNotEnrolled),
+    );
+}
+
+#[test]
+fn roles_and_teams() {
+    let given = [enrolled(&[Role::Volunteer], None)];
+    check_staff(
+        &given,
+        C::GrantRole(Role::Referent),
+        &ctx(ADMIN, 1),
+        Ok(vec![E::RoleGranted(RoleGranted {
+            role: Role::Referent,
+            at: t(1),
+        })]),
+    );
+    check_staff(
+        &given,
+        C::GrantRole(Role::Volunteer),
+        &ctx(ADMIN, 1),
+        Err(DomainError::RoleAlreadyHeld(Role::Volunteer)),
+    );
+    check_staff(
+        &given,
+        C::RevokeRole(Role::Auditor),
+        &ctx(ADMIN, 1),
+        Err(DomainError::RoleNotHeld(Role::Auditor)),
+    );
+    check_staff(
+        &given,
+        C::RevokeRole(Role::Volunteer),
+        &ctx(ADMIN, 1),
+        Ok(vec![E::RoleRevoked(RoleRevoked {
+            role: Role::Volunteer,
+            at: t(1),
+        })]),
+    );
+    check_staff(
+        &given,
+        C::GrantRole(Role::PlatformListener),
+        &ctx(ADMIN, 1),
+        Err(DomainError::ListenerWithoutTeam),
+    );
+    check_staff(
+        &given,
+        C::JoinTeam(TEAM),
+        &ctx(ADMIN, 1),
+        Ok(vec![E::TeamJoined(TeamJoined {
+            team: TEAM,
+            at: t(1),
+        })]),
+    );
+    let in_team = [
+        given[0].clone(),
+        E::TeamJoined(TeamJoined {
+            team: TEAM,
+            at: t(1),
+        }),
+    ];
+    check_staff(
+        &in_team,
+        C::JoinTeam(TEAM),
+        &ctx(ADMIN, 2),
+        Err(DomainError::AlreadyInTeam),
+    );
+    check_staff(
+        &in_team,
+        C::GrantRole(Role::PlatformListener),
+        &ctx(ADMIN, 2),
+        Ok(vec![E::RoleGranted(RoleGranted {
+            role: Role::PlatformListener,
+            at: t(2),
+        })]),
+    );
+}
+
+#[test]
+fn accreditations_are_granted_and_revoked_per_centre() {
+    let given = [enrolled(&[Role::Volunteer], None)];
+    let granted = E::AccreditationGranted(AccreditationGranted {
+        centre: rhone(),
+        at: t(1),
+    });
+    check_staff(
+        &given,
+        C::GrantAccreditation(rhone()),
+        &ctx(ADMIN, 1),
+        Ok(vec![granted.clone()]),
+    );
+    check_staff(
+        &[enrolled(&[Role::Auditor], None)],
+        C::GrantAccreditation(rhone()),
+        &ctx(ADMIN, 1),
+        Err(DomainError::AccreditationNeedsVolunteer),
+    );
+    let accredited = [given[0].clone(), granted];
+    check_staff(
+        &accredited,
+        C::GrantAccreditation(rhone()),
+        &ctx(ADMIN, 2),
+        Err(DomainError::AlreadyAccredited(rhone())),
+    );
+    check_staff(
+        &accredited,
+        C::RevokeAccreditation(d("13")),
+        &ctx(ADMIN, 2),
+        Err(DomainError::NotAccredited(d("13"))),
+    );
+    let revoked = E::AccreditationRevoked(AccreditationRevoked {
+        centre: rhone(),
+        at: t(2),
+    });
+    check_staff(
+        &accredited,
+        C::RevokeAccreditation(rhone()),
+        &ctx(ADMIN, 2),
+        Ok(vec![revoked.clone()]),
+    );
+
+    let now = staff::fold(&accredited);
+    let snap = now.snapshot().expect("enrolled");
+    assert!(snap.accredited_at(rhone()));
+    assert!(snap.may_act_for(CentreId::Departement(rhone())));
+    assert!(!snap.may_act_for(CentreId::NationalPlatform));
+    let after = staff::fold(accredited.iter().chain([&revoked]));
+    let snap = after.snapshot().expect("enrolled");
+    assert_eq!(snap.accreditations, BTreeSet::new());
+    assert!(!snap.may_act_for(CentreId::Departement(rhone())));
+    // An accreditation is worth nothing without the volunteer or referent role.
+    let no_role = staff::fold(accredited.iter().chain([&E::RoleRevoked(RoleRevoked {
+        role: Role::Volunteer,
+        at: t(3),
+    })]));
+    assert!(!no_role.snapshot().expect("enrolled").accredited_at(rhone()));
+}
