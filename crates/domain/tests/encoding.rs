@@ -312,9 +312,11 @@ fn debug_of_events_shows_no_personal_value() {
     assert!(printed.contains("redacted"), "{printed}");
 }
 
+type Listed = (&'static str, SubjectId, Whose);
+
 #[test]
 fn personal_fields_list_every_personal_value_and_its_subject() {
-    let listed: Vec<(&str, Vec<(&'static str, SubjectId, Whose)>)> = every_event()
+    let listed: Vec<(&str, Vec<Listed>)> = every_event()
         .iter()
         .map(|e| {
             (
