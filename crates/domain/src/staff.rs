@@ -1,6 +1,6 @@
 //! Staff, their roles and their accreditations, event-sourced in one stream per member
 //! (`staff-<uuid>`). Other aggregates see staff only through a [`StaffSnapshot`] that the
-//! caller folds from this stream and passes in the [`Context`](crate::Context).
+//! caller folds from this stream and passes in the [`Context`].
 
 use crate::centre::{CentreId, DepartementCode};
 use crate::context::Context;
