@@ -402,9 +402,10 @@ impl CaseState {
         self.reachable
     }
 
-    /// Whether the case waits for the caller to call again.
+    /// Whether the case waits for the caller to call again: because the referent
+    /// said so, or because no number was left and nobody can call back.
     pub fn is_awaiting_call_back(&self) -> bool {
-        self.awaiting_call_back
+        self.status == CaseStatus::Open && (self.awaiting_call_back || !self.reachable)
     }
 
     /// The referent following the case.

@@ -283,6 +283,10 @@ fn platform_call_anonymous_without_number_to_transfer_referent_callback_consent_
         ),
         Err(DomainError::NoNumberToCall)
     );
+    assert!(
+        w.case_state(CASE_1).is_awaiting_call_back(),
+        "with no number the case shows it awaits the caller's call-back"
+    );
     w.case(R1, CASE_1, &[], &[], CaseCommand::AwaitCallBack)
         .unwrap();
     assert!(w.case_state(CASE_1).is_awaiting_call_back());
