@@ -1,1 +1,101 @@
+//! Pieces shared by the crash test, its child process and the corruption tests.
+//!
+//! The crash writer prints one [`Ack`] per acknowledged commit; every event it
+//! writes carries [`payload_for`] its id, so that a reader can tell right data
+//! from wrong data without any other record.
 
+use ecoute_store::{EventData, Metadata, StreamId};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Event type of every event the crash writer appends.
+pub const EVENT_TYPE: &str = "Written";
+
+/// One acknowledged commit, as the crash writer prints it (one JSON line).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The writer task that appended it.
+    pub writer: usize,
+    /// Global position of the commit's first event.
+    pub first: u64,
+    /// Global position of the commit's last event.
+    pub last: u64,
+    /// The commit's events, in position order.
+    pub events: Vec<AckedEvent>,
+}
+
+/// One event of an acknowledged commit: where the store said it put it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckedEvent {
+    /// The client-chosen event id.
+    pub id: Uuid,
+    /// The stream it was appended to.
+    pub stream: String,
+    /// Its version in that stream.
+    pub version: u64,
+    /// Its global position.
+    pub position: u64,
+}
+
+/// The payload of an event, derived from its id: 16 to 512 bytes.
+pub fn payload_for(id: &Uuid) -> Vec<u8> {
+    let bytes = id.as_bytes();
+    bytes.repeat(1 + usize::from(bytes[0] % 32))
+}
+
+/// The actor recorded in the metadata of writer `writer`'s events.
+pub fn actor_for(writer: usize) -> String {
+    format!("writer-{writer}")
+}
+
+/// The event the crash writer appends for `id`.
+pub fn event_for(id: Uuid, writer: usize) -> EventData {
+    EventData::new(id, EVENT_TYPE, 1, payload_for(&id)).with_metadata(Metadata {
+        actor: Some(actor_for(writer)),
+        ..Metadata::default()
+    })
+}
+
+/// The two streams writer `writer` owns: it alone appends to them, with exact versions.
+pub fn writer_streams(writer: usize) -> anyhow::Result<(StreamId, StreamId)> {
+    Ok((
+        StreamId::new(format!("crash-w{writer}"))?,
+        StreamId::new(format!("pair-w{writer}"))?,
+    ))
+}
+
+/// A small deterministic random number generator (splitmix64).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `lo..=hi`.
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+}
+
+/// A seed from the environment variable `var`, or from the clock.
+pub fn seed_from_env(var: &str) -> anyhow::Result<u64> {
+    match std::env::var(var) {
+        Ok(s) => Ok(s.parse()?),
+        Err(_) => {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+            Ok(t.as_secs().wrapping_mul(1_000_000_007) ^ u64::from(t.subsec_nanos()))
+        }
+    }
+}
