@@ -1,0 +1,64 @@
+//! The physical floor: one small write plus `fdatasync` per operation.
+
+use std::fs::OpenOptions;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::stats::{new_hist, payload, record, Figures, Window};
+
+/// Size of the pre-written region the floor writes cycle through.
+const REGION: u64 = 16 << 20;
+
+/// Writes `len` bytes at the next offset of a pre-allocated, pre-synced file
+/// and calls `sync_data`, in a loop, on one thread.
+///
+/// The file is filled and synced first, so that each `fdatasync` only has to
+/// push the data block, not new extents or a new size: the cheapest durable
+/// acknowledgement this disk can give.
+pub fn floor(dir: &Path, len: usize, window: Window) -> Result<Figures> {
+    let path = dir.join("fsync-floor.dat");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..(REGION >> 20) {
+        file.write_all(&zeros)
+            .with_context(|| format!("pre-filling {}", path.display()))?;
+    }
+    file.sync_all()
+        .with_context(|| format!("syncing {}", path.display()))?;
+
+    let data = payload(7, len);
+    let mut offset = 0u64;
+    let mut hist = new_hist();
+    let mut ops = 0u64;
+    let start = Instant::now();
+    let from = start + window.warmup;
+    let until = from + window.measure;
+    loop {
+        let t0 = Instant::now();
+        if t0 >= until {
+            break;
+        }
+        file.seek(SeekFrom::Start(offset))
+            .context("seeking the floor file")?;
+        file.write_all(&data).context("writing the floor file")?;
+        file.sync_data().context("fdatasync of the floor file")?;
+        let t1 = Instant::now();
+        if t1 >= from && t1 <= until {
+            record(&mut hist, t1 - t0);
+            ops += 1;
+        }
+        // Next 4 KiB block, so that every write touches a new page of the region.
+        offset = (offset + 4096) % REGION;
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok(Figures::from_hist(ops, window.measure, &hist))
+}
