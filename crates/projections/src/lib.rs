@@ -1,5 +1,28 @@
 //! Projections: checkpointed, rebuildable read models over the event log.
 //!
-//! Not built yet: the runtime and the read models are the subject of issue 4.
-//! This crate exists so that the workspace has its final shape; it exports
-//! nothing.
+//! The [runtime](Runtime) follows the log and feeds each [`Projection`] the
+//! events from its checkpoint on. It knows no helpline event by name: events are
+//! decoded once per chunk by a [`Decoder`] and shared by every projection.
+//!
+//! # Guarantees
+//!
+//! - **Exactly-once effect.** A projection's changes for a chunk of events and
+//!   its new checkpoint are written in one atomic batch, so after a crash a
+//!   model neither skips an event nor applies one twice.
+//! - **One read of the log.** Projections that run together share each read.
+//! - **Blue/green rebuilds.** A model whose version changed, or whose rebuild is
+//!   asked for, is built from position 0 into a fresh tree while the old one
+//!   serves reads, then swapped in once caught up.
+//! - **Isolation.** A projection that fails on an event stops there, with the
+//!   position and the error, its model as it was before; the others go on.
+//! - **Apart from the log.** Read models live in a sled database of their own
+//!   ([`ModelDb`]), never in the event trees.
+#![warn(missing_docs)]
+
+mod error;
+mod model;
+mod runtime;
+
+pub use error::{ProjectionError, Result};
+pub use model::{decode_value, encode_value, ModelDb, ModelReader, ModelTx};
+pub use runtime::{Decoder, Projection, ProjectionState, ProjectionStatus, Runtime, RuntimeConfig};

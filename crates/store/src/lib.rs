@@ -63,6 +63,8 @@ mod subscription;
 mod types;
 
 pub use api::EventStore;
+/// Re-exported so that other implementations of [`EventStore`] use the same macro.
+pub use async_trait::async_trait;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
     Durability, DELETED_EVENT_TYPE, MAX_COMMIT_BYTES, MAX_COMMIT_EVENTS, TOMBSTONED_EVENT_TYPE,

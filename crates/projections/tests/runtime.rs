@@ -1,0 +1,381 @@
+//! The projection runtime, with small projections that know no helpline.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait_free::CountingStore;
+use ecoute_projections::*;
+use ecoute_store::*;
+use uuid::Uuid;
+
+/// A store wrapper that counts `$all` reads, to check that projections share them.
+mod async_trait_free {
+    use super::*;
+    use tokio::sync::watch;
+
+    pub struct CountingStore {
+        pub inner: MemoryStore,
+        pub reads: AtomicUsize,
+    }
+
+    #[ecoute_store::async_trait]
+    impl EventStore for CountingStore {
+        async fn append(&self, commit: Commit) -> ecoute_store::Result<CommitResult> {
+            self.inner.append(commit).await
+        }
+        async fn delete_stream(
+            &self,
+            s: StreamId,
+            e: ExpectedVersion,
+            m: DeleteMode,
+        ) -> ecoute_store::Result<DeleteResult> {
+            self.inner.delete_stream(s, e, m).await
+        }
+        async fn stream_state(&self, s: &StreamId) -> ecoute_store::Result<StreamState> {
+            self.inner.stream_state(s).await
+        }
+        async fn read_stream(
+            &self,
+            s: &StreamId,
+            f: ReadFrom,
+            d: Direction,
+            l: usize,
+        ) -> ecoute_store::Result<Vec<RecordedEvent>> {
+            self.inner.read_stream(s, f, d, l).await
+        }
+        async fn read_all(
+            &self,
+            from: u64,
+            limit: usize,
+        ) -> ecoute_store::Result<Vec<RecordedEvent>> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.read_all(from, limit).await
+        }
+        async fn read_category(
+            &self,
+            c: &str,
+            from: u64,
+            limit: usize,
+        ) -> ecoute_store::Result<Vec<RecordedEvent>> {
+            self.inner.read_category(c, from, limit).await
+        }
+        async fn head(&self) -> ecoute_store::Result<u64> {
+            self.inner.head().await
+        }
+        fn watch_head(&self) -> watch::Receiver<u64> {
+            self.inner.watch_head()
+        }
+        async fn verify(&self) -> ecoute_store::Result<VerifyReport> {
+            self.inner.verify().await
+        }
+    }
+}
+
+/// Counts events per category; version 2 counts each event twice (a "code change").
+struct Counter {
+    name: &'static str,
+    version: u32,
+    /// Fails on events whose payload is this.
+    poison: Option<&'static str>,
+}
+
+impl Projection<String> for Counter {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn version(&self) -> u32 {
+        self.version
+    }
+    fn accepts(&self, e: &RecordedEvent) -> bool {
+        !e.event_type.starts_with('$')
+    }
+    fn apply(
+        &self,
+        e: &RecordedEvent,
+        payload: &String,
+        model: &mut ModelTx<'_>,
+    ) -> ecoute_projections::Result<()> {
+        if Some(payload.as_str()) == self.poison {
+            return Err(ProjectionError::Model(format!("cannot apply {payload}")));
+        }
+        let key = format!("count/{}", e.stream_id.category()).into_bytes();
+        let n: u64 = model.get_typed(&key)?.unwrap_or(0);
+        model.put_typed(key, &(n + u64::from(self.version)))
+    }
+}
+
+fn decoder() -> Decoder<String> {
+    Arc::new(|e: &RecordedEvent| {
+        if e.event_type.starts_with('$') {
+            return Ok(None);
+        }
+        String::from_utf8(e.payload.clone())
+            .map(Some)
+            .map_err(|e| e.to_string())
+    })
+}
+
+fn counter(name: &'static str, version: u32) -> Arc<dyn Projection<String>> {
+    Arc::new(Counter {
+        name,
+        version,
+        poison: None,
+    })
+}
+
+async fn append(store: &dyn EventStore, category: &str, n: usize, payload: &str) {
+    for _ in 0..n {
+        let stream = StreamId::new(format!("{category}-{}", Uuid::new_v4())).unwrap();
+        let e = EventData::new(Uuid::new_v4(), "Happened", 1, payload.as_bytes().to_vec());
+        store
+            .append_to_stream(stream, ExpectedVersion::NoStream, vec![e])
+            .await
+            .unwrap();
+    }
+}
+
+fn count(rt: &Runtime<String>, name: &str, category: &str) -> u64 {
+    rt.reader(name)
+        .unwrap()
+        .get(format!("count/{category}").as_bytes())
+        .unwrap()
+        .unwrap_or(0)
+}
+
+async fn settle(rt: &Runtime<String>, store: &dyn EventStore) {
+    let head = store.head().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), rt.wait_for(head))
+        .await
+        .expect("projections stalled")
+        .unwrap();
+}
+
+fn config() -> RuntimeConfig {
+    RuntimeConfig { chunk: 64 }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projections_catch_up_follow_and_share_reads() {
+    let store = Arc::new(CountingStore {
+        inner: MemoryStore::in_memory(StoreConfig::default()),
+        reads: AtomicUsize::new(0),
+    });
+    append(store.as_ref(), "case", 300, "x").await;
+    append(store.as_ref(), "call", 200, "x").await;
+    let rt = Runtime::start(
+        store.clone(),
+        ModelDb::temporary().unwrap(),
+        decoder(),
+        vec![counter("a", 1), counter("b", 1), counter("c", 1)],
+        config(),
+    )
+    .unwrap();
+    settle(&rt, store.as_ref()).await;
+    for name in ["a", "b", "c"] {
+        assert_eq!(count(&rt, name, "case"), 300);
+        assert_eq!(count(&rt, name, "call"), 200);
+    }
+    // 500 events in chunks of 64: 8 reads for all three projections, not 24.
+    let reads = store.reads.load(Ordering::SeqCst);
+    assert!(
+        reads <= 10,
+        "{reads} reads of $all for 500 events in chunks of 64"
+    );
+    // Live events follow.
+    append(store.as_ref(), "case", 5, "x").await;
+    settle(&rt, store.as_ref()).await;
+    assert_eq!(count(&rt, "b", "case"), 305);
+    let status = rt.status();
+    assert!(
+        status
+            .iter()
+            .all(|s| s.state == ProjectionState::Live && s.lag == 0 && s.checkpoint == 505),
+        "{status:?}"
+    );
+    rt.stop().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resumes_from_the_checkpoint_without_double_counting() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::in_memory(StoreConfig::default()));
+    append(store.as_ref(), "case", 100, "x").await;
+    {
+        let rt = Runtime::start(
+            store.clone(),
+            ModelDb::open(dir.path()).unwrap(),
+            decoder(),
+            vec![counter("a", 1)],
+            config(),
+        )
+        .unwrap();
+        settle(&rt, store.as_ref()).await;
+        rt.stop().unwrap();
+    }
+    append(store.as_ref(), "case", 50, "x").await;
+    let rt = Runtime::start(
+        store.clone(),
+        ModelDb::open(dir.path()).unwrap(),
+        decoder(),
+        vec![counter("a", 1)],
+        config(),
+    )
+    .unwrap();
+    assert_eq!(rt.reader("a").unwrap().checkpoint().unwrap(), 100);
+    settle(&rt, store.as_ref()).await;
+    assert_eq!(count(&rt, "a", "case"), 150);
+    rt.stop().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_projection_stops_alone_with_its_position() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::in_memory(StoreConfig::default()));
+    append(store.as_ref(), "case", 100, "x").await;
+    append(store.as_ref(), "case", 1, "poison").await;
+    append(store.as_ref(), "case", 20, "x").await;
+    let bad: Arc<dyn Projection<String>> = Arc::new(Counter {
+        name: "bad",
+        version: 1,
+        poison: Some("poison"),
+    });
+    let rt = Runtime::start(
+        store.clone(),
+        ModelDb::temporary().unwrap(),
+        decoder(),
+        vec![counter("good", 1), bad],
+        config(),
+    )
+    .unwrap();
+    let head = store.head().await.unwrap();
+    // The good projection keeps up; wait for it by polling its status.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while rt.status()[0].checkpoint < head {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(count(&rt, "good", "case"), 121);
+    let status = rt.status();
+    match &status[1].state {
+        ProjectionState::Failed { position, error } => {
+            assert_eq!(*position, 100);
+            assert!(error.contains("cannot apply poison"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Its model is whole as of its checkpoint: the chunk holding the bad event was not written.
+    let bad_checkpoint = rt.reader("bad").unwrap().checkpoint().unwrap();
+    assert!(bad_checkpoint <= 100);
+    assert_eq!(count(&rt, "bad", "case"), bad_checkpoint);
+    // The good one follows live events still.
+    append(store.as_ref(), "case", 1, "x").await;
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while count(&rt, "good", "case") < 122 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+    rt.stop().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_is_rebuilt_beside_the_old_and_swapped_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::in_memory(StoreConfig::default()));
+    append(store.as_ref(), "case", 200, "x").await;
+    {
+        let rt = Runtime::start(
+            store.clone(),
+            ModelDb::open(dir.path()).unwrap(),
+            decoder(),
+            vec![counter("a", 1)],
+            config(),
+        )
+        .unwrap();
+        settle(&rt, store.as_ref()).await;
+        rt.stop().unwrap();
+    }
+    // Version 2 counts double: after the rebuild the model says 400, never a mix.
+    let rt = Runtime::start(
+        store.clone(),
+        ModelDb::open(dir.path()).unwrap(),
+        decoder(),
+        vec![counter("a", 2)],
+        config(),
+    )
+    .unwrap();
+    let reader = rt.reader("a").unwrap();
+    let first = count(&rt, "a", "case");
+    assert!(
+        first == 200 || first == 400,
+        "reads are served during the rebuild: {first}"
+    );
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while rt.status()[0].version != 2 || rt.status()[0].state != ProjectionState::Live {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        reader.get::<u64>(b"count/case").unwrap(),
+        Some(400),
+        "the reader follows the swap"
+    );
+    append(store.as_ref(), "case", 10, "x").await;
+    settle(&rt, store.as_ref()).await;
+    assert_eq!(count(&rt, "a", "case"), 420);
+    rt.stop().unwrap();
+    drop(rt);
+    drop(reader);
+    // Only the new model's tree is left.
+    let db = sled::open(dir.path()).unwrap();
+    let trees: Vec<String> = db
+        .tree_names()
+        .iter()
+        .filter_map(|t| String::from_utf8(t.to_vec()).ok())
+        .filter(|t| t.starts_with("model/"))
+        .collect();
+    assert_eq!(trees, vec!["model/a/v2/g1".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asked_rebuild_equals_live_processing() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::in_memory(StoreConfig::default()));
+    append(store.as_ref(), "case", 150, "x").await;
+    let rt = Runtime::start(
+        store.clone(),
+        ModelDb::temporary().unwrap(),
+        decoder(),
+        vec![counter("a", 1)],
+        config(),
+    )
+    .unwrap();
+    settle(&rt, store.as_ref()).await;
+    rt.rebuild("a").unwrap();
+    // Appends go on during the rebuild.
+    append(store.as_ref(), "call", 80, "x").await;
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let s = &rt.status()[0];
+            if s.state == ProjectionState::Live && s.checkpoint == 230 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (count(&rt, "a", "case"), count(&rt, "a", "call")),
+        (150, 80)
+    );
+    assert!(matches!(
+        rt.rebuild("nope"),
+        Err(ProjectionError::UnknownProjection(_))
+    ));
+    rt.stop().unwrap();
+}
