@@ -1,0 +1,1 @@
+//! Generates realistic helpline histories (work in progress).
