@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use ecoute_store::Durability;
 use serde_json::{json, Map, Value};
 use tempfile::TempDir;
 
@@ -56,8 +57,10 @@ struct Args {
     #[arg(long)]
     dir: Option<PathBuf>,
 
-    /// Which parts to run, comma-separated: fsync, ecoute, sled, postgres, reads.
-    /// PostgreSQL runs only when a connection string is given.
+    /// Which parts to run, comma-separated: fsync, ecoute, sled, postgres, reads,
+    /// and the diagnostic ecoute-unflushed (not by default: the store with
+    /// Durability::UnsafeNoFlush, the committer's CPU ceiling). PostgreSQL runs
+    /// only when a connection string is given.
     #[arg(
         long,
         value_delimiter = ',',
@@ -145,33 +148,69 @@ async fn main() -> Result<()> {
     );
     println!();
 
-    // 1. The physical floor.
-    let floor = if args.runs("fsync") {
-        let dir = fresh(&base, "fsync")?;
-        let f = tokio::task::spawn_blocking({
-            let path = dir.path().to_owned();
-            let size = args.event_size;
-            move || fsync::floor(&path, size, window)
-        })
-        .await
-        .context("fsync floor task panicked")??;
-        println!("{}", f.line("fsync floor (write + fdatasync)", "ops"));
-        Some(f)
-    } else {
-        None
-    };
+    // 1. The physical floor, and what sled's flush actually calls on Linux.
+    let mut floor = None;
+    let mut floor_sfr = None;
+    if args.runs("fsync") {
+        for kind in [fsync::SyncKind::Fdatasync, fsync::SyncKind::SyncFileRange] {
+            let dir = fresh(&base, "fsync")?;
+            let f = tokio::task::spawn_blocking({
+                let path = dir.path().to_owned();
+                let size = args.event_size;
+                move || fsync::floor(&path, size, window, kind)
+            })
+            .await
+            .context("fsync floor task panicked")??;
+            match kind {
+                fsync::SyncKind::Fdatasync => {
+                    println!("{}", f.line("fsync floor (write + fdatasync)", "ops"));
+                    floor = Some(f);
+                }
+                fsync::SyncKind::SyncFileRange => {
+                    println!("{}", f.line("write + sync_file_range (sled's)", "ops"));
+                    floor_sfr = Some(f);
+                }
+            }
+        }
+    }
 
     // 2. The ecoute store, durable default configuration.
     let mut ecoute = BTreeMap::new();
     if args.runs("ecoute") {
         for &w in &writers {
             let dir = fresh(&base, "ecoute")?;
-            let f = writes::ecoute(dir.path(), w, args.event_size, window).await?;
+            let f =
+                writes::ecoute(dir.path(), w, args.event_size, window, Durability::Flush).await?;
             println!(
                 "{}",
                 f.line(&format!("ecoute, {w} writer{}", plural(w)), "events")
             );
             ecoute.insert(w, f);
+        }
+    }
+
+    // 2b. Diagnostic, only when asked: the same without flushing, which shows
+    // what the committer's CPU work alone allows.
+    let mut unflushed = BTreeMap::new();
+    if args.runs("ecoute-unflushed") {
+        for &w in &writers {
+            let dir = fresh(&base, "ecoute-unflushed")?;
+            let f = writes::ecoute(
+                dir.path(),
+                w,
+                args.event_size,
+                window,
+                Durability::UnsafeNoFlush,
+            )
+            .await?;
+            println!(
+                "{}",
+                f.line(
+                    &format!("ecoute UNFLUSHED, {w} writer{}", plural(w)),
+                    "events"
+                )
+            );
+            unflushed.insert(w, f);
         }
     }
 
@@ -298,7 +337,9 @@ async fn main() -> Result<()> {
         "writers": writers,
         "dir": base.display().to_string(),
         "fsync_floor": floor.as_ref().map(Figures::json),
+        "sync_file_range_floor": floor_sfr.as_ref().map(Figures::json),
         "ecoute": level_json(&ecoute),
+        "ecoute_unflushed": if unflushed.is_empty() { Value::Null } else { level_json(&unflushed) },
         "raw_sled": level_json(&sled),
         "raw_sled_mean_batch": sled_batches,
         "postgres": if args.postgres.is_some() { level_json(&postgres) } else { Value::Null },

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
-use ecoute_store::{EventData, EventStore, ExpectedVersion, SledStore, StoreConfig, StreamId};
+use ecoute_store::{
+    Durability, EventData, EventStore, ExpectedVersion, SledStore, StoreConfig, StreamId,
+};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -39,12 +41,21 @@ impl Writer for EcouteWriter {
     }
 }
 
-/// The store with its default (durable) configuration, `writers` concurrent writers.
-pub async fn ecoute(dir: &Path, writers: usize, len: usize, window: Window) -> Result<Figures> {
-    let store = Arc::new(
-        SledStore::open(dir.join("ecoute"), StoreConfig::default())
-            .context("opening the ecoute store")?,
-    );
+/// The store with its default configuration (durable unless `durability`
+/// says otherwise), `writers` concurrent writers.
+pub async fn ecoute(
+    dir: &Path,
+    writers: usize,
+    len: usize,
+    window: Window,
+    durability: Durability,
+) -> Result<Figures> {
+    let config = StoreConfig {
+        durability,
+        ..StoreConfig::default()
+    };
+    let store =
+        Arc::new(SledStore::open(dir.join("ecoute"), config).context("opening the ecoute store")?);
     let ws = (0..writers)
         .map(|i| {
             Ok(EcouteWriter {
