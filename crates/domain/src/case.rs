@@ -306,7 +306,7 @@ pub enum CaseEvent {
 }
 
 /// Where a case stands in its life.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CaseStatus {
     /// No event yet.
     #[default]
@@ -318,7 +318,7 @@ pub enum CaseStatus {
 }
 
 /// The caller's standing decision on a solution.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Consent {
     /// Not asked yet.
     #[default]
@@ -332,7 +332,7 @@ pub enum Consent {
 }
 
 /// A solution as the case knows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SolutionState {
     /// What kind of contact it is.
     pub kind: SolutionKind,
@@ -342,8 +342,9 @@ pub struct SolutionState {
     pub actions: u32,
 }
 
-/// The state of a case stream: the fold of its events. It holds no personal value.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The state of a case stream: the fold of its events. It holds no personal value, so
+/// read models may keep it (serde) and evolve it with [`evolve`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseState {
     status: CaseStatus,
     case_id: Option<CaseId>,

@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod helpline;
 mod model;
 mod runtime;
 

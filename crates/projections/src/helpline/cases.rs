@@ -1,0 +1,374 @@
+//! Case summaries, centre queues and referent caseloads: one projection that
+//! keeps each case's folded domain state and derives the three views from it.
+
+use chrono::{DateTime, Duration, Utc};
+use ecoute_domain::case::{self, CaseEvent, CaseState, CaseStatus, Consent};
+use ecoute_domain::vocabulary::{CloseReason, RecontactOutcome, SolutionKind};
+use ecoute_domain::{CallId, CaseId, CentreId, Event, SolutionId, StaffId};
+use ecoute_store::RecordedEvent;
+use serde::{Deserialize, Serialize};
+
+use super::{in_categories, stream_uuid};
+use crate::error::Result;
+use crate::model::{ModelReader, ModelTx};
+use crate::runtime::Projection;
+
+pub(crate) const NAME: &str = "cases";
+
+/// Why a case sits in a centre's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum QueueKind {
+    /// Opened by the national platform and not transferred yet.
+    AwaitingTransfer,
+    /// At a centre, with no referent.
+    AwaitingReferent,
+    /// A referent follows it and a number was left, but nobody reached the caller yet.
+    AwaitingRecontact,
+    /// Nobody can call back: the case waits for the caller to call again.
+    AwaitingCallBack,
+}
+
+impl QueueKind {
+    fn key(self) -> &'static str {
+        match self {
+            QueueKind::AwaitingTransfer => "transfer",
+            QueueKind::AwaitingReferent => "referent",
+            QueueKind::AwaitingRecontact => "recontact",
+            QueueKind::AwaitingCallBack => "callback",
+        }
+    }
+
+    const ALL: [QueueKind; 4] = [
+        QueueKind::AwaitingTransfer,
+        QueueKind::AwaitingReferent,
+        QueueKind::AwaitingRecontact,
+        QueueKind::AwaitingCallBack,
+    ];
+}
+
+/// A solution as a referent sees it in the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SolutionSummary {
+    /// The solution's id.
+    pub id: SolutionId,
+    /// What kind of contact it proposes.
+    pub kind: SolutionKind,
+    /// The caller's standing decision.
+    pub consent: Consent,
+    /// How many actions were taken on it.
+    pub actions: u32,
+}
+
+/// What a referent opens: where a case stands, without any personal value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    /// The case.
+    pub case_id: CaseId,
+    /// Open or closed.
+    pub status: CaseStatus,
+    /// Where the case was opened.
+    pub opened_by: CentreId,
+    /// Who holds it now.
+    pub centre: CentreId,
+    /// When it was opened.
+    pub opened_at: DateTime<Utc>,
+    /// The referent following it.
+    pub referent: Option<StaffId>,
+    /// The calls of the case, in the order they joined.
+    pub calls: Vec<CallId>,
+    /// Whether a number is kept to call the caller back.
+    pub can_recontact: bool,
+    /// Whether the case waits for the caller to call again.
+    pub awaiting_call_back: bool,
+    /// Solutions proposed, with consent and actions; open ones first.
+    pub solutions: Vec<SolutionSummary>,
+    /// Recontact attempts so far.
+    pub recontact_attempts: u32,
+    /// Why it was closed, when it is.
+    pub closed_reason: Option<CloseReason>,
+    /// The time of its last event.
+    pub last_activity: DateTime<Utc>,
+    /// The queue it sits in, if any, and since when.
+    pub queue: Option<(QueueKind, DateTime<Utc>)>,
+}
+
+/// One case in a centre's queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    /// The case.
+    pub case_id: CaseId,
+    /// Since when it waits.
+    pub since: DateTime<Utc>,
+    /// How long it has waited, as of the time asked.
+    pub waited: Duration,
+}
+
+/// A centre's queues, each oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CentreQueue {
+    /// Cases opened by the platform, not transferred yet (the platform's queue).
+    pub awaiting_transfer: Vec<QueueEntry>,
+    /// Cases with no referent.
+    pub awaiting_referent: Vec<QueueEntry>,
+    /// Cases whose caller nobody reached yet.
+    pub awaiting_recontact: Vec<QueueEntry>,
+    /// Cases waiting for the caller's call-back.
+    pub awaiting_call_back: Vec<QueueEntry>,
+}
+
+/// One open case on a referent's caseload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseloadEntry {
+    /// The case.
+    pub case_id: CaseId,
+    /// The centre holding it.
+    pub centre: CentreId,
+    /// Since when the referent follows it.
+    pub since: DateTime<Utc>,
+    /// The queue it sits in, if any.
+    pub queue: Option<QueueKind>,
+}
+
+/// What the projection keeps per case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CaseRecord {
+    state: CaseState,
+    opened_at: DateTime<Utc>,
+    last_activity: DateTime<Utc>,
+    recontact_attempts: u32,
+    reached: bool,
+    closed_reason: Option<CloseReason>,
+    referent_since: Option<DateTime<Utc>>,
+    awaiting_referent_since: Option<DateTime<Utc>>,
+    awaiting_call_back_since: Option<DateTime<Utc>>,
+    /// The queue entry written for the case, to remove it when it moves.
+    queue: Option<(CentreId, QueueKind, DateTime<Utc>)>,
+    /// The caseload entry written for the case.
+    load: Option<StaffId>,
+}
+
+fn case_key(case: CaseId) -> Vec<u8> {
+    format!("c/{case}").into_bytes()
+}
+
+fn queue_key(centre: CentreId, kind: QueueKind, case: CaseId) -> Vec<u8> {
+    format!("q/{centre}/{}/{case}", kind.key()).into_bytes()
+}
+
+fn load_key(referent: StaffId, case: CaseId) -> Vec<u8> {
+    format!("l/{referent}/{case}").into_bytes()
+}
+
+/// Builds case summaries, centre queues and caseloads.
+pub struct CasesProjection;
+
+impl Projection<Event> for CasesProjection {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn accepts(&self, event: &RecordedEvent) -> bool {
+        in_categories(event, &["case"])
+    }
+
+    fn apply(&self, stored: &RecordedEvent, event: &Event, model: &mut ModelTx<'_>) -> Result<()> {
+        let Event::Case(ev) = event else {
+            return Ok(());
+        };
+        let case_id = CaseId::from_uuid(stream_uuid(stored)?);
+        let key = case_key(case_id);
+        let at = event.at();
+        let mut rec = match model.get_typed::<CaseRecord>(&key)? {
+            Some(r) => r,
+            None => CaseRecord {
+                state: CaseState::default(),
+                opened_at: at,
+                last_activity: at,
+                recontact_attempts: 0,
+                reached: false,
+                closed_reason: None,
+                referent_since: None,
+                awaiting_referent_since: None,
+                awaiting_call_back_since: None,
+                queue: None,
+                load: None,
+            },
+        };
+        let was_awaiting_call_back = rec.state.is_awaiting_call_back();
+        let had_referent = rec.state.referent();
+        rec.state = case::evolve(rec.state, ev);
+        rec.last_activity = at;
+        match ev {
+            CaseEvent::CaseOpened(_) => rec.opened_at = at,
+            CaseEvent::CaseTransferred(_) => rec.awaiting_referent_since = Some(at),
+            CaseEvent::RecontactAttempted(r) => {
+                rec.recontact_attempts += 1;
+                if r.outcome == RecontactOutcome::Reached {
+                    rec.reached = true;
+                }
+            }
+            CaseEvent::CaseClosed(c) => rec.closed_reason = Some(c.reason),
+            CaseEvent::CaseReopened(_) => rec.closed_reason = None,
+            _ => {}
+        }
+        if rec.state.referent() != had_referent {
+            rec.referent_since = rec.state.referent().map(|_| at);
+            rec.reached = false;
+            if rec.state.referent().is_none() {
+                rec.awaiting_referent_since = Some(at);
+            }
+        }
+        if rec.state.is_awaiting_call_back() && !was_awaiting_call_back {
+            rec.awaiting_call_back_since = Some(at);
+        }
+        // Move the queue entry.
+        let queue = queue_of(&rec);
+        if queue != rec.queue {
+            if let Some((c, k, _)) = rec.queue {
+                model.remove(queue_key(c, k, case_id))?;
+            }
+            if let Some((c, k, since)) = queue {
+                model.put_typed(queue_key(c, k, case_id), &since)?;
+            }
+            rec.queue = queue;
+        }
+        // Move the caseload entry: open cases of the referent.
+        let load = rec
+            .state
+            .referent()
+            .filter(|_| rec.state.status() == CaseStatus::Open);
+        if let Some(old) = rec.load.filter(|old| Some(*old) != load) {
+            model.remove(load_key(old, case_id))?;
+        }
+        if let Some(referent) = load {
+            let entry = CaseloadEntry {
+                case_id,
+                centre: rec.state.centre().unwrap_or(CentreId::NationalPlatform),
+                since: rec.referent_since.unwrap_or(at),
+                queue: rec.queue.map(|(_, k, _)| k),
+            };
+            model.put_typed(load_key(referent, case_id), &entry)?;
+        }
+        rec.load = load;
+        model.put_typed(key, &rec)
+    }
+}
+
+fn queue_of(rec: &CaseRecord) -> Option<(CentreId, QueueKind, DateTime<Utc>)> {
+    let s = &rec.state;
+    if s.status() != CaseStatus::Open {
+        return None;
+    }
+    let centre = s.centre()?;
+    if centre == CentreId::NationalPlatform {
+        return Some((centre, QueueKind::AwaitingTransfer, rec.opened_at));
+    }
+    if s.referent().is_none() {
+        let since = rec.awaiting_referent_since.unwrap_or(rec.opened_at);
+        return Some((centre, QueueKind::AwaitingReferent, since));
+    }
+    if s.is_awaiting_call_back() {
+        let since = rec.awaiting_call_back_since.unwrap_or(rec.last_activity);
+        return Some((centre, QueueKind::AwaitingCallBack, since));
+    }
+    if s.can_recontact() && !rec.reached {
+        let since = rec.referent_since.unwrap_or(rec.last_activity);
+        return Some((centre, QueueKind::AwaitingRecontact, since));
+    }
+    None
+}
+
+/// Queries over the `cases` projection.
+#[derive(Clone)]
+pub struct Cases {
+    reader: ModelReader,
+}
+
+impl Cases {
+    /// Queries over a reader of the `cases` projection.
+    pub fn new(reader: ModelReader) -> Self {
+        Cases { reader }
+    }
+
+    /// The summary of one case, if the projection has seen it.
+    pub fn summary(&self, case_id: CaseId) -> Result<Option<CaseSummary>> {
+        let Some(rec) = self.reader.get::<CaseRecord>(&case_key(case_id))? else {
+            return Ok(None);
+        };
+        let s = &rec.state;
+        let mut solutions: Vec<SolutionSummary> = s
+            .solutions()
+            .iter()
+            .map(|(id, sol)| SolutionSummary {
+                id: *id,
+                kind: sol.kind,
+                consent: sol.consent,
+                actions: sol.actions,
+            })
+            .collect();
+        solutions.sort_by_key(|x| matches!(x.consent, Consent::Refused | Consent::Withdrawn));
+        Ok(Some(CaseSummary {
+            case_id,
+            status: s.status(),
+            opened_by: s.opened_by().unwrap_or(CentreId::NationalPlatform),
+            centre: s.centre().unwrap_or(CentreId::NationalPlatform),
+            opened_at: rec.opened_at,
+            referent: s.referent(),
+            calls: s.calls().map(|c| c.call_id).collect(),
+            can_recontact: s.can_recontact(),
+            awaiting_call_back: s.is_awaiting_call_back(),
+            solutions,
+            recontact_attempts: rec.recontact_attempts,
+            closed_reason: rec.closed_reason,
+            last_activity: rec.last_activity,
+            queue: rec.queue.map(|(_, k, since)| (k, since)),
+        }))
+    }
+
+    /// A centre's queues as of `now`, each oldest first.
+    pub fn queue(&self, centre: CentreId, now: DateTime<Utc>) -> Result<CentreQueue> {
+        let mut q = CentreQueue::default();
+        for kind in QueueKind::ALL {
+            let prefix = format!("q/{centre}/{}/", kind.key());
+            let mut entries: Vec<QueueEntry> = self
+                .reader
+                .scan::<DateTime<Utc>>(prefix.as_bytes())?
+                .into_iter()
+                .filter_map(|(k, since)| {
+                    let id = std::str::from_utf8(&k[prefix.len()..]).ok()?;
+                    let case_id = CaseId::from_uuid(uuid::Uuid::parse_str(id).ok()?);
+                    Some(QueueEntry {
+                        case_id,
+                        since,
+                        waited: now.signed_duration_since(since).max(Duration::zero()),
+                    })
+                })
+                .collect();
+            entries.sort_by_key(|e| (e.since, e.case_id));
+            match kind {
+                QueueKind::AwaitingTransfer => q.awaiting_transfer = entries,
+                QueueKind::AwaitingReferent => q.awaiting_referent = entries,
+                QueueKind::AwaitingRecontact => q.awaiting_recontact = entries,
+                QueueKind::AwaitingCallBack => q.awaiting_call_back = entries,
+            }
+        }
+        Ok(q)
+    }
+
+    /// A referent's open cases, longest followed first.
+    pub fn caseload(&self, referent: StaffId) -> Result<Vec<CaseloadEntry>> {
+        let prefix = format!("l/{referent}/");
+        let mut entries: Vec<CaseloadEntry> = self
+            .reader
+            .scan::<CaseloadEntry>(prefix.as_bytes())?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        entries.sort_by_key(|e| (e.since, e.case_id));
+        Ok(entries)
+    }
+}

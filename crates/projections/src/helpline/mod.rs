@@ -1,0 +1,140 @@
+//! The helpline's read models, built from the domain's events.
+//!
+//! | projection | model | query type |
+//! |---|---|---|
+//! | `cases` | case summary, centre queues, referent caseloads | [`Cases`] |
+//! | `timeline` | per case, the ordered history in plain words | [`Timelines`] |
+//! | `statistics` | counts with no personal data | [`Statistics`] |
+//! | `subjects` | subject id → the events holding that subject's data | [`Subjects`] |
+//!
+//! Keys carry ids, centre codes and dates only, never a personal value.
+
+use std::sync::Arc;
+
+use ecoute_domain::Event;
+use ecoute_store::RecordedEvent;
+use uuid::Uuid;
+
+use crate::error::{ProjectionError, Result};
+use crate::runtime::{Decoder, Projection, Runtime};
+
+mod cases;
+mod statistics;
+mod subjects;
+mod timeline;
+
+pub use cases::{
+    CaseSummary, CaseloadEntry, Cases, CasesProjection, CentreQueue, QueueEntry, QueueKind,
+    SolutionSummary,
+};
+pub use statistics::{
+    DurationStats, Statistics, StatisticsProjection, StatisticsQuery, StatisticsReport,
+};
+pub use subjects::{SubjectRef, Subjects, SubjectsProjection};
+pub use timeline::{TimelineEntry, TimelineProjection, Timelines};
+
+/// Decodes stored events into the domain's events; the store's own `$` records are skipped.
+pub fn decoder() -> Decoder<Event> {
+    Arc::new(|e: &RecordedEvent| {
+        if e.event_type.starts_with('$') {
+            return Ok(None);
+        }
+        let version = u16::try_from(e.schema_version)
+            .map_err(|_| format!("schema version {} out of range", e.schema_version))?;
+        ecoute_domain::decode(&e.event_type, version, &e.payload)
+            .map(Some)
+            .map_err(|err| err.to_string())
+    })
+}
+
+/// Every helpline projection, at its current version.
+pub fn projections() -> Vec<Arc<dyn Projection<Event>>> {
+    vec![
+        Arc::new(CasesProjection),
+        Arc::new(TimelineProjection),
+        Arc::new(StatisticsProjection),
+        Arc::new(SubjectsProjection),
+    ]
+}
+
+/// The typed query APIs of a runtime running [`projections`].
+#[derive(Clone)]
+pub struct HelplineViews {
+    /// Case summaries, centre queues and caseloads.
+    pub cases: Cases,
+    /// Case timelines.
+    pub timelines: Timelines,
+    /// Statistics.
+    pub statistics: Statistics,
+    /// The subject index.
+    pub subjects: Subjects,
+}
+
+impl HelplineViews {
+    /// The query APIs over a runtime's models.
+    pub fn new(runtime: &Runtime<Event>) -> Result<Self> {
+        Ok(HelplineViews {
+            cases: Cases::new(runtime.reader(cases::NAME)?),
+            timelines: Timelines::new(runtime.reader(timeline::NAME)?),
+            statistics: Statistics::new(runtime.reader(statistics::NAME)?),
+            subjects: Subjects::new(runtime.reader(subjects::NAME)?),
+        })
+    }
+}
+
+/// The id after the category of a `call-<uuid>` or `case-<uuid>` stream.
+pub(crate) fn stream_uuid(e: &RecordedEvent) -> Result<Uuid> {
+    let s = e.stream_id.as_str();
+    s.split_once('-')
+        .and_then(|(_, id)| Uuid::parse_str(id).ok())
+        .ok_or_else(|| ProjectionError::BadEvent {
+            position: e.position,
+            reason: format!("stream {s} does not end in a uuid"),
+        })
+}
+
+/// Whether a stored event belongs to one of these categories.
+pub(crate) fn in_categories(e: &RecordedEvent, categories: &[&str]) -> bool {
+    categories.contains(&e.stream_id.category())
+}
+
+/// `DeprivationOfRights` → `deprivation of rights`; `From80To89` → `from 80 to 89`.
+pub(crate) fn words(debug: impl std::fmt::Debug) -> String {
+    let s = format!("{debug:?}");
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        if let Some(p) = prev {
+            let boundary = (c.is_uppercase() && !p.is_uppercase())
+                || (c.is_ascii_digit() && !p.is_ascii_digit())
+                || (!c.is_ascii_digit() && p.is_ascii_digit());
+            if boundary {
+                out.push(' ');
+            }
+        }
+        out.extend(c.to_lowercase());
+        prev = Some(c);
+    }
+    out
+}
+
+/// A position as a fixed-width, sortable key part.
+pub(crate) fn pos_key(position: u64) -> String {
+    format!("{position:020}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+    use ecoute_domain::vocabulary::{AbuseKind, AgeBand};
+
+    #[test]
+    fn enum_names_become_words() {
+        assert_eq!(
+            words(AbuseKind::DeprivationOfRights),
+            "deprivation of rights"
+        );
+        assert_eq!(words(AgeBand::From80To89), "from 80 to 89");
+        assert_eq!(words(AgeBand::Under60), "under 60");
+    }
+}
