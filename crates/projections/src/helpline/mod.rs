@@ -100,20 +100,19 @@ pub(crate) fn in_categories(e: &RecordedEvent, categories: &[&str]) -> bool {
 
 /// `DeprivationOfRights` → `deprivation of rights`; `From80To89` → `from 80 to 89`.
 pub(crate) fn words(debug: impl std::fmt::Debug) -> String {
-    let s = format!("{debug:?}");
-    let mut out = String::with_capacity(s.len() + 8);
-    let mut prev: Option<char> = None;
-    for c in s.chars() {
-        if let Some(p) = prev {
-            let boundary = (c.is_uppercase() && !p.is_uppercase())
-                || (c.is_ascii_digit() && !p.is_ascii_digit())
-                || (!c.is_ascii_digit() && p.is_ascii_digit());
+    let chars: Vec<char> = format!("{debug:?}").chars().collect();
+    let mut out = String::with_capacity(chars.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        if i > 0 {
+            let p = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            let boundary = (c.is_uppercase() && (!p.is_uppercase() || next_lower))
+                || (c.is_ascii_digit() != p.is_ascii_digit());
             if boundary {
                 out.push(' ');
             }
         }
         out.extend(c.to_lowercase());
-        prev = Some(c);
     }
     out
 }
@@ -136,5 +135,9 @@ mod tests {
         );
         assert_eq!(words(AgeBand::From80To89), "from 80 to 89");
         assert_eq!(words(AgeBand::Under60), "under 60");
+        assert_eq!(
+            words(ecoute_domain::vocabulary::Since::MoreThanAYear),
+            "more than a year"
+        );
     }
 }
