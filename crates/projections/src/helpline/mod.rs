@@ -8,6 +8,51 @@
 //! | `subjects` | subject id → the events holding that subject's data | [`Subjects`] |
 //!
 //! Keys carry ids, centre codes and dates only, never a personal value.
+//!
+//! # Example
+//!
+//! Run the helpline's projections over a store, append a call, and query.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use chrono::{TimeZone, Utc};
+//! use ecoute_domain::call::{CallEvent, CallReceived, Door};
+//! use ecoute_domain::{call_stream, encode, CallId, CentreId, Event, StaffId, SubjectId, TeamId};
+//! use ecoute_projections::helpline::{decoder, projections, HelplineViews, StatisticsQuery};
+//! use ecoute_projections::{ModelDb, Runtime, RuntimeConfig};
+//! use ecoute_store::{EventData, EventStore, ExpectedVersion, MemoryStore, StoreConfig, StreamId};
+//! use uuid::Uuid;
+//!
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store: Arc<dyn EventStore> = Arc::new(MemoryStore::in_memory(StoreConfig::default()));
+//! let runtime = Runtime::start(store.clone(), ModelDb::temporary()?, decoder(), projections(), RuntimeConfig::default())?;
+//! let views = HelplineViews::new(&runtime)?;
+//!
+//! let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+//! let call = CallId::from_uuid(Uuid::new_v4());
+//! let received = Event::Call(CallEvent::CallReceived(CallReceived {
+//!     call_id: call,
+//!     door: Door::Platform {
+//!         listener: StaffId::from_uuid(Uuid::new_v4()),
+//!         team: TeamId::from_uuid(Uuid::new_v4()),
+//!     },
+//!     caller: SubjectId::from_uuid(Uuid::new_v4()),
+//!     at,
+//! }));
+//! let enc = encode(&received)?;
+//! let event = EventData::new(Uuid::new_v4(), enc.type_name, enc.schema_version.into(), enc.payload);
+//! store.append_to_stream(StreamId::new(call_stream(call))?, ExpectedVersion::NoStream, vec![event]).await?;
+//!
+//! // Read your own write: wait until the projections have applied it.
+//! runtime.wait_for(store.head().await?).await?;
+//! let day = at.date_naive();
+//! let stats = views.statistics.query(&StatisticsQuery { from: day, to: day, centre: None })?;
+//! assert_eq!(stats.calls_by_door.get("platform"), Some(&1));
+//! assert!(views.cases.queue(CentreId::NationalPlatform, at)?.awaiting_transfer.is_empty());
+//! runtime.stop()?;
+//! # Ok(()) }
+//! ```
 
 use std::sync::Arc;
 
