@@ -4,7 +4,7 @@
 //! writes carries [`payload_for`] its id, so that a reader can tell right data
 //! from wrong data without any other record.
 
-use ecoute_store::{EventData, Metadata, StreamId};
+use ecoute_store::{EventData, Metadata, SledStore, StoreConfig, StoreError, StreamId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -96,6 +96,28 @@ pub fn seed_from_env(var: &str) -> anyhow::Result<u64> {
         Err(_) => {
             let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
             Ok(t.as_secs().wrapping_mul(1_000_000_007) ^ u64::from(t.subsec_nanos()))
+        }
+    }
+}
+
+/// Opens a durable `SledStore` in `path`, waiting (up to 30 s) while sled's
+/// file lock is still held.
+///
+/// sled releases its lock only when its background I/O threads let go of the
+/// file, which can be a moment after the last handle is dropped; an immediate
+/// reopen then fails with an I/O error "could not acquire lock" (of kind
+/// `Other`, wrapping `WouldBlock`).
+pub fn open_store(path: &std::path::Path) -> Result<SledStore, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match SledStore::open(path, StoreConfig::default()) {
+            Err(StoreError::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
         }
     }
 }

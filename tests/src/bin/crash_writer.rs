@@ -10,15 +10,15 @@
 //! passes). Any unexpected answer from the store ends the process with an error.
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use ecoute_store::{
-    Commit, CommitResult, EventStore, ExpectedVersion, SledStore, StoreConfig, StreamId,
-    StreamState,
+    Commit, CommitResult, EventStore, ExpectedVersion, SledStore, StreamId, StreamState,
 };
-use ecoute_tests::{event_for, writer_streams, Ack, AckedEvent, Rng};
+use ecoute_tests::{event_for, open_store, writer_streams, Ack, AckedEvent, Rng};
 use uuid::Uuid;
 
 /// The child stops by itself after this long, in case nobody kills it.
@@ -38,7 +38,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(dir: String, writers: usize, seed: u64) -> anyhow::Result<()> {
-    let store = Arc::new(SledStore::open(&dir, StoreConfig::default())?);
+    let store = Arc::new(open_store(Path::new(&dir))?);
     let deadline = Instant::now() + LIFETIME;
     let mut seeds = Rng::new(seed);
     let tasks: Vec<_> = (0..writers)
