@@ -385,8 +385,7 @@ fn stream_events(p: &Pristine, stream: &StreamId) -> Vec<RecordedEvent> {
 fn right_or_corrupt(read: &Result<Vec<RecordedEvent>, StoreError>, want: &[RecordedEvent]) -> bool {
     match read {
         Ok(events) => events == want,
-        Err(StoreError::Corrupt { .. } | StoreError::EngineCorrupt(_)) => true,
-        Err(_) => false,
+        Err(e) => e.is_corruption(),
     }
 }
 

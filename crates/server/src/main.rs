@@ -16,10 +16,19 @@ use ecoute_store::{
 use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(name = "ecoute", version, about = "An event-sourced case engine for an elder-abuse helpline")]
+#[command(
+    name = "ecoute",
+    version,
+    about = "An event-sourced case engine for an elder-abuse helpline"
+)]
 struct Cli {
     /// The data directory holding the sled store.
-    #[arg(long, env = "ECOUTE_DATA_DIR", default_value = "./ecoute-data", global = true)]
+    #[arg(
+        long,
+        env = "ECOUTE_DATA_DIR",
+        default_value = "./ecoute-data",
+        global = true
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -96,7 +105,9 @@ async fn run(store: &Arc<SledStore>, command: Command) -> Result<()> {
             let stream = StreamId::new(stream)?;
             let expected = expect.map_or(ExpectedVersion::Any, ExpectedVersion::Exact);
             let event = EventData::new(Uuid::new_v4(), event_type, 1, payload.into_bytes());
-            let ack = store.append_to_stream(stream, expected, vec![event]).await?;
+            let ack = store
+                .append_to_stream(stream, expected, vec![event])
+                .await?;
             println!(
                 "appended at position {} as version {}",
                 ack.positions.first, ack.streams[0].first_version
@@ -155,8 +166,13 @@ async fn smoke(store: &Arc<SledStore>) -> Result<()> {
     };
     let events = (0..3)
         .map(|i| {
-            EventData::new(Uuid::new_v4(), "SmokeTested", 1, format!("step {i}").into_bytes())
-                .with_metadata(metadata.clone())
+            EventData::new(
+                Uuid::new_v4(),
+                "SmokeTested",
+                1,
+                format!("step {i}").into_bytes(),
+            )
+            .with_metadata(metadata.clone())
         })
         .collect();
     let ack = store
@@ -169,7 +185,11 @@ async fn smoke(store: &Arc<SledStore>) -> Result<()> {
     let back = store
         .read_stream(&stream, ReadFrom::Edge, Direction::Forward, 10)
         .await?;
-    if back.len() != 3 || back.iter().any(|e| e.metadata.correlation_id != Some(correlation)) {
+    if back.len() != 3
+        || back
+            .iter()
+            .any(|e| e.metadata.correlation_id != Some(correlation))
+    {
         bail!("read back {} events, not the 3 appended", back.len());
     }
     for e in &back {

@@ -34,6 +34,40 @@ pub trait Kv: sealed::Sealed + Send + Sync + 'static {
 pub struct SledKv {
     pub(crate) db: sled::Db,
     pub(crate) tree: sled::Tree,
+    /// sled's log file, opened again so that a flush can end in `fdatasync`.
+    pub(crate) data_file: std::fs::File,
+    /// sled's directory of large values, which sled writes without any sync.
+    pub(crate) blobs_dir: std::path::PathBuf,
+    /// Blob files already made durable.
+    pub(crate) synced_blobs: std::sync::Mutex<std::collections::HashSet<std::ffi::OsString>>,
+}
+
+impl SledKv {
+    /// Makes new blob files durable: sled 0.34 writes them without syncing.
+    fn sync_blobs(&self) -> Result<()> {
+        let entries = match std::fs::read_dir(&self.blobs_dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut synced = self.synced_blobs.lock().map_err(|_| poisoned())?;
+        let mut present = std::collections::HashSet::new();
+        let mut new_files = false;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            if !synced.contains(&name) {
+                std::fs::File::open(entry.path())?.sync_all()?;
+                new_files = true;
+            }
+            present.insert(name);
+        }
+        if new_files {
+            std::fs::File::open(&self.blobs_dir)?.sync_all()?;
+        }
+        *synced = present;
+        Ok(())
+    }
 }
 
 impl Kv for SledKv {
@@ -73,9 +107,14 @@ impl Kv for SledKv {
         Ok(())
     }
 
+    /// sled's own flush writes its log with `sync_file_range` on Linux, which
+    /// neither flushes the disk's cache nor the file's metadata, and writes
+    /// large values (blobs) with no sync at all. So after it: `fdatasync` of the
+    /// log file, and `fsync` of any new blob file.
     fn flush(&self) -> Result<()> {
         self.db.flush()?;
-        Ok(())
+        self.data_file.sync_data()?;
+        self.sync_blobs()
     }
 }
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::backend::Kv;
 use crate::clock::Clock;
 use crate::error::{ActualVersion, Result, StoreError};
+use crate::headfile::{HeadFile, HeadNote};
 use crate::record::{self, Deletion, DeletionPayload, NewRecord, StreamRecord, HASH_LEN};
 use crate::types::*;
 
@@ -50,6 +51,11 @@ pub(crate) struct Shared<K: Kv> {
     pub(crate) kv: K,
     /// Number of events visible to readers: positions below it are durable and final.
     visible: AtomicU64,
+    /// End of the positions the committer has planned: a record that names a
+    /// position between `visible` and this is in flight; beyond it, it is damage.
+    pending: AtomicU64,
+    /// What the head file said on open, checked again by `verify`.
+    head_note: Option<HeadNote>,
     head_tx: watch::Sender<u64>,
     failure: Mutex<Option<String>>,
 }
@@ -64,11 +70,13 @@ pub(crate) enum Visible<T> {
 }
 
 impl<K: Kv> Shared<K> {
-    pub(crate) fn new(kv: K, visible: u64) -> Self {
+    pub(crate) fn new(kv: K, visible: u64, head_note: Option<HeadNote>) -> Self {
         let (head_tx, _) = watch::channel(visible);
         Shared {
             kv,
             visible: AtomicU64::new(visible),
+            pending: AtomicU64::new(visible),
+            head_note,
             head_tx,
             failure: Mutex::new(None),
         }
@@ -86,7 +94,7 @@ impl<K: Kv> Shared<K> {
         self.failure.lock().ok().and_then(|f| f.clone())
     }
 
-    fn fail(&self, why: String) {
+    pub(crate) fn fail(&self, why: String) {
         if let Ok(mut f) = self.failure.lock() {
             f.get_or_insert(why);
         }
@@ -228,7 +236,17 @@ impl<K: Kv> Shared<K> {
         let end = self.visible();
         let rec = self.load_stream(stream.as_str())?;
         match rec {
-            Some(r) if r.changed_at >= end => Ok(Visible::WaitFor(r.changed_at)),
+            Some(r) if r.changed_at >= end => {
+                // Read after the record: a commit in flight has raised it already.
+                if r.changed_at < self.pending.load(Ordering::Acquire) {
+                    Ok(Visible::WaitFor(r.changed_at))
+                } else {
+                    Err(StoreError::Corrupt {
+                        position: r.changed_at,
+                        reason: format!("the record of stream {stream} names a position beyond the log's head {end}"),
+                    })
+                }
+            }
             other => Ok(Visible::Ready(other)),
         }
     }
@@ -305,6 +323,22 @@ impl<K: Kv> Shared<K> {
                 Ok(found.len() < limit)
             },
         )?;
+        // Versions are gapless: a hole in the index is damage, not a shorter stream.
+        let want = usize::try_from(hi - lo).unwrap_or(usize::MAX).min(limit);
+        let expected = |i: usize| {
+            let i = i as u64;
+            if reverse {
+                hi - 1 - i
+            } else {
+                lo + i
+            }
+        };
+        if let Some(i) = (0..want).find(|&i| found.get(i).map(|f| f.0) != Some(expected(i))) {
+            return Err(StoreError::CorruptIndex(format!(
+                "stream {s} has no index entry for version {}",
+                expected(i)
+            )));
+        }
         let events = found
             .into_iter()
             .map(|(v, p)| self.load_indexed(p, s, Some(v)))
@@ -323,6 +357,7 @@ impl<K: Kv> Shared<K> {
             first_fault: None,
         };
         let mut prev_commit: Option<CommitRange> = None;
+        let mut derived = Derived::default();
         let mut next = 0u64;
         while next < end && report.first_fault.is_none() {
             let stop = next.saturating_add(CHUNK).min(end);
@@ -371,6 +406,16 @@ impl<K: Kv> Shared<K> {
                     report.first_fault = Some((position, fault));
                     break;
                 }
+                if let Some(note) = self.head_note.filter(|n| n.count == position + 1) {
+                    if note.hash != hash {
+                        report.first_fault = Some((
+                            position,
+                            "the record differs from the one the head file recorded".into(),
+                        ));
+                        break;
+                    }
+                }
+                derived.observe(&ev);
                 prev_commit = Some(ev.commit);
                 report.chain_head = hash;
                 report.records_checked += 1;
@@ -389,7 +434,107 @@ impl<K: Kv> Shared<K> {
                 }
             }
         }
+        if report.first_fault.is_none() {
+            if let Some(note) = self.head_note.filter(|n| n.count > end) {
+                report.first_fault = Some((
+                    end,
+                    format!(
+                        "the log ends at {end} but the head file recorded {} durable events",
+                        note.count
+                    ),
+                ));
+            }
+        }
+        if report.first_fault.is_none() {
+            derived.add_deleted_without_events();
+            report.first_fault = self.check_stream_records(&derived, end)?;
+        }
+        if report.first_fault.is_none() {
+            report.first_fault = self.check_index_counts(end)?;
+        }
         Ok(report)
+    }
+
+    /// Every stream record must say what the log says of its stream.
+    fn check_stream_records(&self, derived: &Derived, end: u64) -> Result<Option<(u64, String)>> {
+        let mut seen = 0usize;
+        let mut fault = None;
+        self.kv.scan(
+            &[record::PREFIX_STREAM],
+            &[record::PREFIX_STREAM + 1],
+            false,
+            &mut |key, value| {
+                let stream = String::from_utf8_lossy(&key[1..]).into_owned();
+                let want = derived
+                    .streams
+                    .get(&stream)
+                    .map(|d| d.expected(&stream, derived));
+                let got = record::decode_stream_record(&stream, value).ok();
+                if want.is_none() || got != want {
+                    let at = want.map_or(end, |w| w.changed_at);
+                    fault = Some((
+                        at,
+                        format!("the record of stream {stream} does not match the log"),
+                    ));
+                    return Ok(false);
+                }
+                seen += 1;
+                Ok(true)
+            },
+        )?;
+        if fault.is_none() && seen != derived.streams.len() {
+            let missing = derived
+                .streams
+                .iter()
+                .find(|(s, _)| matches!(self.kv.get(&record::stream_key(s)), Ok(None)));
+            if let Some((stream, d)) = missing {
+                fault = Some((
+                    d.last_position,
+                    format!("stream {stream} has no stream record"),
+                ));
+            }
+        }
+        Ok(fault)
+    }
+
+    /// Each event has exactly one entry in each index: more entries than events
+    /// means some name positions that are not in the log.
+    fn check_index_counts(&self, end: u64) -> Result<Option<(u64, String)>> {
+        for (prefix, name) in [
+            (record::PREFIX_EVENT_ID, "event id"),
+            (record::PREFIX_STREAM_INDEX, "stream"),
+            (record::PREFIX_CATEGORY, "category"),
+        ] {
+            let mut count = 0u64;
+            let mut beyond = None;
+            self.kv
+                .scan(&[prefix], &[prefix + 1], false, &mut |key, value| {
+                    count += 1;
+                    let position = if prefix == record::PREFIX_CATEGORY {
+                        record::key_suffix_u64(key)
+                    } else {
+                        record::be_u64(value)
+                    };
+                    if position.is_none_or(|p| p >= end) {
+                        beyond = Some(position.unwrap_or(end));
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })?;
+            if let Some(p) = beyond {
+                return Ok(Some((
+                    end,
+                    format!("the {name} index names position {p}, beyond the log's head"),
+                )));
+            }
+            if count != end {
+                return Ok(Some((
+                    end,
+                    format!("the {name} index holds {count} entries for {end} events"),
+                )));
+            }
+        }
+        Ok(None)
     }
 
     /// Checks one record against its neighbours' commit ranges and the indexes.
@@ -422,6 +567,95 @@ impl<K: Kv> Shared<K> {
             return Ok(Some("category index entry missing".into()));
         }
         Ok(None)
+    }
+}
+
+/// What the log says of each stream, gathered by `verify`.
+#[derive(Default)]
+struct Derived {
+    streams: HashMap<String, DerivedStream>,
+}
+
+#[derive(Default)]
+struct DerivedStream {
+    last_version: Option<u64>,
+    last_position: u64,
+    /// For a `$$` metadata stream: its last deletion record (tombstone?, truncate_before, position).
+    deletion: Option<(bool, u64, u64)>,
+}
+
+impl Derived {
+    fn observe(&mut self, ev: &RecordedEvent) {
+        let d = self
+            .streams
+            .entry(ev.stream_id.as_str().to_owned())
+            .or_default();
+        d.last_version = Some(ev.version);
+        d.last_position = ev.position;
+        if ev.stream_id.is_system() {
+            let tombstone = ev.event_type == TOMBSTONED_EVENT_TYPE;
+            if tombstone || ev.event_type == DELETED_EVENT_TYPE {
+                let truncate =
+                    record::decode_deletion(&ev.payload).map_or(u64::MAX, |p| p.truncate_before);
+                d.deletion = Some((tombstone, truncate, ev.position));
+            }
+        }
+    }
+}
+
+impl Derived {
+    /// A stream tombstoned before it had any event has a record but no event.
+    fn add_deleted_without_events(&mut self) {
+        let deleted: Vec<String> = self
+            .streams
+            .iter()
+            .filter(|(_, d)| d.deletion.is_some())
+            .filter_map(|(s, _)| s.strip_prefix("$$").map(str::to_owned))
+            .collect();
+        for s in deleted {
+            self.streams.entry(s).or_default();
+        }
+    }
+}
+
+impl DerivedStream {
+    /// The stream record the log implies for `stream`.
+    fn expected(&self, stream: &str, all: &Derived) -> StreamRecord {
+        let meta = all
+            .streams
+            .get(&format!("$${stream}"))
+            .and_then(|m| m.deletion);
+        let (deletion, truncate_before, deleted_at) = match meta {
+            Some((true, t, at)) => (Deletion::Tombstone, t, at),
+            Some((false, t, at)) if at > self.last_position || self.last_version.is_none() => {
+                (Deletion::Soft, t, at)
+            }
+            Some((false, t, at)) => (Deletion::None, t, at),
+            None => (Deletion::None, 0, 0),
+        };
+        let last_version = if stream.starts_with('$') || self.last_version.is_some() {
+            self.last_version
+        } else {
+            None
+        };
+        StreamRecord {
+            last_version,
+            truncate_before: if stream.starts_with('$') {
+                0
+            } else {
+                truncate_before
+            },
+            deletion: if stream.starts_with('$') {
+                Deletion::None
+            } else {
+                deletion
+            },
+            changed_at: self.last_position.max(if stream.starts_with('$') {
+                0
+            } else {
+                deleted_at
+            }),
+        }
     }
 }
 
@@ -554,6 +788,7 @@ pub(crate) struct Committer<K: Kv> {
     next: u64,
     chain: [u8; HASH_LEN],
     last_micros: i64,
+    head_file: Option<HeadFile>,
 }
 
 enum Reply {
@@ -566,9 +801,12 @@ pub(crate) struct Recovered {
     pub next: u64,
     pub chain: [u8; HASH_LEN],
     pub last_micros: i64,
+    /// Damage that forbids writing: the store opens for reading and `verify` only.
+    pub fault: Option<String>,
 }
 
-pub(crate) fn recover<K: Kv>(kv: &K) -> Result<Recovered> {
+/// Finds where the log ends and checks it against the head file's note.
+pub(crate) fn recover<K: Kv>(kv: &K, note: Option<&HeadNote>) -> Result<Recovered> {
     let mut last: Option<(u64, Vec<u8>)> = None;
     kv.scan(
         &[record::PREFIX_EVENT],
@@ -582,28 +820,50 @@ pub(crate) fn recover<K: Kv>(kv: &K) -> Result<Recovered> {
             Ok(false)
         },
     )?;
-    match last {
-        None => Ok(Recovered {
-            next: 0,
-            chain: record::GENESIS,
-            last_micros: i64::MIN,
-        }),
-        Some((position, bytes)) => {
-            let checked = record::check_record(position, &bytes)?;
-            let ev = record::decode_record(position, &bytes)?;
-            if ev.commit.last != position {
-                return Err(StoreError::Corrupt {
-                    position,
-                    reason: "last commit is incomplete".into(),
-                });
+    let mut rec = Recovered {
+        next: 0,
+        chain: record::GENESIS,
+        last_micros: i64::MIN,
+        fault: None,
+    };
+    if let Some((position, bytes)) = last {
+        rec.next = position.saturating_add(1);
+        let checked = record::check_record(position, &bytes)
+            .and_then(|c| Ok((c.hash, record::decode_record(position, &bytes)?)));
+        match checked {
+            Err(e) => rec.fault = Some(e.to_string()),
+            Ok((_, ev)) if ev.commit.last != position => {
+                rec.fault = Some(format!(
+                    "the last commit is incomplete: it ends at {} but the log at {position}",
+                    ev.commit.last
+                ));
             }
-            Ok(Recovered {
-                next: position + 1,
-                chain: checked.hash,
-                last_micros: ev.recorded_at.timestamp_micros(),
-            })
+            Ok((hash, ev)) => {
+                rec.chain = hash;
+                rec.last_micros = ev.recorded_at.timestamp_micros();
+            }
         }
     }
+    if let (None, Some(note)) = (&rec.fault, note) {
+        if rec.next < note.count {
+            rec.fault = Some(format!(
+                "the log holds {} events but the head file recorded {} durable ones: its tail was lost",
+                rec.next, note.count
+            ));
+        } else if note.count > 0 {
+            let at = note.count - 1;
+            let same = kv
+                .get(&record::event_key(at))?
+                .and_then(|b| record::check_record(at, &b).ok().map(|c| c.hash))
+                == Some(note.hash);
+            if !same {
+                rec.fault = Some(format!(
+                    "the record at {at} is not the one the head file recorded"
+                ));
+            }
+        }
+    }
+    Ok(rec)
 }
 
 impl<K: Kv> Committer<K> {
@@ -614,6 +874,7 @@ impl<K: Kv> Committer<K> {
         durability: Durability,
         max_batch: usize,
         recovered: Recovered,
+        head_file: Option<HeadFile>,
     ) -> Self {
         Committer {
             shared,
@@ -624,6 +885,8 @@ impl<K: Kv> Committer<K> {
             next: recovered.next,
             chain: recovered.chain,
             last_micros: recovered.last_micros,
+            // Only a flushed head may be noted: an unflushed one could run ahead of the disk.
+            head_file: head_file.filter(|_| durability == Durability::Flush),
         }
     }
 
@@ -696,6 +959,15 @@ impl<K: Kv> Committer<K> {
                 Ok(()) => {
                     self.last_micros = now;
                     self.shared.publish(self.next);
+                    if let Some(hf) = self.head_file.as_mut() {
+                        let note = HeadNote {
+                            count: self.next,
+                            hash: self.chain,
+                        };
+                        if let Err(e) = hf.write(&note) {
+                            tracing::warn!(error = %e, "cannot note the head in the head file");
+                        }
+                    }
                 }
                 Err(e) => {
                     let why = e.to_string();
@@ -739,6 +1011,7 @@ impl<K: Kv> Committer<K> {
         for (i, bytes) in records.into_iter().enumerate() {
             writes.push((record::event_key(base + i as u64).to_vec(), bytes));
         }
+        self.shared.pending.store(self.next, Ordering::Release);
         self.shared.kv.apply(writes)?;
         if self.durability == Durability::Flush {
             self.shared.kv.flush()?;

@@ -73,6 +73,9 @@ pub enum StoreError {
         /// What was found wrong.
         reason: String,
     },
+    /// An index entry is missing or points to the wrong record.
+    #[error("corrupt index: {0}")]
+    CorruptIndex(String),
     /// The storage engine reported corruption that it could not place at a position.
     #[error("storage engine reports corruption: {0}")]
     EngineCorrupt(String),
@@ -91,6 +94,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether this error reports damaged data (a record, an index, the engine's files).
+    pub fn is_corruption(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Corrupt { .. } | StoreError::CorruptIndex(_) | StoreError::EngineCorrupt(_)
+        )
+    }
+
     /// Whether this error is a conflict a caller may resolve by reading again and retrying.
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::WrongExpectedVersion { .. })

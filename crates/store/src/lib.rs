@@ -57,6 +57,7 @@ mod backend;
 mod clock;
 mod engine;
 mod error;
+mod headfile;
 mod record;
 mod store;
 mod subscription;
@@ -70,6 +71,7 @@ pub use engine::{
     Durability, DELETED_EVENT_TYPE, MAX_COMMIT_BYTES, MAX_COMMIT_EVENTS, TOMBSTONED_EVENT_TYPE,
 };
 pub use error::{ActualVersion, Result, StoreError};
+pub use headfile::HEAD_FILE_NAME;
 pub use store::{MemoryStore, SledStore, Store, StoreConfig, TREE_NAME};
 pub use subscription::{subscribe, Filter, Start, SubscriptionMessage, SubscriptionOptions};
 pub use types::{

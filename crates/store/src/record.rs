@@ -338,6 +338,12 @@ pub(crate) fn encode_deletion(p: &DeletionPayload) -> Vec<u8> {
     bincode::serde::encode_to_vec(p, config()).unwrap_or_default()
 }
 
+pub(crate) fn decode_deletion(bytes: &[u8]) -> Option<DeletionPayload> {
+    bincode::serde::decode_from_slice(bytes, config())
+        .ok()
+        .map(|(p, _)| p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

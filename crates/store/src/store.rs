@@ -11,6 +11,7 @@ use crate::backend::{Kv, MemKv, SledKv};
 use crate::clock::{Clock, SystemClock};
 use crate::engine::{recover, Committer, Durability, Request, Shared, Visible};
 use crate::error::{Result, StoreError};
+use crate::headfile::{HeadFile, HeadNote, HeadRead, HEAD_FILE_NAME};
 use crate::record;
 use crate::types::*;
 
@@ -93,7 +94,27 @@ impl SledStore {
                 db.flush()?;
             }
         }
-        Self::start(SledKv { db, tree }, config)
+        let data_file = std::fs::File::open(path.join("db"))?;
+        let kv = SledKv {
+            db,
+            tree,
+            data_file,
+            blobs_dir: path.join("blobs"),
+            synced_blobs: Default::default(),
+        };
+        let (head_file, read) = HeadFile::open(&path)?;
+        let (note, fault) = match read {
+            HeadRead::Missing => (None, None),
+            HeadRead::Note(n) => (Some(n), None),
+            HeadRead::Damaged => (
+                None,
+                Some(format!(
+                    "the head file {} is damaged: check the log with `ecoute verify`, then remove the file to accept it",
+                    path.join(HEAD_FILE_NAME).display()
+                )),
+            ),
+        };
+        Self::start(kv, config, note, fault, Some(head_file))
     }
 }
 
@@ -101,7 +122,7 @@ impl MemoryStore {
     /// A new, empty in-memory store.
     pub fn in_memory(config: StoreConfig) -> Self {
         // An empty map cannot fail to recover.
-        match Self::start(MemKv::default(), config) {
+        match Self::start(MemKv::default(), config, None, None, None) {
             Ok(s) => s,
             Err(e) => unreachable!("empty in-memory store failed to start: {e}"),
         }
@@ -109,10 +130,27 @@ impl MemoryStore {
 }
 
 impl<K: Kv> Store<K> {
-    fn start(kv: K, config: StoreConfig) -> Result<Self> {
-        let recovered = recover(&kv)?;
-        let shared = Arc::new(Shared::new(kv, recovered.next));
+    fn start(
+        kv: K,
+        config: StoreConfig,
+        note: Option<HeadNote>,
+        fault: Option<String>,
+        head_file: Option<HeadFile>,
+    ) -> Result<Self> {
+        let recovered = recover(&kv, note.as_ref())?;
+        let shared = Arc::new(Shared::new(kv, recovered.next, note));
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
+        if let Some(fault) = fault.or_else(|| recovered.fault.clone()) {
+            // Damaged: open for reading and verifying only, and say why.
+            tracing::error!(fault = %fault, "the store is damaged; it refuses writes");
+            shared.fail(fault);
+            drop(rx);
+            return Ok(Store {
+                shared,
+                tx,
+                committer: Mutex::new(None),
+            });
+        }
         let committer = Committer::new(
             shared.clone(),
             rx,
@@ -120,6 +158,7 @@ impl<K: Kv> Store<K> {
             config.durability,
             config.max_batch,
             recovered,
+            head_file,
         );
         let handle = std::thread::Builder::new()
             .name("ecoute-committer".into())
@@ -328,7 +367,7 @@ mod tests {
     async fn faulty_store(fault: u8) -> (Store<FaultyKv>, StreamId) {
         let kv = FaultyKv::default();
         let switch = kv.fault.clone();
-        let store = Store::start(kv, StoreConfig::default()).unwrap();
+        let store = Store::start(kv, StoreConfig::default(), None, None, None).unwrap();
         let s = StreamId::new("case-1").unwrap();
         store
             .append_to_stream(s.clone(), ExpectedVersion::Any, vec![event(1)])
