@@ -891,8 +891,28 @@ impl<K: Kv> Committer<K> {
     }
 
     /// Runs until shutdown, the last sender is dropped, or a write fails.
+    ///
+    /// This thread plans and applies groups; a second thread flushes them, so
+    /// that the next group is planned and applied while the last is flushed.
     pub(crate) fn run(mut self) {
-        let mut shutdown = false;
+        let (to_flusher, jobs) = std::sync::mpsc::sync_channel::<FlushJob>(FLUSH_QUEUE);
+        let flusher = Flusher {
+            shared: self.shared.clone(),
+            durability: self.durability,
+            head_file: self.head_file.take(),
+        };
+        let flusher = match std::thread::Builder::new()
+            .name("ecoute-flusher".into())
+            .spawn(move || flusher.run(jobs))
+        {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                self.shared
+                    .fail(format!("cannot start the flusher thread: {e}"));
+                None
+            }
+        };
+        let mut shutdown = flusher.is_none();
         while !shutdown {
             let Some(first) = self.rx.blocking_recv() else {
                 break;
@@ -912,11 +932,15 @@ impl<K: Kv> Committer<K> {
                     Err(_) => break,
                 }
             }
-            if !self.process(requests) {
+            if !self.process(requests, &to_flusher) {
                 break;
             }
         }
-        // Refuse whatever is still queued.
+        // Let the flusher finish what it was given, then refuse whatever is still queued.
+        drop(to_flusher);
+        if let Some(handle) = flusher {
+            let _ = handle.join();
+        }
         self.rx.close();
         while let Ok(r) = self.rx.try_recv() {
             let err = || match self.shared.failure() {
@@ -931,8 +955,13 @@ impl<K: Kv> Committer<K> {
         }
     }
 
-    /// Plans, applies and flushes one group; returns false if the store failed.
-    fn process(&mut self, requests: Vec<Request>) -> bool {
+    /// Plans and applies one group, then hands it to the flusher; returns false
+    /// if the store failed.
+    fn process(
+        &mut self,
+        requests: Vec<Request>,
+        flusher: &std::sync::mpsc::SyncSender<FlushJob>,
+    ) -> bool {
         let now = self.clock.now().timestamp_micros().max(self.last_micros);
         let mut pending = Pending {
             base: self.next,
@@ -952,48 +981,42 @@ impl<K: Kv> Committer<K> {
                 Request::Shutdown => {}
             }
         }
-        let mut ok = true;
-        if !pending.records.is_empty() {
-            let outcome = self.write(pending);
-            match outcome {
-                Ok(()) => {
-                    self.last_micros = now;
-                    self.shared.publish(self.next);
-                    if let Some(hf) = self.head_file.as_mut() {
-                        let note = HeadNote {
-                            count: self.next,
-                            hash: self.chain,
-                        };
-                        if let Err(e) = hf.write(&note) {
-                            tracing::warn!(error = %e, "cannot note the head in the head file");
-                        }
-                    }
-                }
-                Err(e) => {
-                    let why = e.to_string();
-                    tracing::error!(error = %why, "commit failed; the store refuses writes until reopened");
-                    self.shared.fail(why);
-                    ok = false;
-                    for r in &mut replies {
-                        match r {
-                            Reply::Commit(_, res @ Ok(_)) => *res = Err(copy_error(&e)),
-                            Reply::Delete(_, res @ Ok(_)) => *res = Err(copy_error(&e)),
-                            _ => {}
-                        }
-                    }
-                }
-            }
+        if let Some(f) = self.shared.failure() {
+            fail_replies(&mut replies, &StoreError::Failed(f));
+            send_replies(replies);
+            return false;
         }
-        for r in replies {
-            match r {
-                Reply::Commit(tx, res) => drop(tx.send(res)),
-                Reply::Delete(tx, res) => drop(tx.send(res)),
+        let wrote = !pending.records.is_empty();
+        if wrote {
+            if let Err(e) = self.apply(pending) {
+                let why = e.to_string();
+                tracing::error!(error = %why, "commit failed; the store refuses writes until reopened");
+                self.shared.fail(why);
+                fail_replies(&mut replies, &e);
+                send_replies(replies);
+                return false;
             }
+            self.last_micros = now;
         }
-        ok
+        let job = FlushJob {
+            end: self.next,
+            chain: self.chain,
+            wrote,
+            replies,
+        };
+        if let Err(std::sync::mpsc::SendError(job)) = flusher.send(job) {
+            let mut replies = job.replies;
+            fail_replies(
+                &mut replies,
+                &StoreError::Failed("the flusher stopped".into()),
+            );
+            send_replies(replies);
+            return false;
+        }
+        true
     }
 
-    fn write(&self, pending: Pending) -> Result<()> {
+    fn apply(&self, pending: Pending) -> Result<()> {
         let Pending {
             base,
             records,
@@ -1012,11 +1035,7 @@ impl<K: Kv> Committer<K> {
             writes.push((record::event_key(base + i as u64).to_vec(), bytes));
         }
         self.shared.pending.store(self.next, Ordering::Release);
-        self.shared.kv.apply(writes)?;
-        if self.durability == Durability::Flush {
-            self.shared.kv.flush()?;
-        }
-        Ok(())
+        self.shared.kv.apply(writes)
     }
 
     fn stream_record(&self, pending: &Pending, stream: &str) -> Result<Option<StreamRecord>> {
@@ -1292,6 +1311,101 @@ impl<K: Kv> Committer<K> {
         Ok(DeleteResult {
             position: Some(position),
         })
+    }
+}
+
+/// Groups applied but not yet flushed that the flusher may hold at once.
+const FLUSH_QUEUE: usize = 16;
+
+/// A group applied to the backend, waiting for its flush and acknowledgement.
+struct FlushJob {
+    /// The log's length once this group is durable.
+    end: u64,
+    /// The chain hash of the group's last record.
+    chain: [u8; HASH_LEN],
+    /// Whether the group wrote anything (a group of refusals writes nothing).
+    wrote: bool,
+    replies: Vec<Reply>,
+}
+
+/// The second thread: one flush for every group applied since the last one,
+/// then the head moves, the head file is noted and the commits are acknowledged.
+struct Flusher<K: Kv> {
+    shared: Arc<Shared<K>>,
+    durability: Durability,
+    head_file: Option<HeadFile>,
+}
+
+impl<K: Kv> Flusher<K> {
+    fn run(mut self, jobs: std::sync::mpsc::Receiver<FlushJob>) {
+        while let Ok(first) = jobs.recv() {
+            let mut group = vec![first];
+            while let Ok(j) = jobs.try_recv() {
+                group.push(j);
+            }
+            let wrote = group.iter().any(|j| j.wrote);
+            let outcome = if wrote && self.durability == Durability::Flush {
+                self.shared.kv.flush()
+            } else {
+                Ok(())
+            };
+            match outcome {
+                Ok(()) => {
+                    if let Some(last) = group.last() {
+                        self.shared.publish(last.end);
+                        if wrote {
+                            self.note(last.end, last.chain);
+                        }
+                    }
+                    for j in group {
+                        send_replies(j.replies);
+                    }
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    tracing::error!(error = %why, "flush failed; the store refuses writes until reopened");
+                    self.shared.fail(why);
+                    for mut j in group {
+                        fail_replies(&mut j.replies, &e);
+                        send_replies(j.replies);
+                    }
+                    // Refuse the groups still coming.
+                    while let Ok(mut j) = jobs.recv() {
+                        fail_replies(&mut j.replies, &e);
+                        send_replies(j.replies);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn note(&mut self, count: u64, hash: [u8; HASH_LEN]) {
+        if let Some(hf) = self.head_file.as_mut() {
+            if let Err(e) = hf.write(&HeadNote { count, hash }) {
+                tracing::warn!(error = %e, "cannot note the head in the head file");
+            }
+        }
+    }
+}
+
+/// Turns the successes of a failed group into the failure.
+fn fail_replies(replies: &mut [Reply], e: &StoreError) {
+    for r in replies {
+        match r {
+            Reply::Commit(_, res @ Ok(_)) => *res = Err(copy_error(e)),
+            Reply::Delete(_, res @ Ok(_)) => *res = Err(copy_error(e)),
+            _ => {}
+        }
+    }
+}
+
+fn send_replies(replies: Vec<Reply>) {
+    for r in replies {
+        match r {
+            Reply::Commit(tx, res) => drop(tx.send(res)),
+            Reply::Delete(tx, res) => drop(tx.send(res)),
+        }
     }
 }
 
