@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
@@ -12,6 +12,7 @@ use crate::backend::Kv;
 use crate::clock::Clock;
 use crate::error::{ActualVersion, Result, StoreError};
 use crate::headfile::{HeadFile, HeadNote};
+use crate::index::{Added, Index, HOLE};
 use crate::record::{self, Deletion, DeletionPayload, NewRecord, StreamRecord, HASH_LEN};
 use crate::types::*;
 
@@ -56,12 +57,11 @@ pub(crate) struct Shared<K: Kv> {
     pending: AtomicU64,
     /// What the head file said on open, checked again by `verify`.
     head_note: Option<HeadNote>,
+    /// Ids, streams and categories: derived from the log, kept by the committer.
+    index: RwLock<Index>,
     head_tx: watch::Sender<u64>,
     failure: Mutex<Option<String>>,
 }
-
-/// A record checked against the chain, with its hash.
-type ChainedRecord = Result<(RecordedEvent, [u8; HASH_LEN])>;
 
 /// A read that must wait until a position becomes visible, then be retried.
 pub(crate) enum Visible<T> {
@@ -70,13 +70,14 @@ pub(crate) enum Visible<T> {
 }
 
 impl<K: Kv> Shared<K> {
-    pub(crate) fn new(kv: K, visible: u64, head_note: Option<HeadNote>) -> Self {
+    pub(crate) fn new(kv: K, visible: u64, head_note: Option<HeadNote>, index: Index) -> Self {
         let (head_tx, _) = watch::channel(visible);
         Shared {
             kv,
             visible: AtomicU64::new(visible),
             pending: AtomicU64::new(visible),
             head_note,
+            index: RwLock::new(index),
             head_tx,
             failure: Mutex::new(None),
         }
@@ -121,11 +122,16 @@ impl<K: Kv> Shared<K> {
         }
     }
 
+    fn index(&self) -> RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn index_mut(&self) -> RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn load_stream(&self, stream: &str) -> Result<Option<StreamRecord>> {
-        match self.kv.get(&record::stream_key(stream))? {
-            None => Ok(None),
-            Some(bytes) => record::decode_stream_record(stream, &bytes).map(Some),
-        }
+        Ok(self.index().stream(stream).map(|s| s.record()))
     }
 
     fn load_event(&self, position: u64) -> Result<RecordedEvent> {
@@ -204,18 +210,7 @@ impl<K: Kv> Shared<K> {
         if from >= end || limit == 0 {
             return Ok(Vec::new());
         }
-        let mut positions = Vec::new();
-        self.kv.scan(
-            &record::category_key(category, from),
-            &record::category_key(category, end),
-            false,
-            &mut |key, _| {
-                if let Some(p) = record::key_suffix_u64(key) {
-                    positions.push(p);
-                }
-                Ok(positions.len() < limit)
-            },
-        )?;
+        let positions = self.index().category_positions(category, from, end, limit);
         positions
             .into_iter()
             .map(|p| {
@@ -304,25 +299,27 @@ impl<K: Kv> Shared<K> {
             return Ok(Visible::Ready(Vec::new()));
         }
         let s = stream.as_str();
-        let mut found = Vec::new();
-        self.kv.scan(
-            &record::stream_index_key(s, lo),
-            &record::stream_index_key(s, hi),
-            reverse,
-            &mut |key, value| {
-                let version = record::key_suffix_u64(key);
-                let position = record::be_u64(value);
-                match (version, position) {
-                    (Some(v), Some(p)) => found.push((v, p)),
-                    _ => {
-                        return Err(StoreError::EngineCorrupt(format!(
-                            "malformed stream index entry for {s}"
-                        )))
-                    }
-                }
-                Ok(found.len() < limit)
-            },
-        )?;
+        let found: Vec<(u64, u64)> = {
+            let index = self.index();
+            let positions = index
+                .stream(s)
+                .map(|x| x.positions.as_slice())
+                .unwrap_or_default();
+            let at = |v: u64| {
+                usize::try_from(v)
+                    .ok()
+                    .and_then(|i| positions.get(i).copied())
+            };
+            let versions: Box<dyn Iterator<Item = u64>> = if reverse {
+                Box::new((lo..hi).rev())
+            } else {
+                Box::new(lo..hi)
+            };
+            versions
+                .take(limit)
+                .map_while(|v| at(v).filter(|&p| p != HOLE).map(|p| (v, p)))
+                .collect()
+        };
         // Versions are gapless: a hole in the index is damage, not a shorter stream.
         let want = usize::try_from(hi - lo).unwrap_or(usize::MAX).min(limit);
         let expected = |i: usize| {
@@ -334,9 +331,16 @@ impl<K: Kv> Shared<K> {
             }
         };
         if let Some(i) = (0..want).find(|&i| found.get(i).map(|f| f.0) != Some(expected(i))) {
+            let version = expected(i);
+            // The event is in a record that could not be read when the store opened.
+            if let Some(&position) = self.index().damaged.first() {
+                return Err(StoreError::Corrupt {
+                    position,
+                    reason: format!("version {version} of stream {s} is in a damaged record"),
+                });
+            }
             return Err(StoreError::CorruptIndex(format!(
-                "stream {s} has no index entry for version {}",
-                expected(i)
+                "stream {s} has no event at version {version}"
             )));
         }
         let events = found
@@ -347,7 +351,8 @@ impl<K: Kv> Shared<K> {
     }
 
     /// Walks the whole visible log: checksums, positions, commit ranges, the hash
-    /// chain, and the indexes that point at each record.
+    /// chain and the head file's note; then checks that the in-memory indexes
+    /// agree with an index built afresh from the records walked.
     pub(crate) fn verify(&self, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
         const CHUNK: u64 = 4096;
         let end = self.visible();
@@ -357,73 +362,71 @@ impl<K: Kv> Shared<K> {
             first_fault: None,
         };
         let mut prev_commit: Option<CommitRange> = None;
-        let mut derived = Derived::default();
+        let mut fresh = Index::default();
         let mut next = 0u64;
         while next < end && report.first_fault.is_none() {
             let stop = next.saturating_add(CHUNK).min(end);
-            let mut chunk: Vec<(u64, ChainedRecord)> = Vec::new();
+            let mut expected = next;
             let mut chain = report.chain_head;
+            let mut fault: Option<(u64, String)> = None;
             self.kv.scan(
                 &record::event_key(next),
                 &record::event_key(stop),
                 false,
                 &mut |key, value| {
                     let position = record::key_suffix_u64(key).unwrap_or(u64::MAX);
-                    let checked = record::check_record(position, value).and_then(|c| {
-                        let ev = record::decode_record(position, value)?;
-                        Ok((ev, c.format_and_body.to_vec(), c.hash))
-                    });
-                    let item = checked.and_then(|(ev, covered, hash)| {
-                        if record::chain_hash(&chain, &covered) != hash {
-                            return Err(StoreError::Corrupt {
-                                position,
-                                reason: "hash chain broken".into(),
-                            });
+                    if position != expected {
+                        fault = Some((expected, "record missing".into()));
+                        return Ok(false);
+                    }
+                    let checked = record::check_record(position, value)
+                        .and_then(|c| Ok((c, record::decode_record(position, value)?)));
+                    let (c, ev) = match checked {
+                        Ok(x) => x,
+                        Err(StoreError::Corrupt { position, reason }) => {
+                            fault = Some((position, reason));
+                            return Ok(false);
                         }
-                        chain = hash;
-                        Ok((ev, hash))
-                    });
-                    let stop_here = item.is_err();
-                    chunk.push((position, item));
-                    Ok(!stop_here)
+                        Err(e) => return Err(e),
+                    };
+                    if record::chain_hash(&chain, c.format_and_body) != c.hash {
+                        fault = Some((position, "hash chain broken".into()));
+                        return Ok(false);
+                    }
+                    let commit_ok = match prev_commit {
+                        None => ev.commit.first == 0,
+                        Some(prev) if position == ev.commit.first => prev.last + 1 == position,
+                        Some(prev) => prev == ev.commit,
+                    };
+                    if !commit_ok {
+                        fault = Some((
+                            position,
+                            "commit range does not follow the previous record".into(),
+                        ));
+                        return Ok(false);
+                    }
+                    if let Some(note) = self.head_note.filter(|n| n.count == position + 1) {
+                        if note.hash != c.hash {
+                            fault = Some((
+                                position,
+                                "the record differs from the one the head file recorded".into(),
+                            ));
+                            return Ok(false);
+                        }
+                    }
+                    chain = c.hash;
+                    prev_commit = Some(ev.commit);
+                    fresh.observe(&ev);
+                    report.records_checked += 1;
+                    expected += 1;
+                    Ok(true)
                 },
             )?;
-            let mut expected = next;
-            for (position, item) in chunk {
-                if position != expected {
-                    report.first_fault = Some((expected, "record missing".into()));
-                    break;
-                }
-                let (ev, hash) = match item {
-                    Ok(x) => x,
-                    Err(StoreError::Corrupt { position, reason }) => {
-                        report.first_fault = Some((position, reason));
-                        break;
-                    }
-                    Err(e) => return Err(e),
-                };
-                if let Some(fault) = self.check_links(&ev, prev_commit)? {
-                    report.first_fault = Some((position, fault));
-                    break;
-                }
-                if let Some(note) = self.head_note.filter(|n| n.count == position + 1) {
-                    if note.hash != hash {
-                        report.first_fault = Some((
-                            position,
-                            "the record differs from the one the head file recorded".into(),
-                        ));
-                        break;
-                    }
-                }
-                derived.observe(&ev);
-                prev_commit = Some(ev.commit);
-                report.chain_head = hash;
-                report.records_checked += 1;
-                expected += 1;
+            report.chain_head = chain;
+            if fault.is_none() && expected != stop {
+                fault = Some((expected, "record missing".into()));
             }
-            if report.first_fault.is_none() && expected != stop {
-                report.first_fault = Some((expected, "record missing".into()));
-            }
+            report.first_fault = fault;
             next = stop;
             progress(next, end);
         }
@@ -446,216 +449,11 @@ impl<K: Kv> Shared<K> {
             }
         }
         if report.first_fault.is_none() {
-            derived.add_deleted_without_events();
-            report.first_fault = self.check_stream_records(&derived, end)?;
-        }
-        if report.first_fault.is_none() {
-            report.first_fault = self.check_index_counts(end)?;
+            if let Err(why) = self.index().agrees_below(&fresh, end) {
+                report.first_fault = Some((end, why));
+            }
         }
         Ok(report)
-    }
-
-    /// Every stream record must say what the log says of its stream.
-    fn check_stream_records(&self, derived: &Derived, end: u64) -> Result<Option<(u64, String)>> {
-        let mut seen = 0usize;
-        let mut fault = None;
-        self.kv.scan(
-            &[record::PREFIX_STREAM],
-            &[record::PREFIX_STREAM + 1],
-            false,
-            &mut |key, value| {
-                let stream = String::from_utf8_lossy(&key[1..]).into_owned();
-                let want = derived
-                    .streams
-                    .get(&stream)
-                    .map(|d| d.expected(&stream, derived));
-                let got = record::decode_stream_record(&stream, value).ok();
-                if want.is_none() || got != want {
-                    let at = want.map_or(end, |w| w.changed_at);
-                    fault = Some((
-                        at,
-                        format!("the record of stream {stream} does not match the log"),
-                    ));
-                    return Ok(false);
-                }
-                seen += 1;
-                Ok(true)
-            },
-        )?;
-        if fault.is_none() && seen != derived.streams.len() {
-            let missing = derived
-                .streams
-                .iter()
-                .find(|(s, _)| matches!(self.kv.get(&record::stream_key(s)), Ok(None)));
-            if let Some((stream, d)) = missing {
-                fault = Some((
-                    d.last_position,
-                    format!("stream {stream} has no stream record"),
-                ));
-            }
-        }
-        Ok(fault)
-    }
-
-    /// Each event has exactly one entry in each index: more entries than events
-    /// means some name positions that are not in the log.
-    fn check_index_counts(&self, end: u64) -> Result<Option<(u64, String)>> {
-        for (prefix, name) in [
-            (record::PREFIX_EVENT_ID, "event id"),
-            (record::PREFIX_STREAM_INDEX, "stream"),
-            (record::PREFIX_CATEGORY, "category"),
-        ] {
-            let mut count = 0u64;
-            let mut beyond = None;
-            self.kv
-                .scan(&[prefix], &[prefix + 1], false, &mut |key, value| {
-                    count += 1;
-                    let position = if prefix == record::PREFIX_CATEGORY {
-                        record::key_suffix_u64(key)
-                    } else {
-                        record::be_u64(value)
-                    };
-                    if position.is_none_or(|p| p >= end) {
-                        beyond = Some(position.unwrap_or(end));
-                        return Ok(false);
-                    }
-                    Ok(true)
-                })?;
-            if let Some(p) = beyond {
-                return Ok(Some((
-                    end,
-                    format!("the {name} index names position {p}, beyond the log's head"),
-                )));
-            }
-            if count != end {
-                return Ok(Some((
-                    end,
-                    format!("the {name} index holds {count} entries for {end} events"),
-                )));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Checks one record against its neighbours' commit ranges and the indexes.
-    fn check_links(&self, ev: &RecordedEvent, prev: Option<CommitRange>) -> Result<Option<String>> {
-        let p = ev.position;
-        let commit_ok = match prev {
-            None => ev.commit.first == 0,
-            Some(prev) if p == ev.commit.first => prev.last == p - 1,
-            Some(prev) => prev == ev.commit,
-        };
-        if !commit_ok {
-            return Ok(Some(
-                "commit range does not follow the previous record".into(),
-            ));
-        }
-        let by_id = self.kv.get(&record::event_id_key(&ev.id))?;
-        if by_id.as_deref().and_then(record::be_u64) != Some(p) {
-            return Ok(Some("event id index does not point to this record".into()));
-        }
-        let s = ev.stream_id.as_str();
-        let by_version = self.kv.get(&record::stream_index_key(s, ev.version))?;
-        if by_version.as_deref().and_then(record::be_u64) != Some(p) {
-            return Ok(Some("stream index does not point to this record".into()));
-        }
-        if self
-            .kv
-            .get(&record::category_key(ev.stream_id.category(), p))?
-            .is_none()
-        {
-            return Ok(Some("category index entry missing".into()));
-        }
-        Ok(None)
-    }
-}
-
-/// What the log says of each stream, gathered by `verify`.
-#[derive(Default)]
-struct Derived {
-    streams: HashMap<String, DerivedStream>,
-}
-
-#[derive(Default)]
-struct DerivedStream {
-    last_version: Option<u64>,
-    last_position: u64,
-    /// For a `$$` metadata stream: its last deletion record (tombstone?, truncate_before, position).
-    deletion: Option<(bool, u64, u64)>,
-}
-
-impl Derived {
-    fn observe(&mut self, ev: &RecordedEvent) {
-        let d = self
-            .streams
-            .entry(ev.stream_id.as_str().to_owned())
-            .or_default();
-        d.last_version = Some(ev.version);
-        d.last_position = ev.position;
-        if ev.stream_id.is_system() {
-            let tombstone = ev.event_type == TOMBSTONED_EVENT_TYPE;
-            if tombstone || ev.event_type == DELETED_EVENT_TYPE {
-                let truncate =
-                    record::decode_deletion(&ev.payload).map_or(u64::MAX, |p| p.truncate_before);
-                d.deletion = Some((tombstone, truncate, ev.position));
-            }
-        }
-    }
-}
-
-impl Derived {
-    /// A stream tombstoned before it had any event has a record but no event.
-    fn add_deleted_without_events(&mut self) {
-        let deleted: Vec<String> = self
-            .streams
-            .iter()
-            .filter(|(_, d)| d.deletion.is_some())
-            .filter_map(|(s, _)| s.strip_prefix("$$").map(str::to_owned))
-            .collect();
-        for s in deleted {
-            self.streams.entry(s).or_default();
-        }
-    }
-}
-
-impl DerivedStream {
-    /// The stream record the log implies for `stream`.
-    fn expected(&self, stream: &str, all: &Derived) -> StreamRecord {
-        let meta = all
-            .streams
-            .get(&format!("$${stream}"))
-            .and_then(|m| m.deletion);
-        let (deletion, truncate_before, deleted_at) = match meta {
-            Some((true, t, at)) => (Deletion::Tombstone, t, at),
-            Some((false, t, at)) if at > self.last_position || self.last_version.is_none() => {
-                (Deletion::Soft, t, at)
-            }
-            Some((false, t, at)) => (Deletion::None, t, at),
-            None => (Deletion::None, 0, 0),
-        };
-        let last_version = if stream.starts_with('$') || self.last_version.is_some() {
-            self.last_version
-        } else {
-            None
-        };
-        StreamRecord {
-            last_version,
-            truncate_before: if stream.starts_with('$') {
-                0
-            } else {
-                truncate_before
-            },
-            deletion: if stream.starts_with('$') {
-                Deletion::None
-            } else {
-                deletion
-            },
-            changed_at: self.last_position.max(if stream.starts_with('$') {
-                0
-            } else {
-                deleted_at
-            }),
-        }
     }
 }
 
@@ -772,8 +570,8 @@ struct Pending {
     base: u64,
     /// Encoded event records, for positions `base..`.
     records: Vec<Vec<u8>>,
-    /// Index writes.
-    writes: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The events added, for the in-memory indexes.
+    added: Vec<Added>,
     streams: HashMap<String, StreamRecord>,
     ids: HashMap<Uuid, u64>,
 }
@@ -796,53 +594,80 @@ enum Reply {
     Delete(oneshot::Sender<Result<DeleteResult>>, Result<DeleteResult>),
 }
 
-/// The committer's starting point, recovered from the log's last record.
+/// The committer's starting point, recovered from the log.
 pub(crate) struct Recovered {
     pub next: u64,
     pub chain: [u8; HASH_LEN],
     pub last_micros: i64,
     /// Damage that forbids writing: the store opens for reading and `verify` only.
     pub fault: Option<String>,
+    /// The indexes, built from every record.
+    pub index: Index,
 }
 
-/// Finds where the log ends and checks it against the head file's note.
+/// Reads the whole log once: builds the indexes, finds where the log ends, and
+/// checks it against the head file's note. Damage does not stop the store from
+/// opening; it makes it refuse writes, and says why.
 pub(crate) fn recover<K: Kv>(kv: &K, note: Option<&HeadNote>) -> Result<Recovered> {
-    let mut last: Option<(u64, Vec<u8>)> = None;
-    kv.scan(
-        &[record::PREFIX_EVENT],
-        &[record::PREFIX_EVENT + 1],
-        true,
-        &mut |key, value| {
-            last = Some((
-                record::key_suffix_u64(key).unwrap_or(u64::MAX),
-                value.to_vec(),
-            ));
-            Ok(false)
-        },
-    )?;
     let mut rec = Recovered {
         next: 0,
         chain: record::GENESIS,
         last_micros: i64::MIN,
         fault: None,
+        index: Index::default(),
     };
-    if let Some((position, bytes)) = last {
-        rec.next = position.saturating_add(1);
-        let checked = record::check_record(position, &bytes)
-            .and_then(|c| Ok((c.hash, record::decode_record(position, &bytes)?)));
-        match checked {
-            Err(e) => rec.fault = Some(e.to_string()),
-            Ok((_, ev)) if ev.commit.last != position => {
-                rec.fault = Some(format!(
+    let mut last: Option<(u64, [u8; HASH_LEN], RecordedEvent)> = None;
+    let mut expected = 0u64;
+    kv.scan(
+        &[record::PREFIX_EVENT],
+        &[record::PREFIX_EVENT + 1],
+        false,
+        &mut |key, value| {
+            let position = record::key_suffix_u64(key).unwrap_or(u64::MAX);
+            if position != expected {
+                rec.index
+                    .damaged
+                    .extend(expected..position.min(expected.saturating_add(1024)));
+                if rec.fault.is_none() {
+                    rec.fault = Some(format!("record {expected} is missing"));
+                }
+            }
+            expected = position.saturating_add(1);
+            match record::check_record(position, value)
+                .and_then(|c| Ok((c.hash, record::decode_record(position, value)?)))
+            {
+                Ok((hash, ev)) => {
+                    rec.index.observe(&ev);
+                    last = Some((position, hash, ev));
+                }
+                Err(e) => {
+                    rec.index.damaged.push(position);
+                    if rec.fault.is_none() {
+                        rec.fault = Some(e.to_string());
+                    }
+                    last = None;
+                }
+            }
+            Ok(true)
+        },
+    )?;
+    rec.next = expected;
+    match last {
+        Some((position, hash, ev)) if position + 1 == expected => {
+            if ev.commit.last != position {
+                rec.fault.get_or_insert(format!(
                     "the last commit is incomplete: it ends at {} but the log at {position}",
                     ev.commit.last
                 ));
             }
-            Ok((hash, ev)) => {
-                rec.chain = hash;
-                rec.last_micros = ev.recorded_at.timestamp_micros();
-            }
+            rec.chain = hash;
+            rec.last_micros = ev.recorded_at.timestamp_micros();
         }
+        _ if expected > 0 => {
+            rec.fault
+                .get_or_insert(format!("the last record, at {}, is damaged", expected - 1));
+        }
+        _ => {}
     }
     if let (None, Some(note)) = (&rec.fault, note) {
         if rec.next < note.count {
@@ -1016,26 +841,30 @@ impl<K: Kv> Committer<K> {
         true
     }
 
+    /// Writes the group's records (one key per event) and updates the indexes.
     fn apply(&self, pending: Pending) -> Result<()> {
         let Pending {
             base,
             records,
-            mut writes,
+            added,
             streams,
             ..
         } = pending;
-        writes.reserve(records.len() + streams.len());
-        for (stream, rec) in &streams {
-            writes.push((
-                record::stream_key(stream),
-                record::encode_stream_record(rec),
-            ));
-        }
-        for (i, bytes) in records.into_iter().enumerate() {
-            writes.push((record::event_key(base + i as u64).to_vec(), bytes));
-        }
+        let writes = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, bytes)| (record::event_key(base + i as u64).to_vec(), bytes))
+            .collect();
         self.shared.pending.store(self.next, Ordering::Release);
-        self.shared.kv.apply(writes)
+        self.shared.kv.apply(writes)?;
+        let mut index = self.shared.index_mut();
+        for a in &added {
+            index.add(a);
+        }
+        for (stream, rec) in &streams {
+            index.set_state(stream, rec);
+        }
+        Ok(())
     }
 
     fn stream_record(&self, pending: &Pending, stream: &str) -> Result<Option<StreamRecord>> {
@@ -1049,12 +878,7 @@ impl<K: Kv> Committer<K> {
         if let Some(p) = pending.ids.get(id) {
             return Ok(Some(*p));
         }
-        Ok(self
-            .shared
-            .kv
-            .get(&record::event_id_key(id))?
-            .as_deref()
-            .and_then(record::be_u64))
+        Ok(self.shared.index().position_of(id))
     }
 
     fn event_at(&self, pending: &Pending, position: u64) -> Result<RecordedEvent> {
@@ -1101,7 +925,7 @@ impl<K: Kv> Committer<K> {
         let mut position = first;
         let mut chain = self.chain;
         let mut records = Vec::with_capacity(commit.len());
-        let mut writes = Vec::with_capacity(commit.len() * 3);
+        let mut added = Vec::with_capacity(commit.len());
         let mut streams = Vec::with_capacity(commit.appends.len());
         let mut written = Vec::with_capacity(commit.appends.len());
         for (a, rec) in commit.appends.iter().zip(recs) {
@@ -1126,13 +950,12 @@ impl<K: Kv> Committer<K> {
                 )?;
                 chain = hash;
                 records.push(bytes);
-                let pos = position.to_be_bytes().to_vec();
-                writes.push((record::event_id_key(&e.id).to_vec(), pos.clone()));
-                writes.push((record::stream_index_key(s, version), pos));
-                writes.push((
-                    record::category_key(a.stream.category(), position),
-                    Vec::new(),
-                ));
+                added.push(Added {
+                    position,
+                    id: e.id,
+                    stream: s.to_owned(),
+                    version,
+                });
                 position += 1;
                 version += 1;
             }
@@ -1157,7 +980,7 @@ impl<K: Kv> Committer<K> {
             pending.ids.insert(e.id, first + i as u64);
         }
         pending.records.extend(records);
-        pending.writes.extend(writes);
+        pending.added.extend(added);
         pending.streams.extend(streams);
         self.next = position;
         self.chain = chain;
@@ -1273,18 +1096,14 @@ impl<K: Kv> Committer<K> {
             },
             &self.chain,
         )?;
-        let pos = position.to_be_bytes().to_vec();
         pending.records.push(bytes);
         pending.ids.insert(id, position);
-        pending
-            .writes
-            .push((record::event_id_key(&id).to_vec(), pos.clone()));
-        pending
-            .writes
-            .push((record::stream_index_key(meta.as_str(), meta_version), pos));
-        pending
-            .writes
-            .push((record::category_key(meta.category(), position), Vec::new()));
+        pending.added.push(Added {
+            position,
+            id,
+            stream: meta.as_str().to_owned(),
+            version: meta_version,
+        });
         pending.streams.insert(
             meta.as_str().to_owned(),
             StreamRecord {

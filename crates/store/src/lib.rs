@@ -58,6 +58,7 @@ mod clock;
 mod engine;
 mod error;
 mod headfile;
+mod index;
 mod record;
 mod store;
 mod subscription;

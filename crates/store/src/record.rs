@@ -21,13 +21,11 @@ const DECODE_LIMIT: usize = 64 << 20;
 pub(crate) const GENESIS: [u8; HASH_LEN] = [0; HASH_LEN];
 
 pub(crate) const PREFIX_EVENT: u8 = b'e';
-pub(crate) const PREFIX_EVENT_ID: u8 = b'i';
-pub(crate) const PREFIX_STREAM: u8 = b's';
-pub(crate) const PREFIX_STREAM_INDEX: u8 = b'v';
-pub(crate) const PREFIX_CATEGORY: u8 = b'c';
 
-/// Key of the format marker in the meta space.
+/// Key of the layout marker in the meta space.
 pub(crate) const META_FORMAT_KEY: &[u8] = b"mformat";
+/// The key layout: 2 = event records only, indexes derived in memory.
+pub(crate) const LAYOUT: u8 = 2;
 
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<DECODE_LIMIT>()
@@ -37,40 +35,6 @@ pub(crate) fn event_key(position: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = PREFIX_EVENT;
     k[1..].copy_from_slice(&position.to_be_bytes());
-    k
-}
-
-pub(crate) fn event_id_key(id: &Uuid) -> [u8; 17] {
-    let mut k = [0u8; 17];
-    k[0] = PREFIX_EVENT_ID;
-    k[1..].copy_from_slice(id.as_bytes());
-    k
-}
-
-pub(crate) fn stream_key(stream: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + stream.len());
-    k.push(PREFIX_STREAM);
-    k.extend_from_slice(stream.as_bytes());
-    k
-}
-
-/// `v` + stream + 0x00 + version (big-endian). Stream ids never hold 0x00.
-pub(crate) fn stream_index_key(stream: &str, version: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(stream.len() + 10);
-    k.push(PREFIX_STREAM_INDEX);
-    k.extend_from_slice(stream.as_bytes());
-    k.push(0);
-    k.extend_from_slice(&version.to_be_bytes());
-    k
-}
-
-/// `c` + category + 0x00 + position (big-endian).
-pub(crate) fn category_key(category: &str, position: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(category.len() + 10);
-    k.push(PREFIX_CATEGORY);
-    k.extend_from_slice(category.as_bytes());
-    k.push(0);
-    k.extend_from_slice(&position.to_be_bytes());
     k
 }
 
@@ -280,52 +244,24 @@ fn decode_body(position: u64, format_and_body: &[u8]) -> Result<RecordedEvent> {
 }
 
 /// Deletion state of a stream, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Deletion {
+    #[default]
     None,
     Soft,
     Tombstone,
 }
 
-/// The stored state of one stream (key `s` + stream id).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The state of one stream, as the indexes keep it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StreamRecord {
     /// Version of the stream's last event, if it has one.
     pub last_version: Option<u64>,
     /// Reads hide versions below this (set by a soft delete).
     pub truncate_before: u64,
     pub deletion: Deletion,
-    /// Global position of the last change to this record; readers wait until it is visible.
+    /// Global position of the last change to the stream; readers wait until it is visible.
     pub changed_at: u64,
-}
-
-pub(crate) fn encode_stream_record(rec: &StreamRecord) -> Vec<u8> {
-    let mut out = Vec::with_capacity(32);
-    out.push(FORMAT_V1);
-    // Encoding a plain struct into a Vec cannot fail.
-    let _ = bincode::serde::encode_into_std_write(rec, &mut out, config());
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
-}
-
-pub(crate) fn decode_stream_record(stream: &str, bytes: &[u8]) -> Result<StreamRecord> {
-    let corrupt =
-        |reason: &str| StoreError::EngineCorrupt(format!("stream record of {stream}: {reason}"));
-    if bytes.len() < 1 + CRC_LEN {
-        return Err(corrupt("too short"));
-    }
-    let (covered, crc) = bytes.split_at(bytes.len() - CRC_LEN);
-    if crc32fast::hash(covered).to_le_bytes() != crc {
-        return Err(corrupt("checksum mismatch"));
-    }
-    if covered[0] != FORMAT_V1 {
-        return Err(corrupt("unknown format"));
-    }
-    let (rec, _): (StreamRecord, usize) =
-        bincode::serde::decode_from_slice(&covered[1..], config())
-            .map_err(|_| corrupt("undecodable"))?;
-    Ok(rec)
 }
 
 /// Payload of the `$deleted` / `$tombstoned` events in a `$$stream`.

@@ -82,7 +82,7 @@ impl SledStore {
             .open()?;
         let tree = db.open_tree(TREE_NAME)?;
         match tree.get(record::META_FORMAT_KEY)? {
-            Some(v) if v.as_ref() == [record::FORMAT_V1] => {}
+            Some(v) if v.as_ref() == [record::LAYOUT] => {}
             Some(v) => {
                 return Err(StoreError::InvalidRequest(format!(
                     "unsupported store format {:?}",
@@ -90,7 +90,7 @@ impl SledStore {
                 )))
             }
             None => {
-                tree.insert(record::META_FORMAT_KEY, &[record::FORMAT_V1])?;
+                tree.insert(record::META_FORMAT_KEY, &[record::LAYOUT])?;
                 db.flush()?;
             }
         }
@@ -137,8 +137,9 @@ impl<K: Kv> Store<K> {
         fault: Option<String>,
         head_file: Option<HeadFile>,
     ) -> Result<Self> {
-        let recovered = recover(&kv, note.as_ref())?;
-        let shared = Arc::new(Shared::new(kv, recovered.next, note));
+        let mut recovered = recover(&kv, note.as_ref())?;
+        let index = std::mem::take(&mut recovered.index);
+        let shared = Arc::new(Shared::new(kv, recovered.next, note, index));
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
         if let Some(fault) = fault.or_else(|| recovered.fault.clone()) {
             // Damaged: open for reading and verifying only, and say why.
