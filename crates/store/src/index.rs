@@ -17,6 +17,8 @@ use crate::{DELETED_EVENT_TYPE, TOMBSTONED_EVENT_TYPE};
 
 /// A position that could not be read when the index was built.
 pub(crate) const HOLE: u64 = u64::MAX;
+/// Most missing versions tolerated before a stream's next event (damaged records).
+const MAX_HOLES: usize = 1 << 16;
 
 /// What the index knows of one stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,26 +97,35 @@ impl Index {
             .collect()
     }
 
-    /// Adds an event the committer wrote.
+    /// Adds an event the committer wrote (or the open scan read).
     pub fn add(&mut self, a: &Added) {
         self.ids.insert(a.id, a.position);
-        let s = self.streams.entry(a.stream.clone()).or_default();
-        let v = usize::try_from(a.version).unwrap_or(usize::MAX);
-        if v >= s.positions.len() {
-            s.positions.resize(v, HOLE);
-            s.positions.push(a.position);
-        } else {
-            s.positions[v] = a.position;
+        if !self.streams.contains_key(&a.stream) {
+            self.streams.insert(a.stream.clone(), StreamIdx::default());
         }
-        s.changed_at = s.changed_at.max(a.position);
-        let ps = self
-            .categories
-            .entry(category_of(&a.stream).to_owned())
-            .or_default();
-        if ps.last().is_none_or(|&last| last < a.position) {
-            ps.push(a.position);
-        } else if let Err(i) = ps.binary_search(&a.position) {
-            ps.insert(i, a.position);
+        if let Some(s) = self.streams.get_mut(&a.stream) {
+            let v = usize::try_from(a.version).unwrap_or(usize::MAX);
+            if v < s.positions.len() {
+                s.positions[v] = a.position;
+            } else if v - s.positions.len() <= MAX_HOLES {
+                s.positions.resize(v, HOLE);
+                s.positions.push(a.position);
+            } else {
+                // A version far past the stream's end: damage, not a reason to allocate.
+                self.damaged.push(a.position);
+            }
+            s.changed_at = s.changed_at.max(a.position);
+        }
+        let category = category_of(&a.stream);
+        if !self.categories.contains_key(category) {
+            self.categories.insert(category.to_owned(), Vec::new());
+        }
+        if let Some(ps) = self.categories.get_mut(category) {
+            if ps.last().is_none_or(|&last| last < a.position) {
+                ps.push(a.position);
+            } else if let Err(i) = ps.binary_search(&a.position) {
+                ps.insert(i, a.position);
+            }
         }
     }
 
