@@ -8,8 +8,9 @@
 //! # Guarantees
 //!
 //! - **Durable acknowledgement.** An append is acknowledged only after its
-//!   events are flushed to disk (unless [`Durability::UnsafeNoFlush`] was
-//!   chosen explicitly); an acknowledged commit survives `kill -9`.
+//!   events are flushed to disk and `fdatasync`ed (unless
+//!   [`Durability::UnsafeNoFlush`] was chosen explicitly); an acknowledged
+//!   commit survives `kill -9` and power loss.
 //! - **Atomic commits.** A commit, over one stream or several, is 100% visible
 //!   or 0% visible, to readers and after a crash.
 //! - **Gapless order.** Every event has a global position (0, 1, 2, … in commit
@@ -28,6 +29,12 @@
 //!   hash chained to the previous record; a damaged record is
 //!   [`StoreError::Corrupt`] with its position, never a panic or wrong data, and
 //!   [`EventStore::verify`] walks the log and reports the first bad position.
+//! - **One key per event.** Only the records are stored; the indexes (ids,
+//!   streams, categories, stream states) are derived from them on open and
+//!   kept in memory, so they can never disagree with the log.
+//! - **Damage is reported, never papered over.** A damaged or missing record,
+//!   or a log shorter than the head file says was durable, opens the store
+//!   read-only with the reason; nothing is appended on top of damage.
 //! - **Deletion.** A soft delete hides a stream (a later append recreates it
 //!   and numbering continues); a tombstone is permanent. Both are recorded as
 //!   events of the `$$stream` metadata stream, so the log stays complete.
