@@ -121,3 +121,61 @@ pub fn open_store(path: &std::path::Path) -> Result<SledStore, StoreError> {
         }
     }
 }
+
+/// A projection that counts the events it applies, per category and in all:
+/// after a crash and a catch-up, its total must equal the number of events —
+/// more would mean a chunk applied twice, fewer one skipped.
+pub struct Counter;
+
+/// Key of the counter's total.
+pub const COUNTER_TOTAL: &[u8] = b"total";
+
+impl ecoute_projections::Projection<()> for Counter {
+    fn name(&self) -> &'static str {
+        "counter"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn accepts(&self, event: &ecoute_store::RecordedEvent) -> bool {
+        !event.event_type.starts_with('$')
+    }
+
+    fn apply(
+        &self,
+        event: &ecoute_store::RecordedEvent,
+        _: &(),
+        model: &mut ecoute_projections::ModelTx<'_>,
+    ) -> ecoute_projections::Result<()> {
+        let key = format!("count/{}", event.stream_id.category()).into_bytes();
+        let n: u64 = model.get_typed(&key)?.unwrap_or(0);
+        model.put_typed(key, &(n + 1))?;
+        let t: u64 = model.get_typed(COUNTER_TOTAL)?.unwrap_or(0);
+        model.put_typed(COUNTER_TOTAL.to_vec(), &(t + 1))
+    }
+}
+
+/// The decoder of [`Counter`]'s runtime: every event decodes to `()`.
+pub fn unit_decoder() -> ecoute_projections::Decoder<()> {
+    std::sync::Arc::new(|_| Ok(Some(())))
+}
+
+/// Opens the read-model database in `path`, waiting while sled's lock is held.
+pub fn open_models(
+    path: &std::path::Path,
+) -> ecoute_projections::Result<ecoute_projections::ModelDb> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match ecoute_projections::ModelDb::open(path) {
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
