@@ -64,7 +64,9 @@ fn invalid_configs_are_refused() {
 async fn several_seeds_load_with_no_refused_command_and_every_event_decodes() {
     for seed in [1, 2, 3, 42] {
         let store = MemoryStore::in_memory(StoreConfig::default());
-        let report = load(&store, config(seed, 20), None).await.expect("loads");
+        let report = load_batched(&store, config(seed, 15), None, 64)
+            .await
+            .expect("loads");
         assert_no_refusal(&report);
         assert_eq!(report.head, report.events);
         // Every stored event decodes, and the folds of the streams hold together.
