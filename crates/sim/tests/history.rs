@@ -2,8 +2,6 @@
 //! a store with every command accepted by the domain, in realistic proportions; every
 //! stored event decodes.
 
-use std::time::Instant;
-
 use ecoute_domain::event::{fold_call, fold_case, fold_staff};
 use ecoute_domain::{decode, Event};
 use ecoute_sim::{load, load_batched, LoadReport, Sim, SimConfig};
@@ -151,7 +149,7 @@ async fn batched_load_appends_the_same_events_as_the_sequential_load() {
 #[tokio::test]
 async fn a_year_in_realistic_proportions() {
     let store = MemoryStore::in_memory(StoreConfig::default());
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     let report = load_batched(&store, config(2024, 365), None, 64)
         .await
         .expect("loads");
