@@ -293,6 +293,19 @@ impl ModelReader {
         Ok(out)
     }
 
+    /// Every key and value of the model, raw, in key order (the checkpoint left
+    /// out): for comparing two builds of the same model.
+    pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for item in self.tree().iter() {
+            let (k, v) = item?;
+            if k.first() != Some(&0) {
+                out.push((k.to_vec(), v.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
     /// The position up to which this model is built (the next position it will apply).
     pub fn checkpoint(&self) -> Result<u64> {
         checkpoint_of(&self.tree())
