@@ -1,0 +1,112 @@
+//! `bench-projections`: how fast the helpline's read models rebuild from zero,
+//! against a plain scan of `$all` over the same log, measured in one run.
+//!
+//! The log is a generated helpline history (`ecoute-sim`: about 60,000 calls and
+//! 13,000 cases a year, through the domain's commands) of at least 1,000,000
+//! events by default, loaded with `Durability::UnsafeNoFlush` to save time (the
+//! load is not what is measured). Human-readable lines, then one JSON line.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use ecoute_projections::helpline::{decoder, projections};
+use ecoute_projections::{ModelDb, Runtime, RuntimeConfig};
+use ecoute_sim::{load_batched, SimConfig};
+use ecoute_store::{Durability, EventStore, SledStore, StoreConfig};
+use serde_json::json;
+
+#[derive(Parser, Debug)]
+#[command(name = "bench-projections", version)]
+struct Args {
+    /// Events in the generated log (at least; the last commit may go over).
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// A short run: 100,000 events.
+    #[arg(long)]
+    quick: bool,
+    /// Where the temporary store and models go (default: target/bench-tmp).
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let events = if args.quick { 100_000 } else { args.events };
+    let base = args.dir.unwrap_or_else(|| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-tmp")
+    });
+    std::fs::create_dir_all(&base)?;
+    let dir = tempfile::Builder::new()
+        .prefix("projections-")
+        .tempdir_in(&base)?;
+
+    let config = StoreConfig {
+        durability: Durability::UnsafeNoFlush,
+        ..StoreConfig::default()
+    };
+    let store = Arc::new(SledStore::open(dir.path().join("store"), config)?);
+    let started = Instant::now();
+    // A year is about 450,000 events: enough days for the events asked.
+    let days = u32::try_from(events / 450_000 + 1)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(366);
+    let sim = SimConfig::with_seed_and_days(3977, days);
+    let report = load_batched(store.as_ref(), sim, Some(events), 64)
+        .await
+        .context("loading the generated history")?;
+    let head = store.head().await?;
+    println!(
+        "generated history: {head} events ({} calls, {} cases, {} refused) loaded in {:.1} s",
+        report.calls,
+        report.cases,
+        report.refused,
+        started.elapsed().as_secs_f64()
+    );
+
+    // A plain scan of $all, in the chunks the runtime reads: best of two passes.
+    let mut scan_rate: f64 = 0.0;
+    for _ in 0..2 {
+        let t = Instant::now();
+        let mut next = 0;
+        while next < head {
+            let chunk = store.read_all(next, 1024).await?;
+            next = chunk.last().map_or(head, |e| e.position + 1);
+        }
+        scan_rate = scan_rate.max(head as f64 / t.elapsed().as_secs_f64());
+    }
+    println!("scan of $all:             {scan_rate:>10.0} events/s");
+
+    // Rebuild every helpline read model from zero into a fresh database.
+    let models = ModelDb::open(dir.path().join("models"))?;
+    let t = Instant::now();
+    let store_dyn: Arc<dyn EventStore> = store.clone();
+    let runtime = Runtime::start(
+        store_dyn,
+        models,
+        decoder(),
+        projections(),
+        RuntimeConfig::default(),
+    )?;
+    runtime.wait_for(head).await?;
+    let rebuild_secs = t.elapsed().as_secs_f64();
+    let rebuild_rate = head as f64 / rebuild_secs;
+    runtime.stop()?;
+    println!("rebuild of 4 read models: {rebuild_rate:>10.0} events/s ({rebuild_secs:.1} s)");
+    let ratio = rebuild_rate / scan_rate;
+    println!("rebuild / scan:           {ratio:>10.2}x   (target >= 0.5)");
+    println!(
+        "{}",
+        json!({
+            "events": head,
+            "scan_events_per_sec": scan_rate.round(),
+            "rebuild_events_per_sec": rebuild_rate.round(),
+            "rebuild_seconds": (rebuild_secs * 100.0).round() / 100.0,
+            "ratio_rebuild_over_scan": (ratio * 1000.0).round() / 1000.0,
+            "target": { "ratio_rebuild_over_scan": 0.5, "met": ratio >= 0.5 },
+        })
+    );
+    Ok(())
+}
