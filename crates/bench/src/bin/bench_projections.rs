@@ -29,6 +29,9 @@ struct Args {
     /// Where the temporary store and models go (default: target/bench-tmp).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
+    /// Rebuild only these read models (default: all four), to see what each costs.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 #[tokio::main]
@@ -83,24 +86,30 @@ async fn main() -> Result<()> {
     let models = ModelDb::open(dir.path().join("models"))?;
     let t = Instant::now();
     let store_dyn: Arc<dyn EventStore> = store.clone();
+    let chosen: Vec<_> = projections()
+        .into_iter()
+        .filter(|p| args.only.is_empty() || args.only.iter().any(|o| o == p.name()))
+        .collect();
+    let count = chosen.len();
     let runtime = Runtime::start(
         store_dyn,
         models,
         decoder(),
-        projections(),
+        chosen,
         RuntimeConfig::default(),
     )?;
     runtime.wait_for(head).await?;
     let rebuild_secs = t.elapsed().as_secs_f64();
     let rebuild_rate = head as f64 / rebuild_secs;
     runtime.stop()?;
-    println!("rebuild of 4 read models: {rebuild_rate:>10.0} events/s ({rebuild_secs:.1} s)");
+    println!("rebuild of {count} read models: {rebuild_rate:>10.0} events/s ({rebuild_secs:.1} s)");
     let ratio = rebuild_rate / scan_rate;
     println!("rebuild / scan:           {ratio:>10.2}x   (target >= 0.5)");
     println!(
         "{}",
         json!({
             "events": head,
+            "read_models": count,
             "scan_events_per_sec": scan_rate.round(),
             "rebuild_events_per_sec": rebuild_rate.round(),
             "rebuild_seconds": (rebuild_secs * 100.0).round() / 100.0,
