@@ -151,6 +151,20 @@ async fn settle(rt: &Runtime<String>, store: &dyn EventStore) {
         .unwrap();
 }
 
+/// Builds counter `a` (version 1) in the model database at `dir`, then stops.
+async fn build_and_stop(store: &Arc<dyn EventStore>, dir: &std::path::Path) {
+    let rt = Runtime::start(
+        store.clone(),
+        ModelDb::open(dir).unwrap(),
+        decoder(),
+        vec![counter("a", 1)],
+        config(),
+    )
+    .unwrap();
+    settle(&rt, store.as_ref()).await;
+    rt.stop().unwrap();
+}
+
 fn config() -> RuntimeConfig {
     RuntimeConfig { chunk: 64 }
 }
@@ -201,18 +215,7 @@ async fn a_restart_resumes_from_the_checkpoint_without_double_counting() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn EventStore> = Arc::new(MemoryStore::in_memory(StoreConfig::default()));
     append(store.as_ref(), "case", 100, "x").await;
-    {
-        let rt = Runtime::start(
-            store.clone(),
-            ModelDb::open(dir.path()).unwrap(),
-            decoder(),
-            vec![counter("a", 1)],
-            config(),
-        )
-        .unwrap();
-        settle(&rt, store.as_ref()).await;
-        rt.stop().unwrap();
-    }
+    build_and_stop(&store, dir.path()).await;
     append(store.as_ref(), "case", 50, "x").await;
     let rt = Runtime::start(
         store.clone(),
@@ -286,18 +289,7 @@ async fn a_new_version_is_rebuilt_beside_the_old_and_swapped_in() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn EventStore> = Arc::new(MemoryStore::in_memory(StoreConfig::default()));
     append(store.as_ref(), "case", 200, "x").await;
-    {
-        let rt = Runtime::start(
-            store.clone(),
-            ModelDb::open(dir.path()).unwrap(),
-            decoder(),
-            vec![counter("a", 1)],
-            config(),
-        )
-        .unwrap();
-        settle(&rt, store.as_ref()).await;
-        rt.stop().unwrap();
-    }
+    build_and_stop(&store, dir.path()).await;
     // Version 2 counts double: after the rebuild the model says 400, never a mix.
     let rt = Runtime::start(
         store.clone(),
