@@ -63,7 +63,7 @@ impl World {
             RuntimeConfig { chunk: 7 },
         )
         .unwrap();
-        let views = HelplineViews::new(&runtime).unwrap();
+        let views = HelplineViews::new(&runtime, store.clone()).unwrap();
         World {
             store,
             runtime,
@@ -330,7 +330,7 @@ async fn the_seed_journey_through_every_read_model() {
     );
 
     // The timeline: every event of the case and its call, in order, in plain words, no personal value.
-    let timeline = w.views.timelines.of_case(CASE).unwrap();
+    let timeline = w.views.timelines.of_case(CASE).await.unwrap();
     assert_eq!(timeline.len(), 7 + 9, "7 call events and 9 case events");
     assert!(timeline.windows(2).all(|p| p[0].position < p[1].position));
     let texts: Vec<&str> = timeline.iter().map(|e| e.text.as_str()).collect();

@@ -10,7 +10,7 @@ use ecoute_projections::{ModelDb, ProjectionState, Runtime, RuntimeConfig};
 use ecoute_sim::{load_batched, SimConfig};
 use ecoute_store::{EventStore, MemoryStore, StoreConfig};
 
-const NAMES: [&str; 4] = ["cases", "timeline", "statistics", "subjects"];
+const NAMES: [&str; 3] = ["cases", "statistics", "subjects"];
 
 fn start(store: &Arc<dyn EventStore>, chunk: usize) -> Runtime<Event> {
     Runtime::start(

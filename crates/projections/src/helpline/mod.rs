@@ -3,7 +3,7 @@
 //! | projection | model | query type |
 //! |---|---|---|
 //! | `cases` | case summary, centre queues, referent caseloads | [`Cases`] |
-//! | `timeline` | per case, the ordered history in plain words | [`Timelines`] |
+//! | (live) | per case, the ordered history in plain words, read from the log on demand | [`Timelines`] |
 //! | `statistics` | counts with no personal data | [`Statistics`] |
 //! | `subjects` | subject id → the events holding that subject's data | [`Subjects`] |
 //!
@@ -27,7 +27,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let store: Arc<dyn EventStore> = Arc::new(MemoryStore::in_memory(StoreConfig::default()));
 //! let runtime = Runtime::start(store.clone(), ModelDb::temporary()?, decoder(), projections(), RuntimeConfig::default())?;
-//! let views = HelplineViews::new(&runtime)?;
+//! let views = HelplineViews::new(&runtime, store.clone())?;
 //!
 //! let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
 //! let call = CallId::from_uuid(Uuid::new_v4());
@@ -76,7 +76,7 @@ pub use statistics::{
     DurationStats, Statistics, StatisticsProjection, StatisticsQuery, StatisticsReport,
 };
 pub use subjects::{SubjectRef, Subjects, SubjectsProjection};
-pub use timeline::{TimelineEntry, TimelineProjection, Timelines};
+pub use timeline::{TimelineEntry, Timelines};
 
 /// Decodes stored events into the domain's events; the store's own `$` records are skipped.
 pub fn decoder() -> Decoder<Event> {
@@ -96,7 +96,6 @@ pub fn decoder() -> Decoder<Event> {
 pub fn projections() -> Vec<Arc<dyn Projection<Event>>> {
     vec![
         Arc::new(CasesProjection),
-        Arc::new(TimelineProjection),
         Arc::new(StatisticsProjection),
         Arc::new(SubjectsProjection),
     ]
@@ -107,7 +106,7 @@ pub fn projections() -> Vec<Arc<dyn Projection<Event>>> {
 pub struct HelplineViews {
     /// Case summaries, centre queues and caseloads.
     pub cases: Cases,
-    /// Case timelines.
+    /// Case timelines (read from the log).
     pub timelines: Timelines,
     /// Statistics.
     pub statistics: Statistics,
@@ -116,11 +115,11 @@ pub struct HelplineViews {
 }
 
 impl HelplineViews {
-    /// The query APIs over a runtime's models.
-    pub fn new(runtime: &Runtime<Event>) -> Result<Self> {
+    /// The query APIs over a runtime's models and the store they follow.
+    pub fn new(runtime: &Runtime<Event>, store: Arc<dyn ecoute_store::EventStore>) -> Result<Self> {
         Ok(HelplineViews {
             cases: Cases::new(runtime.reader(cases::NAME)?),
-            timelines: Timelines::new(runtime.reader(timeline::NAME)?),
+            timelines: Timelines::new(store),
             statistics: Statistics::new(runtime.reader(statistics::NAME)?),
             subjects: Subjects::new(runtime.reader(subjects::NAME)?),
         })

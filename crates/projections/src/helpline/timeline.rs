@@ -1,6 +1,10 @@
 //! Per case, the ordered history in plain words — the case's events and those
 //! of its calls — for auditors and referents. It holds no personal value: a
 //! note or a number is named, never quoted.
+//!
+//! A *live* read model: folded on demand from the log (the case's stream, which
+//! names its calls, then each call's stream), so it is always exactly what was
+//! recorded and costs nothing to keep or rebuild. Its queries are async.
 
 use chrono::{DateTime, Utc};
 use ecoute_domain::call::{CallEvent, Door};
@@ -8,14 +12,15 @@ use ecoute_domain::case::{CaseEvent, ReopenReason};
 use ecoute_domain::{CaseId, Event};
 use ecoute_store::RecordedEvent;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use super::{in_categories, pos_key, stream_uuid, words};
-use crate::error::Result;
-use crate::model::{ModelReader, ModelTx};
-use crate::runtime::Projection;
+use std::sync::Arc;
 
-pub(crate) const NAME: &str = "timeline";
+use ecoute_domain::{call_stream, case_stream};
+use ecoute_store::{Direction, EventStore, ReadFrom, StoreError, StreamId};
+
+use super::{decoder, words};
+use crate::error::{ProjectionError, Result};
+use crate::runtime::Decoder;
 
 /// One line of a case's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,56 +37,20 @@ pub struct TimelineEntry {
     pub text: String,
 }
 
-fn entry_key(stream: Uuid, position: u64) -> Vec<u8> {
-    format!("e/{stream}/{}", pos_key(position)).into_bytes()
-}
-
-fn link_key(case: Uuid, call: Uuid) -> Vec<u8> {
-    format!("k/{case}/{call}").into_bytes()
-}
-
-/// Builds the timelines.
-pub struct TimelineProjection;
-
-impl Projection<Event> for TimelineProjection {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn accepts(&self, event: &RecordedEvent) -> bool {
-        in_categories(event, &["case", "call"])
-    }
-
-    fn apply(&self, stored: &RecordedEvent, event: &Event, model: &mut ModelTx<'_>) -> Result<()> {
-        let stream = stream_uuid(stored)?;
-        let text = match event {
-            Event::Call(e) => describe_call(e),
-            Event::Case(e) => {
-                let linked = match e {
-                    CaseEvent::CaseOpened(o) => Some(o.call.call_id),
-                    CaseEvent::CallLinked(l) => Some(l.call.call_id),
-                    _ => None,
-                };
-                if let Some(call) = linked {
-                    model.put_typed(link_key(stream, *call.as_uuid()), &())?;
-                }
-                describe_case(e)
-            }
-            Event::Staff(_) => return Ok(()),
-        };
-        let entry = TimelineEntry {
-            position: stored.position,
-            at: event.at(),
-            stream: stored.stream_id.to_string(),
-            event_type: stored.event_type.clone(),
-            text,
-        };
-        model.put_typed(entry_key(stream, stored.position), &entry)
-    }
+/// The entry of one stored event of a call or case stream, if it is one.
+fn entry(stored: &RecordedEvent, event: &Event) -> Option<TimelineEntry> {
+    let text = match event {
+        Event::Call(e) => describe_call(e),
+        Event::Case(e) => describe_case(e),
+        Event::Staff(_) => return None,
+    };
+    Some(TimelineEntry {
+        position: stored.position,
+        at: event.at(),
+        stream: stored.stream_id.to_string(),
+        event_type: stored.event_type.clone(),
+        text,
+    })
 }
 
 fn describe_call(e: &CallEvent) -> String {
@@ -191,55 +160,78 @@ fn centre_words(c: ecoute_domain::CentreId) -> String {
     }
 }
 
-/// Queries over the `timeline` projection.
+/// Case timelines, read from the log.
 #[derive(Clone)]
 pub struct Timelines {
-    reader: ModelReader,
+    store: Arc<dyn EventStore>,
+    decode: Decoder<Event>,
 }
 
 impl Timelines {
-    /// Queries over a reader of the `timeline` projection.
-    pub fn new(reader: ModelReader) -> Self {
-        Timelines { reader }
+    /// Timelines over a store.
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Timelines {
+            store,
+            decode: decoder(),
+        }
     }
 
     /// A case's history and its calls', in global order. Empty for an unknown case.
-    pub fn of_case(&self, case_id: CaseId) -> Result<Vec<TimelineEntry>> {
-        let case = *case_id.as_uuid();
-        let mut entries = self.entries_of(case)?;
-        let prefix = format!("k/{case}/");
-        for (k, ()) in self.reader.scan::<()>(prefix.as_bytes())? {
-            let Some(call) = std::str::from_utf8(&k[prefix.len()..])
-                .ok()
-                .and_then(|s| Uuid::parse_str(s).ok())
-            else {
-                continue;
-            };
-            entries.extend(self.entries_of(call)?);
+    pub async fn of_case(&self, case_id: CaseId) -> Result<Vec<TimelineEntry>> {
+        let case_stream = StreamId::new(case_stream(case_id))
+            .map_err(|e| ProjectionError::Model(e.to_string()))?;
+        let mut entries = Vec::new();
+        let mut calls = Vec::new();
+        for (stored, event) in self.read(&case_stream).await? {
+            if let Event::Case(CaseEvent::CaseOpened(o)) = &event {
+                calls.push(o.call.call_id);
+            }
+            if let Event::Case(CaseEvent::CallLinked(l)) = &event {
+                calls.push(l.call.call_id);
+            }
+            entries.extend(entry(&stored, &event));
+        }
+        for call in calls {
+            let stream = StreamId::new(call_stream(call))
+                .map_err(|e| ProjectionError::Model(e.to_string()))?;
+            for (stored, event) in self.read(&stream).await? {
+                entries.extend(entry(&stored, &event));
+            }
         }
         entries.sort_by_key(|e| e.position);
         Ok(entries)
     }
 
-    fn entries_of(&self, stream: Uuid) -> Result<Vec<TimelineEntry>> {
-        let prefix = format!("e/{stream}/");
-        Ok(self
-            .reader
-            .scan::<TimelineEntry>(prefix.as_bytes())?
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::entry_key;
-
-    #[test]
-    fn entry_keys_sort_by_position() {
-        let s = uuid::Uuid::nil();
-        assert!(entry_key(s, 9) < entry_key(s, 10));
-        assert!(entry_key(s, 99_999) < entry_key(s, 1_000_000));
+    /// Every event of a stream, decoded; none if the stream does not exist.
+    async fn read(&self, stream: &StreamId) -> Result<Vec<(RecordedEvent, Event)>> {
+        const PAGE: usize = 512;
+        let mut out = Vec::new();
+        let mut from = 0;
+        loop {
+            let page = match self
+                .store
+                .read_stream(stream, ReadFrom::Version(from), Direction::Forward, PAGE)
+                .await
+            {
+                Ok(page) => page,
+                Err(StoreError::StreamNotFound(_)) => return Ok(out),
+                Err(e) => return Err(e.into()),
+            };
+            let full = page.len() == PAGE;
+            for stored in page {
+                from = stored.version + 1;
+                let decoded =
+                    (self.decode)(&stored).map_err(|reason| ProjectionError::BadEvent {
+                        position: stored.position,
+                        reason,
+                    })?;
+                if let Some(event) = decoded {
+                    out.push((stored, event));
+                }
+            }
+            if !full {
+                return Ok(out);
+            }
+        }
     }
 }
