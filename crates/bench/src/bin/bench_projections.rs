@@ -29,7 +29,10 @@ struct Args {
     /// Where the temporary store and models go (default: target/bench-tmp).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
-    /// Rebuild only these read models (default: all four), to see what each costs.
+    /// Events per chunk of the projection runtime.
+    #[arg(long, default_value_t = RuntimeConfig::default().chunk)]
+    chunk: usize,
+    /// Rebuild only these read models (default: all), to see what each costs.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
