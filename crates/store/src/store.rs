@@ -120,12 +120,22 @@ impl SledStore {
 
 impl MemoryStore {
     /// A new, empty in-memory store.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system refuses to start the committer's thread (an
+    /// empty map cannot fail otherwise); [`MemoryStore::try_in_memory`] returns
+    /// that as an error instead.
     pub fn in_memory(config: StoreConfig) -> Self {
-        // An empty map cannot fail to recover.
-        match Self::start(MemKv::default(), config, None, None, None) {
+        match Self::try_in_memory(config) {
             Ok(s) => s,
-            Err(e) => unreachable!("empty in-memory store failed to start: {e}"),
+            Err(e) => panic!("cannot start an in-memory store: {e}"),
         }
+    }
+
+    /// A new, empty in-memory store, or the error that kept its threads from starting.
+    pub fn try_in_memory(config: StoreConfig) -> Result<Self> {
+        Self::start(MemKv::default(), config, None, None, None)
     }
 }
 
