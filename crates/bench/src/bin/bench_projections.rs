@@ -32,7 +32,9 @@ struct Args {
     /// Events per chunk of the projection runtime.
     #[arg(long, default_value_t = RuntimeConfig::default().chunk)]
     chunk: usize,
-    /// Rebuild only these read models (default: all), to see what each costs.
+    /// Rebuild only these read models (default: all), to see what each costs;
+    /// `noop` is a projection that writes nothing: the runtime's own cost
+    /// (reading, decoding, checkpointing).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -108,9 +110,17 @@ async fn main() -> Result<()> {
     let models = ModelDb::open(dir.path().join("models"))?;
     let t = Instant::now();
     let store_dyn: Arc<dyn EventStore> = store.clone();
-    let chosen: Vec<_> = projections()
+    let mut all = projections();
+    all.push(Arc::new(Noop));
+    let chosen: Vec<_> = all
         .into_iter()
-        .filter(|p| args.only.is_empty() || args.only.iter().any(|o| o == p.name()))
+        .filter(|p| {
+            if args.only.is_empty() {
+                p.name() != "noop"
+            } else {
+                args.only.iter().any(|o| o == p.name())
+            }
+        })
         .collect();
     let count = chosen.len();
     let runtime = Runtime::start(
@@ -155,4 +165,26 @@ fn resident_mb() -> f64 {
         })
         .unwrap_or(0.0);
     pages * 4096.0 / (1024.0 * 1024.0)
+}
+
+/// A projection that decodes every event and writes nothing.
+struct Noop;
+
+impl ecoute_projections::Projection<ecoute_domain::Event> for Noop {
+    fn name(&self) -> &'static str {
+        "noop"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn apply(
+        &self,
+        _: &ecoute_store::RecordedEvent,
+        _: &ecoute_domain::Event,
+        _: &mut ecoute_projections::ModelTx<'_>,
+    ) -> ecoute_projections::Result<()> {
+        Ok(())
+    }
 }
