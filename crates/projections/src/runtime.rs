@@ -418,6 +418,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
 
     fn run(&self, rt: &tokio::runtime::Handle) {
         let mut head_rx = self.head.clone();
+        let mut head_open = true;
         while !self.stop.load(Ordering::SeqCst) {
             let head = *head_rx.borrow_and_update();
             let progressed = match self.step(rt, head) {
@@ -430,13 +431,15 @@ impl<E: Send + Sync + 'static> Inner<E> {
             };
             self.publish_progress();
             if !progressed {
-                rt.block_on(async {
+                let closed = rt.block_on(async {
                     tokio::select! {
-                        _ = head_rx.changed() => {}
-                        _ = self.wake.notified() => {}
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        // Once the store has closed its head no longer moves: wait for a stop.
+                        r = head_rx.changed(), if head_open => r.is_err(),
+                        _ = self.wake.notified() => false,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => false,
                     }
                 });
+                head_open &= !closed;
             }
         }
     }

@@ -59,7 +59,10 @@ pub(crate) struct Shared<K: Kv> {
     head_note: Option<HeadNote>,
     /// Ids, streams and categories: derived from the log, kept by the committer.
     index: RwLock<Index>,
-    head_tx: watch::Sender<u64>,
+    /// Moves with the visible head; taken away when the store closes, which
+    /// ends subscriptions and waits.
+    head_tx: Mutex<Option<watch::Sender<u64>>>,
+    head_rx: watch::Receiver<u64>,
     failure: Mutex<Option<String>>,
 }
 
@@ -71,14 +74,15 @@ pub(crate) enum Visible<T> {
 
 impl<K: Kv> Shared<K> {
     pub(crate) fn new(kv: K, visible: u64, head_note: Option<HeadNote>, index: Index) -> Self {
-        let (head_tx, _) = watch::channel(visible);
+        let (head_tx, head_rx) = watch::channel(visible);
         Shared {
             kv,
             visible: AtomicU64::new(visible),
             pending: AtomicU64::new(visible),
             head_note,
             index: RwLock::new(index),
-            head_tx,
+            head_tx: Mutex::new(Some(head_tx)),
+            head_rx,
             failure: Mutex::new(None),
         }
     }
@@ -88,11 +92,30 @@ impl<K: Kv> Shared<K> {
     }
 
     pub(crate) fn watch_head(&self) -> watch::Receiver<u64> {
-        self.head_tx.subscribe()
+        self.head_rx.clone()
     }
 
     pub(crate) fn failure(&self) -> Option<String> {
         self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    fn with_head(&self, f: impl FnOnce(&watch::Sender<u64>)) {
+        if let Some(tx) = self
+            .head_tx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            f(tx);
+        }
+    }
+
+    /// Ends every subscription and wait: the head will not move again.
+    pub(crate) fn close_head(&self) {
+        self.head_tx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 
     pub(crate) fn fail(&self, why: String) {
@@ -100,17 +123,19 @@ impl<K: Kv> Shared<K> {
             f.get_or_insert(why);
         }
         // Wake readers waiting for a position that will now never become visible.
-        self.head_tx.send_modify(|_| {});
+        self.with_head(|tx| tx.send_modify(|_| {}));
     }
 
     fn publish(&self, visible: u64) {
         self.visible.store(visible, Ordering::Release);
-        self.head_tx.send_replace(visible);
+        self.with_head(|tx| {
+            tx.send_replace(visible);
+        });
     }
 
     /// Waits until `position` is visible, or fails if the store failed or closed.
     pub(crate) async fn wait_visible(&self, position: u64) -> Result<()> {
-        let mut rx = self.head_tx.subscribe();
+        let mut rx = self.head_rx.clone();
         let outcome = rx
             .wait_for(|&v| v > position || self.failure().is_some())
             .await

@@ -184,8 +184,8 @@ impl<K: Kv> Store<K> {
 
     /// Stops the committer after the commits already queued, then flushes.
     ///
-    /// Appends after this answer [`StoreError::Closed`]; reads keep working
-    /// until the store is dropped.
+    /// Appends after this answer [`StoreError::Closed`]; subscriptions end;
+    /// reads keep working until the store is dropped.
     pub async fn close(&self) -> Result<()> {
         let handle = self.committer.lock().ok().and_then(|mut h| h.take());
         if let Some(handle) = handle {
@@ -199,6 +199,7 @@ impl<K: Kv> Store<K> {
             .await
             .map_err(|e| StoreError::Failed(format!("close failed: {e}")))??;
         }
+        self.shared.close_head();
         Ok(())
     }
 

@@ -90,7 +90,7 @@ struct State {
 ///
 /// The subscription pulls from the log in batches, so a slow consumer costs at
 /// most one batch of memory and never makes the writers wait. It ends after
-/// an error (yielded as its last item) or when the store closes.
+/// an error (yielded as its last item) or, once caught up, when the store closes.
 pub fn subscribe(
     store: Arc<dyn EventStore>,
     options: SubscriptionOptions,

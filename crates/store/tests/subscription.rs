@@ -155,3 +155,20 @@ async fn starts_after_a_checkpoint_and_filters() {
         assert!(sub.next().await.is_none());
     }
 }
+
+#[tokio::test]
+async fn a_subscription_ends_when_the_store_closes() {
+    let store = std::sync::Arc::new(MemoryStore::in_memory(StoreConfig::default()));
+    append_n(store.as_ref(), "case-1", 0, 3).await;
+    let mut sub = subscribe(store.clone(), SubscriptionOptions::default());
+    let mut events = 0;
+    while let SubscriptionMessage::Event(_) = sub.next().await.unwrap().unwrap() {
+        events += 1;
+    }
+    assert_eq!(events, 3);
+    store.close().await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(30), sub.next())
+        .await
+        .expect("the subscription did not end");
+    assert!(end.is_none());
+}
