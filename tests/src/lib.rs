@@ -100,26 +100,14 @@ pub fn seed_from_env(var: &str) -> anyhow::Result<u64> {
     }
 }
 
-/// Opens a durable `SledStore` in `path`, waiting (up to 30 s) while sled's
-/// file lock is still held.
-///
-/// sled releases its lock only when its background I/O threads let go of the
-/// file, which can be a moment after the last handle is dropped; an immediate
-/// reopen then fails with an I/O error "could not acquire lock" (of kind
-/// `Other`, wrapping `WouldBlock`).
+/// Opens a durable `SledStore` in `path`, waiting generously (30 s, for a
+/// loaded CI machine) for sled's file lock after the previous process.
 pub fn open_store(path: &std::path::Path) -> Result<SledStore, StoreError> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        match SledStore::open(path, StoreConfig::default()) {
-            Err(StoreError::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            other => return other,
-        }
-    }
+    let config = StoreConfig {
+        lock_wait: std::time::Duration::from_secs(30),
+        ..StoreConfig::default()
+    };
+    SledStore::open(path, config)
 }
 
 /// A projection that counts the events it applies, per category and in all:
@@ -160,22 +148,4 @@ impl ecoute_projections::Projection<()> for Counter {
 /// The decoder of [`Counter`]'s runtime: every event decodes to `()`.
 pub fn unit_decoder() -> ecoute_projections::Decoder<()> {
     std::sync::Arc::new(|_| Ok(Some(())))
-}
-
-/// Opens the read-model database in `path`, waiting while sled's lock is held.
-pub fn open_models(
-    path: &std::path::Path,
-) -> ecoute_projections::Result<ecoute_projections::ModelDb> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        match ecoute_projections::ModelDb::open(path) {
-            Err(e)
-                if e.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            other => return other,
-        }
-    }
 }

@@ -12,11 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context};
-use ecoute_projections::{Runtime, RuntimeConfig};
+use ecoute_projections::{ModelDb, Runtime, RuntimeConfig};
 use ecoute_store::EventStore;
-use ecoute_tests::{
-    open_models, open_store, seed_from_env, unit_decoder, Counter, Rng, COUNTER_TOTAL,
-};
+use ecoute_tests::{open_store, seed_from_env, unit_decoder, Counter, Rng, COUNTER_TOTAL};
 
 #[test]
 fn a_killed_projection_neither_skips_nor_double_counts() -> anyhow::Result<()> {
@@ -52,7 +50,7 @@ fn a_killed_projection_neither_skips_nor_double_counts() -> anyhow::Result<()> {
             let store: Arc<dyn EventStore> = Arc::new(open_store(&dir.path().join("store"))?);
             let runtime = Runtime::start(
                 store.clone(),
-                open_models(&dir.path().join("models"))?,
+                ModelDb::open(dir.path().join("models"))?,
                 unit_decoder(),
                 vec![Arc::new(Counter)],
                 RuntimeConfig::default(),

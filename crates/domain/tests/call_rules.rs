@@ -77,19 +77,6 @@ fn describe_caller(name: Option<&str>, address: Option<&str>) -> PersonDescripti
     }
 }
 
-fn describe_victim() -> PersonDescription {
-    PersonDescription {
-        person: VICTIM,
-        role: PersonRole::Victim,
-        relation: Relation::Themself,
-        age_band: AgeBand::From80To89,
-        lives_with_victim: None,
-        name: Some(about_victim("Mme Durand")),
-        address: None,
-        description: None,
-    }
-}
-
 fn facts(kinds: &[AbuseKind]) -> Facts {
     Facts {
         abuse_kinds: kinds.iter().copied().collect(),

@@ -552,23 +552,17 @@ fn nothing_is_done_without_consent_given_for_that_solution_and_not_withdrawn() {
         Err(DomainError::NoConsent(SOL_2)),
     );
     // Withdrawn since: no action.
+    let withdrawal = E::ConsentWithdrawn(ConsentWithdrawn {
+        solution_id: SOL_1,
+        at: t(5),
+    });
     check_case(
         &consented,
         decide(ConsentDecision::Withdrawn),
         &ctx(R1, 5),
-        Ok(vec![E::ConsentWithdrawn(ConsentWithdrawn {
-            solution_id: SOL_1,
-            at: t(5),
-        })]),
+        Ok(vec![withdrawal.clone()]),
     );
-    let withdrawn = [
-        consented.clone(),
-        vec![E::ConsentWithdrawn(ConsentWithdrawn {
-            solution_id: SOL_1,
-            at: t(5),
-        })],
-    ]
-    .concat();
+    let withdrawn = [consented.clone(), vec![withdrawal]].concat();
     check_case(
         &withdrawn,
         act(SOL_1),
@@ -579,23 +573,17 @@ fn nothing_is_done_without_consent_given_for_that_solution_and_not_withdrawn() {
     let again = [withdrawn.clone(), vec![consent(6, SOL_1)]].concat();
     check_case(&again, act(SOL_1), &ctx(R1, 7), Ok(vec![action(7, SOL_1)]));
     // Refused: no action.
+    let refusal = E::ConsentRefused(ConsentRefused {
+        solution_id: SOL_1,
+        at: t(4),
+    });
     check_case(
         &given,
         decide(ConsentDecision::Refused),
         &ctx(R1, 4),
-        Ok(vec![E::ConsentRefused(ConsentRefused {
-            solution_id: SOL_1,
-            at: t(4),
-        })]),
+        Ok(vec![refusal.clone()]),
     );
-    let refused = [
-        given.clone(),
-        vec![E::ConsentRefused(ConsentRefused {
-            solution_id: SOL_1,
-            at: t(4),
-        })],
-    ]
-    .concat();
+    let refused = [given.clone(), vec![refusal]].concat();
     check_case(
         &refused,
         act(SOL_1),

@@ -240,16 +240,7 @@ fn person_described_is_version_2_and_version_1_is_upcast() {
     ];
     let event = decode("PersonDescribed", 1, stored_v1).expect("version 1 decodes");
     let expected: Event = CallEvent::PersonDescribed(PersonDescribed {
-        person: PersonDescription {
-            person: VICTIM,
-            role: PersonRole::Victim,
-            relation: Relation::Themself,
-            age_band: AgeBand::From80To89,
-            lives_with_victim: None,
-            name: Some(about_victim("Mme Durand")),
-            address: None,
-            description: None,
-        },
+        person: describe_victim(),
         at: "2024-11-05T09:30:00Z".parse().expect("a date"),
     })
     .into();

@@ -201,16 +201,7 @@ fn platform_call_anonymous_without_number_to_transfer_referent_callback_consent_
         LISTENER,
         CALL_1,
         &[],
-        CallCommand::DescribePerson(PersonDescription {
-            person: VICTIM,
-            role: PersonRole::Victim,
-            relation: Relation::Themself,
-            age_band: AgeBand::From80To89,
-            lives_with_victim: None,
-            name: Some(about_victim("Mme Durand")),
-            address: None,
-            description: None,
-        }),
+        CallCommand::DescribePerson(describe_victim()),
     )
     .unwrap();
     w.call(

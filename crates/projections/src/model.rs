@@ -53,10 +53,11 @@ pub(crate) struct ActiveModel {
 impl ModelDb {
     /// Opens (or creates) the read-model database in directory `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path.as_ref())
-            .cache_capacity(128 << 20)
-            .open()?;
+            .cache_capacity(128 << 20);
+        let db = ecoute_store::open_sled(&config, std::time::Duration::from_secs(5))
+            .map_err(|e| ProjectionError::Db(e.to_string()))?;
         Self::from_db(db)
     }
 
@@ -190,27 +191,6 @@ impl<'a> ModelTx<'a> {
         self.put(key, bytes)
     }
 
-    /// Keys and values under a prefix, this transaction's writes included, in key order.
-    pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        for item in self.tree.scan_prefix(prefix) {
-            let (k, v) = item?;
-            if k.first() != Some(&0) {
-                merged.insert(k.to_vec(), v.to_vec());
-            }
-        }
-        for (k, v) in self.writes.range(prefix.to_vec()..) {
-            if !k.starts_with(prefix) {
-                break;
-            }
-            match v {
-                Some(v) => merged.insert(k.clone(), v.clone()),
-                None => merged.remove(k),
-            };
-        }
-        Ok(merged.into_iter().collect())
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
         self.writes.is_empty()
     }
@@ -260,16 +240,7 @@ impl ModelReader {
 
     /// Decodes every value under a prefix, in key order.
     pub fn scan<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, T)>> {
-        let tree = self.tree();
-        let mut out = Vec::new();
-        for item in tree.scan_prefix(prefix) {
-            let (k, v) = item?;
-            if k.first() == Some(&0) {
-                continue;
-            }
-            out.push((k.to_vec(), decode_value(&v)?));
-        }
-        Ok(out)
+        collect(self.tree().scan_prefix(prefix), |v| decode_value(v))
     }
 
     /// Decodes the values of keys in `[start, end)`, in key order.
@@ -281,33 +252,32 @@ impl ModelReader {
         if start >= end {
             return Ok(Vec::new());
         }
-        let tree = self.tree();
-        let mut out = Vec::new();
-        for item in tree.range(start..end) {
-            let (k, v) = item?;
-            if k.first() == Some(&0) {
-                continue;
-            }
-            out.push((k.to_vec(), decode_value(&v)?));
-        }
-        Ok(out)
+        collect(self.tree().range(start..end), |v| decode_value(v))
     }
 
     /// Every key and value of the model, raw, in key order (the checkpoint left
     /// out): for comparing two builds of the same model.
     pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut out = Vec::new();
-        for item in self.tree().iter() {
-            let (k, v) = item?;
-            if k.first() != Some(&0) {
-                out.push((k.to_vec(), v.to_vec()));
-            }
-        }
-        Ok(out)
+        collect(self.tree().iter(), |v| Ok(v.to_vec()))
     }
 
     /// The position up to which this model is built (the next position it will apply).
     pub fn checkpoint(&self) -> Result<u64> {
         checkpoint_of(&self.tree())
     }
+}
+
+/// The model entries of a sled scan (the checkpoint left out), values turned by `value`.
+fn collect<T>(
+    iter: sled::Iter,
+    mut value: impl FnMut(&[u8]) -> Result<T>,
+) -> Result<Vec<(Vec<u8>, T)>> {
+    let mut out = Vec::new();
+    for item in iter {
+        let (k, v) = item?;
+        if k.first() != Some(&0) {
+            out.push((k.to_vec(), value(&v)?));
+        }
+    }
+    Ok(out)
 }

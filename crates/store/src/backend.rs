@@ -30,6 +30,28 @@ pub trait Kv: sealed::Sealed + Send + Sync + 'static {
     fn flush(&self) -> Result<()>;
 }
 
+/// Opens a sled database, waiting up to `wait` while another handle still
+/// holds its file lock.
+///
+/// sled lets go of its lock only when its I/O threads drop their last handle,
+/// a moment after the database itself is dropped; a reopen in that moment (a
+/// restart, a test) would otherwise fail. A lock held longer — another process
+/// using the directory — is [`StoreError::Locked`].
+pub fn open_sled(config: &sled::Config, wait: std::time::Duration) -> Result<sled::Db> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked(e.to_string()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// The sled backend: one tree holding every key space.
 pub struct SledKv {
     pub(crate) db: sled::Db,

@@ -12,8 +12,8 @@ use crate::backend::Kv;
 use crate::clock::Clock;
 use crate::error::{ActualVersion, Result, StoreError};
 use crate::headfile::{HeadFile, HeadNote};
-use crate::index::{Added, Index, HOLE};
-use crate::record::{self, Deletion, DeletionPayload, NewRecord, StreamRecord, HASH_LEN};
+use crate::index::{Added, Deletion, Index, StreamRecord, HOLE};
+use crate::record::{self, DeletionPayload, NewRecord, HASH_LEN};
 use crate::types::*;
 
 /// Most events one commit may hold.
@@ -155,8 +155,8 @@ impl<K: Kv> Shared<K> {
         self.index.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn load_stream(&self, stream: &str) -> Result<Option<StreamRecord>> {
-        Ok(self.index().stream(stream).map(|s| s.record()))
+    fn load_stream(&self, stream: &str) -> Option<StreamRecord> {
+        self.index().stream(stream).map(|s| s.record())
     }
 
     fn load_event(&self, position: u64) -> Result<RecordedEvent> {
@@ -170,15 +170,9 @@ impl<K: Kv> Shared<K> {
     }
 
     /// Reads an event through an index entry and checks that it is the one the index names.
-    fn load_indexed(
-        &self,
-        position: u64,
-        stream: &str,
-        version: Option<u64>,
-    ) -> Result<RecordedEvent> {
+    fn load_indexed(&self, position: u64, stream: &str, version: u64) -> Result<RecordedEvent> {
         let ev = self.load_event(position)?;
-        let version_ok = version.is_none_or(|v| v == ev.version);
-        if ev.stream_id.as_str() != stream || !version_ok {
+        if ev.stream_id.as_str() != stream || ev.version != version {
             return Err(StoreError::Corrupt {
                 position,
                 reason: format!(
@@ -254,7 +248,7 @@ impl<K: Kv> Shared<K> {
     /// The stream's record as of the visible head, or the position to wait for.
     fn visible_stream(&self, stream: &StreamId) -> Result<Visible<Option<StreamRecord>>> {
         let end = self.visible();
-        let rec = self.load_stream(stream.as_str())?;
+        let rec = self.load_stream(stream.as_str());
         match rec {
             Some(r) if r.changed_at >= end => {
                 // Read after the record: a commit in flight has raised it already.
@@ -370,7 +364,7 @@ impl<K: Kv> Shared<K> {
         }
         let events = found
             .into_iter()
-            .map(|(v, p)| self.load_indexed(p, s, Some(v)))
+            .map(|(v, p)| self.load_indexed(p, s, v))
             .collect::<Result<Vec<_>>>()?;
         Ok(Visible::Ready(events))
     }
@@ -404,9 +398,7 @@ impl<K: Kv> Shared<K> {
                         fault = Some((expected, "record missing".into()));
                         return Ok(false);
                     }
-                    let checked = record::check_record(position, value)
-                        .and_then(|c| Ok((c, record::decode_record(position, value)?)));
-                    let (c, ev) = match checked {
+                    let (ev, c) = match record::open_record(position, value) {
                         Ok(x) => x,
                         Err(StoreError::Corrupt { position, reason }) => {
                             fault = Some((position, reason));
@@ -658,10 +650,9 @@ pub(crate) fn recover<K: Kv>(kv: &K, note: Option<&HeadNote>) -> Result<Recovere
                 }
             }
             expected = position.saturating_add(1);
-            match record::check_record(position, value)
-                .and_then(|c| Ok((c.hash, record::decode_record(position, value)?)))
-            {
-                Ok((hash, ev)) => {
+            match record::open_record(position, value) {
+                Ok((ev, checked)) => {
+                    let hash = checked.hash;
                     rec.index.observe(&ev);
                     last = Some((position, hash, ev));
                 }
@@ -892,18 +883,19 @@ impl<K: Kv> Committer<K> {
         Ok(())
     }
 
-    fn stream_record(&self, pending: &Pending, stream: &str) -> Result<Option<StreamRecord>> {
+    fn stream_record(&self, pending: &Pending, stream: &str) -> Option<StreamRecord> {
         match pending.streams.get(stream) {
-            Some(r) => Ok(Some(*r)),
+            Some(r) => Some(*r),
             None => self.shared.load_stream(stream),
         }
     }
 
-    fn event_position(&self, pending: &Pending, id: &Uuid) -> Result<Option<u64>> {
-        if let Some(p) = pending.ids.get(id) {
-            return Ok(Some(*p));
-        }
-        Ok(self.shared.index().position_of(id))
+    fn event_position(&self, pending: &Pending, id: &Uuid) -> Option<u64> {
+        pending
+            .ids
+            .get(id)
+            .copied()
+            .or_else(|| self.shared.index().position_of(id))
     }
 
     fn event_at(&self, pending: &Pending, position: u64) -> Result<RecordedEvent> {
@@ -927,7 +919,7 @@ impl<K: Kv> Committer<K> {
         let mut found = Vec::with_capacity(commit.len());
         for a in &commit.appends {
             for e in &a.events {
-                found.push((e.id, self.event_position(pending, &e.id)?));
+                found.push((e.id, self.event_position(pending, &e.id)));
             }
         }
         let stored = found.iter().filter(|(_, p)| p.is_some()).count();
@@ -940,7 +932,7 @@ impl<K: Kv> Committer<K> {
         // Expected versions, all checked before anything is positioned.
         let mut recs = Vec::with_capacity(commit.appends.len());
         for a in &commit.appends {
-            let rec = self.stream_record(pending, a.stream.as_str())?;
+            let rec = self.stream_record(pending, a.stream.as_str());
             check_expected(&a.stream, rec.as_ref(), a.expected)?;
             recs.push(rec);
         }
@@ -1080,7 +1072,7 @@ impl<K: Kv> Committer<K> {
                 "stream {stream} is reserved for the store"
             )));
         }
-        let rec = self.stream_record(pending, stream.as_str())?;
+        let rec = self.stream_record(pending, stream.as_str());
         check_expected(stream, rec.as_ref(), expected)?;
         match (state_of(rec.as_ref()), mode) {
             (StreamState::Absent, DeleteMode::Soft) => {
@@ -1093,7 +1085,7 @@ impl<K: Kv> Committer<K> {
         }
         let truncate_before = rec.and_then(|r| r.last_version).map_or(0, |v| v + 1);
         let meta = stream.metadata_stream();
-        let meta_rec = self.stream_record(pending, meta.as_str())?;
+        let meta_rec = self.stream_record(pending, meta.as_str());
         let meta_version = meta_rec.and_then(|r| r.last_version).map_or(0, |v| v + 1);
         let position = self.next;
         let id = Uuid::new_v4();

@@ -88,6 +88,9 @@ pub enum StoreError {
     /// The store failed earlier (an I/O error during a commit) and must be reopened.
     #[error("store failed and must be reopened: {0}")]
     Failed(String),
+    /// Another process holds the store's directory.
+    #[error("the store is in use by another process: {0}")]
+    Locked(String),
     /// The store was closed.
     #[error("store is closed")]
     Closed,

@@ -82,29 +82,16 @@ impl HeadFile {
             .create(true)
             .truncate(false)
             .open(path)?;
-        let mut buf = vec![0u8; 2 * SLOT];
-        let len = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
-        let read = if len == 0 {
-            HeadRead::Missing
-        } else {
-            let n = file.read_at(&mut buf, 0)?;
-            let best = buf[..n]
-                .chunks(SLOT)
-                .filter_map(decode)
-                .max_by_key(|(seq, _)| *seq);
-            match best {
-                Some((_, note)) => HeadRead::Note(note),
-                None => HeadRead::Damaged,
-            }
-        };
-        let seq = match &read {
-            HeadRead::Note(_) => buf
-                .chunks(SLOT)
-                .filter_map(decode)
-                .map(|(s, _)| s)
-                .max()
-                .unwrap_or(0),
-            _ => 0,
+        let mut buf = [0u8; 2 * SLOT];
+        let len = file.read_at(&mut buf, 0)?;
+        let newest = buf[..len]
+            .chunks(SLOT)
+            .filter_map(decode)
+            .max_by_key(|(seq, _)| *seq);
+        let (seq, read) = match newest {
+            Some((seq, note)) => (seq, HeadRead::Note(note)),
+            None if len == 0 => (0, HeadRead::Missing),
+            None => (0, HeadRead::Damaged),
         };
         Ok((HeadFile { file, seq }, read))
     }

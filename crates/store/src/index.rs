@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::record::{self, Deletion, StreamRecord};
+use crate::record;
 use crate::types::RecordedEvent;
 use crate::{DELETED_EVENT_TYPE, TOMBSTONED_EVENT_TYPE};
 
@@ -19,6 +19,27 @@ use crate::{DELETED_EVENT_TYPE, TOMBSTONED_EVENT_TYPE};
 pub(crate) const HOLE: u64 = u64::MAX;
 /// Most missing versions tolerated before a stream's next event (damaged records).
 const MAX_HOLES: usize = 1 << 16;
+
+/// Whether a stream is deleted, and how.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Deletion {
+    #[default]
+    None,
+    Soft,
+    Tombstone,
+}
+
+/// The state of one stream, as the indexes keep it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StreamRecord {
+    /// Version of the stream's last event, if it has one.
+    pub last_version: Option<u64>,
+    /// Reads hide versions below this (set by a soft delete).
+    pub truncate_before: u64,
+    pub deletion: Deletion,
+    /// Global position of the last change to the stream; readers wait until it is visible.
+    pub changed_at: u64,
+}
 
 /// What the index knows of one stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

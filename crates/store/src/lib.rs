@@ -88,4 +88,4 @@ pub use types::{
     StreamWritten, VerifyReport, MAX_EVENT_TYPE_LEN, MAX_STREAM_ID_LEN,
 };
 
-pub use backend::{Kv, MemKv, SledKv, Visit};
+pub use backend::{open_sled, Kv, MemKv, SledKv, Visit};

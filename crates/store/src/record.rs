@@ -196,8 +196,15 @@ pub(crate) fn check_record(position: u64, bytes: &[u8]) -> Result<Checked<'_>> {
 
 /// Checks and decodes a stored record found under `position`.
 pub(crate) fn decode_record(position: u64, bytes: &[u8]) -> Result<RecordedEvent> {
+    open_record(position, bytes).map(|(ev, _)| ev)
+}
+
+/// Checks a stored record once and decodes it, keeping what the hash chain
+/// needs (the covered bytes and the stored hash).
+pub(crate) fn open_record(position: u64, bytes: &[u8]) -> Result<(RecordedEvent, Checked<'_>)> {
     let checked = check_record(position, bytes)?;
-    decode_body(position, checked.format_and_body)
+    let ev = decode_body(position, checked.format_and_body)?;
+    Ok((ev, checked))
 }
 
 fn decode_body(position: u64, format_and_body: &[u8]) -> Result<RecordedEvent> {
@@ -241,27 +248,6 @@ fn decode_body(position: u64, format_and_body: &[u8]) -> Result<RecordedEvent> {
             last: body.commit_last,
         },
     })
-}
-
-/// Deletion state of a stream, as stored.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum Deletion {
-    #[default]
-    None,
-    Soft,
-    Tombstone,
-}
-
-/// The state of one stream, as the indexes keep it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct StreamRecord {
-    /// Version of the stream's last event, if it has one.
-    pub last_version: Option<u64>,
-    /// Reads hide versions below this (set by a soft delete).
-    pub truncate_before: u64,
-    pub deletion: Deletion,
-    /// Global position of the last change to the stream; readers wait until it is visible.
-    pub changed_at: u64,
 }
 
 /// Payload of the `$deleted` / `$tombstoned` events in a `$$stream`.

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::api::EventStore;
-use crate::backend::{Kv, MemKv, SledKv};
+use crate::backend::{open_sled, Kv, MemKv, SledKv};
 use crate::clock::{Clock, SystemClock};
 use crate::engine::{recover, Committer, Durability, Request, Shared, Visible};
 use crate::error::{Result, StoreError};
@@ -28,6 +28,8 @@ pub struct StoreConfig {
     pub queue_depth: usize,
     /// sled's page cache size in bytes.
     pub cache_capacity: u64,
+    /// How long `open` waits for the directory's lock before [`StoreError::Locked`].
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for StoreConfig {
@@ -38,6 +40,7 @@ impl Default for StoreConfig {
             max_batch: 1024,
             queue_depth: 4096,
             cache_capacity: 256 << 20,
+            lock_wait: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -49,6 +52,7 @@ impl std::fmt::Debug for StoreConfig {
             .field("max_batch", &self.max_batch)
             .field("queue_depth", &self.queue_depth)
             .field("cache_capacity", &self.cache_capacity)
+            .field("lock_wait", &self.lock_wait)
             .finish_non_exhaustive()
     }
 }
@@ -72,14 +76,14 @@ impl SledStore {
     /// Opens (or creates) a store in the directory `path`.
     pub fn open(path: impl Into<PathBuf>, config: StoreConfig) -> Result<Self> {
         let path = path.into();
-        let db = sled::Config::new()
+        let sled_config = sled::Config::new()
             .path(&path)
             .cache_capacity(config.cache_capacity)
             .flush_every_ms(match config.durability {
                 Durability::Flush => None,
                 Durability::UnsafeNoFlush => Some(500),
-            })
-            .open()?;
+            });
+        let db = open_sled(&sled_config, config.lock_wait)?;
         let tree = db.open_tree(TREE_NAME)?;
         match tree.get(record::META_FORMAT_KEY)? {
             Some(v) if v.as_ref() == [record::LAYOUT] => {}

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use ecoute_projections::{Runtime, RuntimeConfig};
+use ecoute_projections::{ModelDb, Runtime, RuntimeConfig};
 use ecoute_store::{EventData, EventStore, ExpectedVersion, StreamId};
-use ecoute_tests::{open_models, open_store, unit_decoder, Counter};
+use ecoute_tests::{open_store, unit_decoder, Counter};
 use uuid::Uuid;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
         .context("usage: projection_worker DIR")?;
     let dir = std::path::Path::new(&dir);
     let store: Arc<dyn EventStore> = Arc::new(open_store(&dir.join("store"))?);
-    let models = open_models(&dir.join("models"))?;
+    let models = ModelDb::open(dir.join("models"))?;
     let _runtime = Runtime::start(
         store.clone(),
         models,

@@ -79,14 +79,10 @@ async fn main() -> Result<()> {
     drop(store);
     let rss_before = resident_mb();
     let t = Instant::now();
-    let store = loop {
-        match SledStore::open(dir.path().join("store"), StoreConfig::default()) {
-            Err(e) if e.to_string().contains("could not acquire lock") => {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            other => break Arc::new(other?),
-        }
-    };
+    let store = Arc::new(SledStore::open(
+        dir.path().join("store"),
+        StoreConfig::default(),
+    )?);
     let open_secs = t.elapsed().as_secs_f64();
     let index_mb = resident_mb() - rss_before;
     println!(

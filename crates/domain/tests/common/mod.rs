@@ -121,6 +121,20 @@ pub fn about_victim(text: &str) -> Personal<String> {
     )
 }
 
+/// The victim as the seed's caller describes her: an 80–89-year-old, named.
+pub fn describe_victim() -> call::PersonDescription {
+    call::PersonDescription {
+        person: VICTIM,
+        role: vocabulary::PersonRole::Victim,
+        relation: vocabulary::Relation::Themself,
+        age_band: vocabulary::AgeBand::From80To89,
+        lives_with_victim: None,
+        name: Some(about_victim("Mme Durand")),
+        address: None,
+        description: None,
+    }
+}
+
 pub fn about_son(text: &str) -> Personal<String> {
     Personal::new(
         Subject {
