@@ -238,3 +238,67 @@ impl Index {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn added(position: u64, stream: &str, version: u64) -> Added {
+        Added {
+            position,
+            id: Uuid::from_u128(u128::from(position) + 1),
+            stream: stream.to_owned(),
+            version,
+        }
+    }
+
+    #[test]
+    fn a_live_index_that_drifts_from_the_log_is_caught() {
+        let mut fresh = Index::default();
+        let mut live = Index::default();
+        for (p, s, v) in [(0, "case-1", 0), (1, "call-1", 0), (2, "case-1", 1)] {
+            fresh.add(&added(p, s, v));
+            live.add(&added(p, s, v));
+        }
+        assert_eq!(live.agrees_below(&fresh, 3), Ok(()));
+        // Entries at or past the end are ignored: a group in flight.
+        live.add(&added(3, "case-1", 2));
+        assert_eq!(live.agrees_below(&fresh, 3), Ok(()));
+        // A wrong position for a version is found.
+        let mut wrong = Index::default();
+        for (p, s, v) in [(0, "case-1", 0), (1, "call-1", 0), (2, "case-1", 0)] {
+            wrong.add(&added(p, s, v));
+        }
+        assert!(wrong.agrees_below(&fresh, 3).is_err());
+        // A deletion state the log does not show is found.
+        let mut deleted = Index::default();
+        for (p, s, v) in [(0, "case-1", 0), (1, "call-1", 0), (2, "case-1", 1)] {
+            deleted.add(&added(p, s, v));
+        }
+        deleted.set_state(
+            "call-1",
+            &StreamRecord {
+                last_version: Some(0),
+                truncate_before: 1,
+                deletion: Deletion::Soft,
+                changed_at: 1,
+            },
+        );
+        assert!(deleted.agrees_below(&fresh, 3).is_err());
+    }
+
+    #[test]
+    fn a_version_far_past_the_stream_end_is_damage_not_an_allocation() {
+        let mut index = Index::default();
+        index.add(&added(0, "case-1", 0));
+        index.add(&added(1, "case-1", u64::MAX - 1));
+        assert_eq!(index.damaged, vec![1]);
+        assert_eq!(index.stream("case-1").map(|s| s.positions.len()), Some(1));
+        // A small gap (a damaged record in between) leaves a hole.
+        index.add(&added(2, "case-1", 3));
+        assert_eq!(
+            index.stream("case-1").map(|s| s.positions.clone()),
+            Some(vec![0, HOLE, HOLE, 2])
+        );
+    }
+}

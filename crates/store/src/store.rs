@@ -454,4 +454,49 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, StoreError::Closed), "{err}");
     }
+
+    #[tokio::test]
+    async fn large_values_that_sled_writes_as_blobs_are_synced_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path().join("db"), StoreConfig::default()).unwrap();
+        // Far above sled's inline limit (a quarter of its 512 KiB segment).
+        let big = EventData::new(uuid::Uuid::from_u128(1), "Big", 1, vec![7; 600 << 10]);
+        store
+            .append_to_stream(
+                StreamId::new("case-1").unwrap(),
+                ExpectedVersion::Any,
+                vec![big],
+            )
+            .await
+            .unwrap();
+        let blobs: std::collections::HashSet<_> = std::fs::read_dir(dir.path().join("db/blobs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(!blobs.is_empty(), "the test needs sled to write a blob");
+        let synced = store.shared.kv.synced_blobs.lock().unwrap().clone();
+        assert!(
+            blobs.is_subset(&synced),
+            "acknowledged before its blob was synced"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_directory_held_by_another_store_is_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = SledStore::open(dir.path().join("db"), StoreConfig::default()).unwrap();
+        let config = StoreConfig {
+            lock_wait: std::time::Duration::from_millis(100),
+            ..StoreConfig::default()
+        };
+        let second = SledStore::open(dir.path().join("db"), config);
+        assert!(
+            matches!(second, Err(StoreError::Locked(_))),
+            "{:?}",
+            second.err()
+        );
+        drop(first);
+        // Once released, it opens (the default wait covers sled's late release).
+        SledStore::open(dir.path().join("db"), StoreConfig::default()).unwrap();
+    }
 }
