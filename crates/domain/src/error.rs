@@ -2,7 +2,7 @@
 //! personal value.
 
 use crate::centre::{CentreId, DepartementCode};
-use crate::ids::{CallId, CaseId, SolutionId, StaffId, SubjectId};
+use crate::ids::{CallId, CaseId, SolutionId, StaffId, SubjectId, TokenId};
 use crate::staff::Role;
 use thiserror::Error;
 
@@ -89,6 +89,12 @@ pub enum DomainError {
     /// Revoking an accreditation not held.
     #[error("not accredited at centre {0}")]
     NotAccredited(DepartementCode),
+    /// Issuing a token id twice.
+    #[error("token {0} was already issued")]
+    TokenAlreadyIssued(TokenId),
+    /// Revoking a token that is not in force.
+    #[error("token {0} is not in force for this member")]
+    UnknownToken(TokenId),
 
     // Calls.
     /// Receiving a call twice.

@@ -235,6 +235,8 @@ registry! {
     Staff(StaffEvent::TeamJoined) => 1,
     Staff(StaffEvent::AccreditationGranted) => 1,
     Staff(StaffEvent::AccreditationRevoked) => 1,
+    Staff(StaffEvent::TokenIssued) => 1,
+    Staff(StaffEvent::TokenRevoked) => 1,
 }
 
 /// Reads an event back from its type name, schema version and payload, upcasting an

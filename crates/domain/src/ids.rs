@@ -71,6 +71,11 @@ id_type!(
     /// One proposed solution within a case.
     SolutionId
 );
+id_type!(
+    /// One bearer token of a member of staff; the token itself is never stored, only
+    /// its digest (see [`crate::staff::TokenDigest`]).
+    TokenId
+);
 
 /// The stream of one call: `call-<uuid>`.
 pub fn call_stream(id: CallId) -> String {

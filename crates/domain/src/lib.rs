@@ -34,6 +34,7 @@ pub use error::DomainError;
 pub use event::{decode, encode, DecodeError, EncodeError, Encoded, Event};
 pub use ids::{
     call_stream, case_stream, staff_stream, CallId, CaseId, SolutionId, StaffId, SubjectId, TeamId,
+    TokenId,
 };
 pub use personal::{HasPersonalData, Personal, PersonalField, Subject, Whose};
-pub use staff::{Role, StaffSnapshot, VolunteerPair};
+pub use staff::{Role, StaffSnapshot, TokenDigest, VolunteerPair};

@@ -5,10 +5,10 @@
 use crate::centre::{CentreId, DepartementCode};
 use crate::context::Context;
 use crate::error::DomainError;
-use crate::ids::{StaffId, TeamId};
+use crate::ids::{StaffId, TeamId, TokenId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What a member of staff may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -136,6 +136,28 @@ pub enum StaffCommand {
     GrantAccreditation(DepartementCode),
     /// Withdraws an accreditation: the member can no longer act for that centre.
     RevokeAccreditation(DepartementCode),
+    /// Records a new bearer token of the member by its digest; the caller drew the
+    /// token at random and shows it once.
+    IssueToken {
+        /// The id the caller generated for the token.
+        token_id: TokenId,
+        /// The digest of the token: the token itself is never recorded.
+        digest: TokenDigest,
+    },
+    /// Revokes one of the member's tokens; an administrator or the member themself
+    /// may give it.
+    RevokeToken(TokenId),
+}
+
+/// The digest of a bearer token (a BLAKE3 hash, made by the caller): enough to
+/// recognise the token, useless to forge it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TokenDigest(pub [u8; 32]);
+
+impl std::fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenDigest(..)")
+    }
 }
 
 /// A member of staff was enrolled.
@@ -196,6 +218,26 @@ pub struct AccreditationRevoked {
     pub at: DateTime<Utc>,
 }
 
+/// A bearer token was issued to the member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenIssued {
+    /// The token.
+    pub token_id: TokenId,
+    /// Its digest.
+    pub digest: TokenDigest,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A bearer token was revoked: it no longer opens anything.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRevoked {
+    /// The token.
+    pub token_id: TokenId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// The events of a staff stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StaffEvent {
@@ -211,18 +253,29 @@ pub enum StaffEvent {
     AccreditationGranted(AccreditationGranted),
     /// See [`AccreditationRevoked`].
     AccreditationRevoked(AccreditationRevoked),
+    /// See [`TokenIssued`].
+    TokenIssued(TokenIssued),
+    /// See [`TokenRevoked`].
+    TokenRevoked(TokenRevoked),
 }
 
 /// The state of a staff stream: the fold of its events.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StaffState {
     snapshot: Option<StaffSnapshot>,
+    tokens: BTreeMap<TokenId, TokenDigest>,
+    revoked: BTreeSet<TokenId>,
 }
 
 impl StaffState {
     /// The member's roles and accreditations now, once enrolled.
     pub fn snapshot(&self) -> Option<&StaffSnapshot> {
         self.snapshot.as_ref()
+    }
+
+    /// The member's tokens that are not revoked, by id.
+    pub fn tokens(&self) -> &BTreeMap<TokenId, TokenDigest> {
+        &self.tokens
     }
 }
 
@@ -232,7 +285,9 @@ pub fn decide(
     command: &StaffCommand,
     ctx: &Context,
 ) -> Result<Vec<StaffEvent>, DomainError> {
-    if !ctx.actor.has(Role::Administrator) {
+    let own_token = matches!(command, StaffCommand::RevokeToken(_))
+        && state.snapshot.as_ref().is_some_and(|m| m.id == ctx.actor.id);
+    if !ctx.actor.has(Role::Administrator) && !own_token {
         return Err(DomainError::NotAnAdministrator);
     }
     let at = ctx.now;
@@ -300,6 +355,22 @@ pub fn decide(
             }
             StaffEvent::AccreditationRevoked(AccreditationRevoked { centre, at })
         }
+        StaffCommand::IssueToken { token_id, digest } => {
+            if state.tokens.contains_key(&token_id) || state.revoked.contains(&token_id) {
+                return Err(DomainError::TokenAlreadyIssued(token_id));
+            }
+            StaffEvent::TokenIssued(TokenIssued {
+                token_id,
+                digest,
+                at,
+            })
+        }
+        StaffCommand::RevokeToken(token_id) => {
+            if !state.tokens.contains_key(&token_id) {
+                return Err(DomainError::UnknownToken(token_id));
+            }
+            StaffEvent::TokenRevoked(TokenRevoked { token_id, at })
+        }
     };
     Ok(vec![event])
 }
@@ -331,6 +402,13 @@ pub fn evolve(mut state: StaffState, event: &StaffEvent) -> StaffState {
             }
             StaffEvent::AccreditationRevoked(e) => {
                 m.accreditations.remove(&e.centre);
+            }
+            StaffEvent::TokenIssued(e) => {
+                state.tokens.insert(e.token_id, e.digest);
+            }
+            StaffEvent::TokenRevoked(e) => {
+                state.tokens.remove(&e.token_id);
+                state.revoked.insert(e.token_id);
             }
         }
     }

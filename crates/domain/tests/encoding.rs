@@ -198,6 +198,17 @@ fn every_event() -> Vec<Event> {
             at,
         })
         .into(),
+        StaffEvent::TokenIssued(TokenIssued {
+            token_id: TokenId::from_uuid(uuid::Uuid::from_u128(7)),
+            digest: TokenDigest([9; 32]),
+            at,
+        })
+        .into(),
+        StaffEvent::TokenRevoked(TokenRevoked {
+            token_id: TokenId::from_uuid(uuid::Uuid::from_u128(7)),
+            at,
+        })
+        .into(),
     ]
 }
 

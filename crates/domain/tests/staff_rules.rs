@@ -213,3 +213,77 @@ fn accreditations_are_granted_and_revoked_per_centre() {
     })]));
     assert!(!no_role.snapshot().expect("enrolled").accredited_at(rhone()));
 }
+
+#[test]
+fn tokens_are_issued_by_an_administrator_and_revoked_once() {
+    let token = TokenId::from_uuid(uuid::Uuid::from_u128(1));
+    let digest = TokenDigest([7; 32]);
+    let issue = || C::IssueToken {
+        token_id: token,
+        digest,
+    };
+    let issued = E::TokenIssued(TokenIssued {
+        token_id: token,
+        digest,
+        at: t(1),
+    });
+    let revoked = E::TokenRevoked(TokenRevoked {
+        token_id: token,
+        at: t(2),
+    });
+    let member = enrolled(&[Role::Volunteer], None);
+    check_staff(
+        &[member.clone()],
+        issue(),
+        &ctx(ADMIN, 1),
+        Ok(vec![issued.clone()]),
+    );
+    check_staff(
+        &[member.clone()],
+        issue(),
+        &ctx(V1, 1),
+        Err(DomainError::NotAnAdministrator),
+    );
+    check_staff(
+        &[],
+        issue(),
+        &ctx(ADMIN, 1),
+        Err(DomainError::StaffNotEnrolled),
+    );
+    check_staff(
+        &[member.clone(), issued.clone()],
+        issue(),
+        &ctx(ADMIN, 2),
+        Err(DomainError::TokenAlreadyIssued(token)),
+    );
+    // The member may revoke their own token; someone else may not.
+    check_staff(
+        &[member.clone(), issued.clone()],
+        C::RevokeToken(token),
+        &ctx(V1, 2),
+        Ok(vec![revoked.clone()]),
+    );
+    check_staff(
+        &[member.clone(), issued.clone()],
+        C::RevokeToken(token),
+        &ctx(R1, 2),
+        Err(DomainError::NotAnAdministrator),
+    );
+    check_staff(
+        &[member.clone(), issued.clone(), revoked.clone()],
+        C::RevokeToken(token),
+        &ctx(ADMIN, 3),
+        Err(DomainError::UnknownToken(token)),
+    );
+    // A revoked id is never issued again.
+    check_staff(
+        &[member.clone(), issued.clone(), revoked.clone()],
+        issue(),
+        &ctx(ADMIN, 3),
+        Err(DomainError::TokenAlreadyIssued(token)),
+    );
+    let state = fold(&[member.clone(), issued.clone()]);
+    assert_eq!(state.tokens().get(&token), Some(&digest));
+    let state = fold(&[member, issued, revoked]);
+    assert!(state.tokens().is_empty());
+}

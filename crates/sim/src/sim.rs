@@ -350,6 +350,8 @@ fn staff_command_name(c: &StaffCommand) -> &'static str {
         StaffCommand::JoinTeam(_) => "JoinTeam",
         StaffCommand::GrantAccreditation(_) => "GrantAccreditation",
         StaffCommand::RevokeAccreditation(_) => "RevokeAccreditation",
+        StaffCommand::IssueToken { .. } => "IssueToken",
+        StaffCommand::RevokeToken(_) => "RevokeToken",
     }
 }
 
