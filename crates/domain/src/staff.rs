@@ -286,7 +286,10 @@ pub fn decide(
     ctx: &Context,
 ) -> Result<Vec<StaffEvent>, DomainError> {
     let own_token = matches!(command, StaffCommand::RevokeToken(_))
-        && state.snapshot.as_ref().is_some_and(|m| m.id == ctx.actor.id);
+        && state
+            .snapshot
+            .as_ref()
+            .is_some_and(|m| m.id == ctx.actor.id);
     if !ctx.actor.has(Role::Administrator) && !own_token {
         return Err(DomainError::NotAnAdministrator);
     }

@@ -60,6 +60,9 @@ mod async_trait_free {
         ) -> ecoute_store::Result<Vec<RecordedEvent>> {
             self.inner.read_category(c, from, limit).await
         }
+        async fn event_by_id(&self, id: uuid::Uuid) -> ecoute_store::Result<Option<RecordedEvent>> {
+            self.inner.event_by_id(id).await
+        }
         async fn head(&self) -> ecoute_store::Result<u64> {
             self.inner.head().await
         }

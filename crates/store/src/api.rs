@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use tokio::sync::watch;
+use uuid::Uuid;
 
 use crate::error::Result;
 use crate::types::*;
@@ -52,6 +53,12 @@ pub trait EventStore: Send + Sync + 'static {
         direction: Direction,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>>;
+
+    /// The event with this client id, if it is stored (once its commit is durable).
+    ///
+    /// Backed by the same id index as idempotency: callers use it to find what a
+    /// retried request appended the first time.
+    async fn event_by_id(&self, id: Uuid) -> Result<Option<RecordedEvent>>;
 
     /// Reads up to `limit` events of `$all` from global position `from`, inclusive.
     async fn read_all(&self, from: u64, limit: usize) -> Result<Vec<RecordedEvent>>;

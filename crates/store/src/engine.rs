@@ -245,6 +245,25 @@ impl<K: Kv> Shared<K> {
             .collect()
     }
 
+    /// The event with this id, once its commit is durable.
+    pub(crate) fn event_by_id(&self, id: &Uuid) -> Result<Visible<Option<RecordedEvent>>> {
+        let Some(position) = self.index().position_of(id) else {
+            return Ok(Visible::Ready(None));
+        };
+        if position >= self.visible() {
+            // Planned but not yet durable: wait for it (or for the store to fail).
+            return Ok(Visible::WaitFor(position));
+        }
+        let ev = self.load_event(position)?;
+        if ev.id != *id {
+            return Err(StoreError::Corrupt {
+                position,
+                reason: format!("the id index names this position for event {id}"),
+            });
+        }
+        Ok(Visible::Ready(Some(ev)))
+    }
+
     /// The stream's record as of the visible head, or the position to wait for.
     fn visible_stream(&self, stream: &StreamId) -> Result<Visible<Option<StreamRecord>>> {
         let end = self.visible();

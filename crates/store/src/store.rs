@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
 
 use crate::api::EventStore;
 use crate::backend::{open_sled, Kv, MemKv, SledKv};
@@ -292,6 +293,10 @@ impl<K: Kv> EventStore for Store<K> {
         let stream = stream.clone();
         self.read(move |s| s.read_stream(&stream, from, direction, limit))
             .await
+    }
+
+    async fn event_by_id(&self, id: Uuid) -> Result<Option<RecordedEvent>> {
+        self.read(move |s| s.event_by_id(&id)).await
     }
 
     async fn read_all(&self, from: u64, limit: usize) -> Result<Vec<RecordedEvent>> {

@@ -793,3 +793,66 @@ async fn the_same_commit_sent_concurrently_lands_once() {
         assert_eq!(h.store.head().await.unwrap(), 2);
     }
 }
+
+#[tokio::test]
+async fn events_are_found_by_their_id() {
+    for (name, make) in implementations() {
+        let h = make();
+        let store = &h.store;
+        store
+            .append(
+                Commit::single(
+                    stream("case-1"),
+                    ExpectedVersion::NoStream,
+                    vec![event(1, "a")],
+                )
+                .and(
+                    stream("call-1"),
+                    ExpectedVersion::NoStream,
+                    vec![event(2, "b")],
+                ),
+            )
+            .await
+            .unwrap();
+        let found = store
+            .event_by_id(uuid::Uuid::from_u128(2))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: event 2 not found"));
+        assert_eq!(found.position, 1, "{name}");
+        assert_eq!(found.stream_id.as_str(), "call-1", "{name}");
+        assert_eq!((found.commit.first, found.commit.last), (0, 1), "{name}");
+        assert!(
+            store
+                .event_by_id(uuid::Uuid::from_u128(3))
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}: an unknown id is None"
+        );
+    }
+}
+
+#[tokio::test]
+async fn events_are_found_by_their_id_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path().join("db"), StoreConfig::default()).unwrap();
+        store
+            .append_to_stream(
+                stream("case-1"),
+                ExpectedVersion::Any,
+                vec![event(1, "a"), event(2, "b")],
+            )
+            .await
+            .unwrap();
+        store.close().await.unwrap();
+    }
+    let store = SledStore::open(dir.path().join("db"), StoreConfig::default()).unwrap();
+    let found = store
+        .event_by_id(uuid::Uuid::from_u128(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.position, found.version), (1, 1));
+}
