@@ -233,13 +233,13 @@ fn tokens_are_issued_by_an_administrator_and_revoked_once() {
     });
     let member = enrolled(&[Role::Volunteer], None);
     check_staff(
-        &[member.clone()],
+        std::slice::from_ref(&member),
         issue(),
         &ctx(ADMIN, 1),
         Ok(vec![issued.clone()]),
     );
     check_staff(
-        &[member.clone()],
+        std::slice::from_ref(&member),
         issue(),
         &ctx(V1, 1),
         Err(DomainError::NotAnAdministrator),
