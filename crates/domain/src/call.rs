@@ -248,7 +248,10 @@ pub struct CallAttachedToCase {
 }
 
 /// The events of a call stream.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Serializes as the event's own fields, without its type name (which the store keeps
+/// beside the payload): for readable renderings such as an audited history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum CallEvent {
     /// See [`CallReceived`].
     CallReceived(CallReceived),
@@ -272,6 +275,7 @@ pub enum CallEvent {
 
 /// Whether a call leaves a way to call the caller back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum NumberStatus {
     /// A callback number was recorded.
     Left,
@@ -323,6 +327,16 @@ pub struct CallState {
 }
 
 impl CallState {
+    /// The caller's subject id, once the call is received.
+    pub fn caller(&self) -> Option<SubjectId> {
+        self.received.as_ref().map(|r| r.caller)
+    }
+
+    /// Which kind of person a subject of this call is, if it is one.
+    pub fn subject(&self, id: SubjectId) -> Option<Whose> {
+        self.subjects.get(&id).copied()
+    }
+
     /// Whether the call was received.
     pub fn is_received(&self) -> bool {
         self.received.is_some()

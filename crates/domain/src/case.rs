@@ -271,7 +271,10 @@ pub struct CaseReopened {
 }
 
 /// The events of a case stream.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Serializes as the event's own fields, without its type name (which the store keeps
+/// beside the payload): for readable renderings such as an audited history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum CaseEvent {
     /// See [`CaseOpened`].
     CaseOpened(CaseOpened),
@@ -307,6 +310,7 @@ pub enum CaseEvent {
 
 /// Where a case stands in its life.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CaseStatus {
     /// No event yet.
     #[default]
@@ -319,6 +323,7 @@ pub enum CaseStatus {
 
 /// The caller's standing decision on a solution.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Consent {
     /// Not asked yet.
     #[default]
@@ -385,6 +390,11 @@ impl CaseState {
     /// Whether the case was transferred from the national platform.
     pub fn is_transferred(&self) -> bool {
         self.transferred
+    }
+
+    /// Which kind of person a subject of this case's calls is, if it is one.
+    pub fn subject(&self, id: SubjectId) -> Option<Whose> {
+        self.subjects.get(&id).copied()
     }
 
     /// The calls of the case, in the order they joined.

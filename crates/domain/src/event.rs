@@ -19,7 +19,10 @@ use thiserror::Error;
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
 
 /// Any event of any stream.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Serializes as the event's own fields, without its type name (which the store keeps
+/// beside the payload): for readable renderings such as an audited history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum Event {
     /// An event of a call stream.
     Call(CallEvent),

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// What a member of staff may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// A professional listener of the national platform (écoutant professionnel), who
     /// works within a team.
@@ -239,7 +240,10 @@ pub struct TokenRevoked {
 }
 
 /// The events of a staff stream.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Serializes as the event's own fields, without its type name (which the store keeps
+/// beside the payload): for readable renderings such as an audited history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum StaffEvent {
     /// See [`StaffEnrolled`].
     StaffEnrolled(StaffEnrolled),

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kinds of abuse the helpline reports on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AbuseKind {
     /// Psychological abuse (maltraitance psychologique).
     Psychological,
@@ -24,6 +25,7 @@ pub enum AbuseKind {
 
 /// Where the abuse happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Setting {
     /// At home (à domicile).
     Home,
@@ -33,6 +35,7 @@ pub enum Setting {
 
 /// Since when the facts have been going on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Since {
     /// Less than a month.
     LessThanAMonth,
@@ -46,6 +49,7 @@ pub enum Since {
 
 /// How often the facts occur.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Frequency {
     /// It happened once.
     Once,
@@ -61,6 +65,7 @@ pub enum Frequency {
 
 /// How the facts evolve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Evolution {
     /// Getting worse.
     Worsening,
@@ -74,6 +79,7 @@ pub enum Evolution {
 
 /// Which part of the close circle (entourage proche) a person belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CloseCircle {
     /// Family (famille).
     Family,
@@ -85,6 +91,7 @@ pub enum CloseCircle {
 
 /// The part a person plays in the situation described by the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PersonRole {
     /// The older person suffering the abuse (la victime).
     Victim,
@@ -98,6 +105,7 @@ pub enum PersonRole {
 
 /// How a person is related to the victim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Relation {
     /// The victim themself.
     Themself,
@@ -125,6 +133,7 @@ pub enum Relation {
 
 /// An age band, precise enough for statistics and no more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AgeBand {
     /// Under 60.
     Under60,
@@ -142,6 +151,7 @@ pub enum AgeBand {
 
 /// What a proposed solution consists of (piste de solution).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SolutionKind {
     /// Contacting a professional (a doctor, a lawyer, a social worker…).
     ContactProfessional,
@@ -155,6 +165,7 @@ pub enum SolutionKind {
 
 /// What came of an attempt to call the caller back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RecontactOutcome {
     /// The caller was reached.
     Reached,
@@ -166,6 +177,7 @@ pub enum RecontactOutcome {
 
 /// Why a case was closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CloseReason {
     /// The abuse stopped or the situation is settled.
     Resolved,

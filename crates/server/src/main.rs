@@ -1,14 +1,13 @@
-//! `ecoute`: the command line over the event store.
-//!
-//! The HTTP server is not built yet (issue 5). Until then this binary opens the
-//! store, appends, reads back and verifies, so that the engine can be tried and
-//! checked by hand.
+//! `ecoute`: the server (`ecoute serve`) and the command line over its data
+//! directory (`verify`, `log`, `read`, `append`, `smoke`).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use ecoute_server::{AppConfig, HttpConfig, ServeConfig, Server};
 use ecoute_store::{
     Direction, EventData, EventStore, ExpectedVersion, Metadata, ReadFrom, RecordedEvent,
     SledStore, StoreConfig, StreamId,
@@ -36,6 +35,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Runs the HTTP API on the data directory (created if absent).
+    Serve(ServeArgs),
     /// Appends a commit to a stream, reads it back and verifies the whole log.
     Smoke,
     /// Appends one event (payload given as text) to a stream.
@@ -74,17 +75,44 @@ enum Command {
     Verify,
 }
 
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "ECOUTE_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Logs as JSON lines instead of readable text.
+    #[arg(long, env = "ECOUTE_LOG_JSON")]
+    log_json: bool,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "ECOUTE_MAX_BODY", default_value_t = 64 * 1024)]
+    max_body: usize,
+    /// Longest time a request may take, in seconds.
+    #[arg(long, env = "ECOUTE_REQUEST_TIMEOUT", default_value_t = 30)]
+    request_timeout: u64,
+    /// sled's page cache for the event log, in MiB.
+    #[arg(long, env = "ECOUTE_CACHE_MIB", default_value_t = 64)]
+    cache_mib: u64,
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
-    match main_inner(cli).await {
+    let json = matches!(&cli.command, Command::Serve(a) if a.log_json);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    let outcome = match cli.command {
+        Command::Serve(args) => serve(cli.data_dir, args).await,
+        command => main_inner(cli.data_dir, command).await,
+    };
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // One readable line (with its causes), not a backtrace.
@@ -94,18 +122,70 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn main_inner(cli: Cli) -> Result<()> {
+async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
+    let mut app = AppConfig::new(&data_dir);
+    app.cache_bytes = args.cache_mib << 20;
+    let config = ServeConfig {
+        app,
+        addr: args.addr,
+        http: HttpConfig {
+            max_body: args.max_body,
+            timeout: std::time::Duration::from_secs(args.request_timeout),
+        },
+    };
+    let server = Server::start(config)
+        .await
+        .with_context(|| format!("starting on {}", data_dir.display()))?;
+    if let Some((id, token)) = server.first_admin() {
+        println!("created the first administrator, staff id {id}");
+        println!("their token, shown this once: {token}");
+    }
+    println!("listening on http://{}", server.addr());
+    stop_signal().await;
+    tracing::info!("stopping: finishing requests in flight");
+    server.shutdown().await.context("stopping")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+async fn main_inner(data_dir: PathBuf, command: Command) -> Result<()> {
+    let log = data_dir.join("log");
     let store = Arc::new(
-        SledStore::open(&cli.data_dir, StoreConfig::default())
-            .with_context(|| format!("opening the store in {}", cli.data_dir.display()))?,
+        SledStore::open(&log, StoreConfig::default())
+            .with_context(|| format!("opening the event log in {}", log.display()))?,
     );
-    let outcome = run(&store, cli.command).await;
+    let outcome = run(&store, command).await;
     store.close().await.context("closing the store")?;
     outcome
 }
 
 async fn run(store: &Arc<SledStore>, command: Command) -> Result<()> {
     match command {
+        Command::Serve(_) => bail!("serve runs on its own"),
         Command::Smoke => smoke(store).await,
         Command::Append {
             stream,

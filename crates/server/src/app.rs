@@ -1,0 +1,667 @@
+//! The engine the HTTP layer drives: the store, the projections, the staff directory
+//! and the access log, and how a command becomes a commit.
+//!
+//! A command runs in four steps, retried on fresh state when it loses a race:
+//! 1. load the streams it names and fold them;
+//! 2. `decide` in the domain (pure), with a [`Context`] built from the folded
+//!    streams and the staff directory;
+//! 3. encode the events and append them in one commit, each stream with the exact
+//!    version it was read at;
+//! 4. on a wrong expected version, start again (at most [`AppConfig::retries`]
+//!    times), then answer a conflict.
+//!
+//! A request that carries an idempotency key gets event ids (and the ids of what it
+//! creates) derived from the member and the key, so a retry finds the first commit
+//! through the store's id index and answers from it, appending nothing.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ecoute_domain::call::{self, CallState};
+use ecoute_domain::case::{self, CaseState};
+use ecoute_domain::staff::{StaffCommand, StaffState};
+use ecoute_domain::{
+    call_stream, case_stream, encode, staff_stream, CallId, CaseId, Context, Event, Role, StaffId,
+    StaffSnapshot,
+};
+use ecoute_projections::helpline::{self, HelplineViews};
+use ecoute_projections::{ModelDb, Runtime, RuntimeConfig};
+use ecoute_store::{
+    Clock, Commit, Direction, Durability, EventData, EventStore, ExpectedVersion, Metadata,
+    ReadFrom, RecordedEvent, SledStore, StoreConfig, StoreError, StreamId, StreamWritten,
+    SystemClock,
+};
+use uuid::Uuid;
+
+use crate::access_log::AccessLog;
+use crate::auth::{decode, NewToken, StaffDirectory};
+use crate::error::AppError;
+use crate::metrics::Metrics;
+
+/// Where and how the engine runs.
+#[derive(Clone)]
+pub struct AppConfig {
+    /// The data directory: `log/` (the event store), `models/` (read models),
+    /// `access-log/`.
+    pub data_dir: PathBuf,
+    /// The clock that stamps commands and commits.
+    pub clock: Arc<dyn Clock>,
+    /// Flush before acknowledging (the default); unsafe only for benchmarks.
+    pub durability: Durability,
+    /// sled's page cache for the event store, in bytes.
+    pub cache_bytes: u64,
+    /// How many times a command that lost a race is tried again on fresh state.
+    pub retries: usize,
+    /// How long a read waits for the projections to catch up with the last write.
+    pub read_wait: Duration,
+}
+
+impl AppConfig {
+    /// The defaults for a data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        AppConfig {
+            data_dir: data_dir.into(),
+            clock: Arc::new(SystemClock),
+            durability: Durability::Flush,
+            cache_bytes: 64 << 20,
+            retries: 5,
+            read_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The running engine.
+pub struct App {
+    /// The event store.
+    pub store: Arc<SledStore>,
+    /// The projections following it.
+    pub runtime: Runtime<Event>,
+    /// The helpline's read models.
+    pub views: HelplineViews,
+    /// Staff and tokens.
+    pub staff: StaffDirectory,
+    /// Who read which case, and every refused attempt.
+    pub access_log: AccessLog,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    config: AppConfig,
+}
+
+/// Who gives a command, and how it was asked.
+pub struct Request<'a> {
+    /// The member of staff, as authenticated.
+    pub actor: &'a StaffSnapshot,
+    /// `POST /v1/calls/…`, with the real ids: recorded with the commit, compared on
+    /// an idempotent retry.
+    pub target: String,
+    /// The request's id, recorded as the correlation id.
+    pub request_id: Uuid,
+    /// Derives ids from the idempotency key, or draws them at random.
+    pub ids: Ids,
+}
+
+/// Makes the ids a command creates: derived from (member, idempotency key, label)
+/// when a key was given, so that a retry names the same call, case or event;
+/// random otherwise.
+#[derive(Clone)]
+pub struct Ids {
+    seed: Option<[u8; 32]>,
+}
+
+impl Ids {
+    /// Random ids.
+    pub fn random() -> Self {
+        Ids { seed: None }
+    }
+
+    /// Ids derived from an idempotency key given by `actor`.
+    pub fn from_key(actor: StaffId, key: &str) -> Self {
+        let mut h = blake3::Hasher::new_derive_key("ecoute 2026 idempotency key v1");
+        h.update(actor.as_uuid().as_bytes());
+        h.update(key.as_bytes());
+        Ids {
+            seed: Some(*h.finalize().as_bytes()),
+        }
+    }
+
+    /// Whether these ids come from an idempotency key.
+    pub fn keyed(&self) -> bool {
+        self.seed.is_some()
+    }
+
+    /// The id named `label` (`"call"`, `"event/0"`, …).
+    pub fn uuid(&self, label: &str) -> Uuid {
+        match &self.seed {
+            None => Uuid::new_v4(),
+            Some(seed) => {
+                let mut h = blake3::Hasher::new_keyed(seed);
+                h.update(label.as_bytes());
+                let bytes: [u8; 16] = h.finalize().as_bytes()[..16].try_into().unwrap_or([0; 16]);
+                uuid::Builder::from_custom_bytes(bytes).into_uuid()
+            }
+        }
+    }
+}
+
+/// The events decided for one stream, and the version they were decided on.
+pub struct Decided {
+    /// The stream.
+    pub stream: String,
+    /// The version read (or `NoStream`).
+    pub expected: ExpectedVersion,
+    /// The events, in order.
+    pub events: Vec<Event>,
+}
+
+/// What a command appended (or, on an idempotent retry, had appended the first time).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The global position of the commit's first event.
+    pub first_position: u64,
+    /// The global position of its last event.
+    pub last_position: u64,
+    /// Each stream written, with its versions.
+    pub streams: Vec<StreamWritten>,
+    /// The event types appended, in order.
+    pub events: Vec<String>,
+    /// Whether this answers a retry and nothing was appended now.
+    pub replayed: bool,
+}
+
+/// One stream as loaded for a command.
+#[derive(Default)]
+pub struct Loaded {
+    streams: HashMap<String, (Vec<Event>, Option<u64>)>,
+}
+
+impl Loaded {
+    fn get(&self, stream: &str) -> (&[Event], ExpectedVersion) {
+        match self.streams.get(stream) {
+            Some((events, Some(v))) => (events, ExpectedVersion::Exact(*v)),
+            _ => (&[], ExpectedVersion::NoStream),
+        }
+    }
+
+    /// A call's state and the version to expect.
+    pub fn call(&self, id: CallId) -> (CallState, ExpectedVersion) {
+        let (events, v) = self.get(&call_stream(id));
+        let state = call::fold(events.iter().filter_map(|e| match e {
+            Event::Call(c) => Some(c),
+            _ => None,
+        }));
+        (state, v)
+    }
+
+    /// A case's state and the version to expect.
+    pub fn case(&self, id: CaseId) -> (CaseState, ExpectedVersion) {
+        let (events, v) = self.get(&case_stream(id));
+        (fold_case(events.iter()), v)
+    }
+
+    /// A member's state and the version to expect.
+    pub fn staff(&self, id: StaffId) -> (StaffState, ExpectedVersion) {
+        let (events, v) = self.get(&staff_stream(id));
+        let state = ecoute_domain::staff::fold(events.iter().filter_map(|e| match e {
+            Event::Staff(s) => Some(s),
+            _ => None,
+        }));
+        (state, v)
+    }
+}
+
+fn fold_case<'a>(events: impl Iterator<Item = &'a Event>) -> CaseState {
+    case::fold(events.filter_map(|e| match e {
+        Event::Case(c) => Some(c),
+        _ => None,
+    }))
+}
+
+/// One event of a case's history.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    /// The stored event.
+    pub stored: RecordedEvent,
+    /// The event, decoded.
+    pub event: Event,
+}
+
+/// A case's history and its state, as of a moment or now.
+pub struct History {
+    /// The events of the case and of its calls, in global order.
+    pub entries: Vec<HistoryEntry>,
+    /// The case folded from its events up to the moment.
+    pub state: CaseState,
+}
+
+impl App {
+    /// Opens (or creates) the engine in `config.data_dir` and starts the projections.
+    pub async fn open(config: AppConfig) -> Result<Self, AppError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            AppError::Internal(format!(
+                "cannot create the data directory {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        let store_config = StoreConfig {
+            durability: config.durability,
+            clock: config.clock.clone(),
+            cache_capacity: config.cache_bytes,
+            ..StoreConfig::default()
+        };
+        let store = Arc::new(
+            SledStore::open(config.data_dir.join("log"), store_config)
+                .map_err(|e| AppError::Internal(format!("opening the event store: {e}")))?,
+        );
+        let access_log =
+            AccessLog::open(&config.data_dir.join("access-log"), config.clock.clone())?;
+        let db = ModelDb::open(config.data_dir.join("models"))?;
+        let dyn_store: Arc<dyn EventStore> = store.clone();
+        let runtime = Runtime::start(
+            dyn_store.clone(),
+            db,
+            helpline::decoder(),
+            helpline::projections(),
+            RuntimeConfig::default(),
+        )?;
+        let views = HelplineViews::new(&runtime, dyn_store)?;
+        let staff = StaffDirectory::load(store.as_ref()).await?;
+        Ok(App {
+            store,
+            runtime,
+            views,
+            staff,
+            access_log,
+            metrics: Metrics::new(),
+            clock: config.clock.clone(),
+            config,
+        })
+    }
+
+    /// Stops the projections and closes the stores, flushing everything.
+    pub async fn close(&self) -> Result<(), AppError> {
+        let projections = self.runtime.stop();
+        let log = self.store.close().await;
+        let access = self.access_log.close().await;
+        projections?;
+        log?;
+        access
+    }
+
+    /// The engine's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Why the engine cannot serve, if it cannot: the store failed or opened
+    /// read-only, or a projection stopped.
+    pub fn unready_reason(&self) -> Option<String> {
+        if let Some(f) = self.store.failure() {
+            return Some(format!("event store: {f}"));
+        }
+        if let Some(f) = self.access_log.store().failure() {
+            return Some(format!("access log: {f}"));
+        }
+        self.runtime
+            .status()
+            .into_iter()
+            .find_map(|s| match s.state {
+                ecoute_projections::ProjectionState::Failed { position, error } => Some(format!(
+                    "projection {} stopped at position {position}: {error}",
+                    s.name
+                )),
+                _ => None,
+            })
+    }
+
+    /// Waits until the read models hold every acknowledged write.
+    pub async fn catch_up(&self) -> Result<(), AppError> {
+        let head = self.store.head().await?;
+        tokio::time::timeout(self.config.read_wait, self.runtime.wait_for(head))
+            .await
+            .map_err(|_| AppError::NotReady("the read models are catching up".into()))??;
+        Ok(())
+    }
+
+    /// Reads a whole stream; `None` when it does not exist.
+    pub async fn read_stream(&self, stream: &str) -> Result<Option<Vec<RecordedEvent>>, AppError> {
+        let id = StreamId::new(stream)?;
+        match self
+            .store
+            .read_stream(&id, ReadFrom::Edge, Direction::Forward, usize::MAX)
+            .await
+        {
+            Ok(events) => Ok(Some(events)),
+            Err(StoreError::StreamNotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn load(&self, streams: &[String]) -> Result<Loaded, AppError> {
+        let mut loaded = Loaded::default();
+        for s in streams {
+            if loaded.streams.contains_key(s) {
+                continue;
+            }
+            let entry = match self.read_stream(s).await? {
+                None => (Vec::new(), None),
+                Some(stored) => {
+                    let version = stored.last().map(|e| e.version);
+                    let events = stored.iter().map(decode).collect::<Result<_, _>>()?;
+                    (events, version)
+                }
+            };
+            loaded.streams.insert(s.clone(), entry);
+        }
+        Ok(loaded)
+    }
+
+    /// The folded state of a call, if it exists.
+    pub async fn call_state(&self, id: CallId) -> Result<Option<CallState>, AppError> {
+        let loaded = self.load(&[call_stream(id)]).await?;
+        let (state, v) = loaded.call(id);
+        Ok((v != ExpectedVersion::NoStream).then_some(state))
+    }
+
+    /// The folded state of a case, if it exists.
+    pub async fn case_state(&self, id: CaseId) -> Result<Option<CaseState>, AppError> {
+        let loaded = self.load(&[case_stream(id)]).await?;
+        let (state, v) = loaded.case(id);
+        Ok((v != ExpectedVersion::NoStream).then_some(state))
+    }
+
+    /// A context for `actor` at `now`, with the named members as they stand now.
+    pub fn context(
+        &self,
+        actor: &StaffSnapshot,
+        now: DateTime<Utc>,
+        others: impl IntoIterator<Item = StaffId>,
+    ) -> Result<Context, AppError> {
+        let actor = self
+            .staff
+            .snapshot(actor.id)
+            .unwrap_or_else(|| actor.clone());
+        let mut ctx = Context::new(now, actor);
+        for id in others {
+            let s = self
+                .staff
+                .snapshot(id)
+                .ok_or(AppError::NotFound("member of staff"))?;
+            ctx = ctx.with_staff(s);
+        }
+        Ok(ctx)
+    }
+
+    /// Runs a command: loads `streams`, lets `decide` say what to record, appends it
+    /// atomically, and tries again on fresh state when another command won the race.
+    pub async fn execute<D>(
+        &self,
+        req: &Request<'_>,
+        streams: Vec<String>,
+        decide: D,
+    ) -> Result<Outcome, AppError>
+    where
+        D: Fn(&Loaded, DateTime<Utc>) -> Result<Vec<Decided>, AppError> + Send + Sync,
+    {
+        if let Some(replayed) = self.replay(req).await? {
+            return Ok(replayed);
+        }
+        for _ in 0..=self.config.retries {
+            let loaded = self.load(&streams).await?;
+            let decided = decide(&loaded, self.now())?;
+            let commit = self.commit(req, decided)?;
+            match self.store.append(commit).await {
+                Ok(result) => {
+                    self.metrics
+                        .commit(result.positions.last - result.positions.first + 1);
+                    let events = self
+                        .store
+                        .read_all(
+                            result.positions.first,
+                            (result.positions.last - result.positions.first + 1) as usize,
+                        )
+                        .await?
+                        .into_iter()
+                        .map(|e| e.event_type)
+                        .collect();
+                    return Ok(Outcome {
+                        first_position: result.positions.first,
+                        last_position: result.positions.last,
+                        streams: result.streams,
+                        events,
+                        replayed: result.duplicate,
+                    });
+                }
+                Err(StoreError::WrongExpectedVersion { .. }) => {
+                    self.metrics.conflict();
+                    continue;
+                }
+                Err(StoreError::IdempotencyMismatch { .. }) if req.ids.keyed() => {
+                    // The same request, sent twice at once: the other one landed.
+                    if let Some(replayed) = self.replay(req).await? {
+                        return Ok(replayed);
+                    }
+                    return Err(AppError::Internal(
+                        "an idempotent retry matched part of another commit".into(),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict(format!(
+            "other commands kept changing the same records; gave up after {} tries",
+            self.config.retries + 1
+        )))
+    }
+
+    fn commit(&self, req: &Request<'_>, decided: Vec<Decided>) -> Result<Commit, AppError> {
+        let mut commit: Option<Commit> = None;
+        let mut n = 0usize;
+        for d in decided {
+            if d.events.is_empty() {
+                continue;
+            }
+            let mut events = Vec::with_capacity(d.events.len());
+            for e in &d.events {
+                let enc = encode(e).map_err(|err| AppError::Internal(err.to_string()))?;
+                let mut metadata = Metadata {
+                    correlation_id: Some(req.request_id),
+                    actor: Some(staff_stream(req.actor.id)),
+                    ..Metadata::default()
+                };
+                if n == 0 {
+                    metadata.extra.insert("request".into(), req.target.clone());
+                }
+                events.push(
+                    EventData::new(
+                        req.ids.uuid(&format!("event/{n}")),
+                        enc.type_name,
+                        u32::from(enc.schema_version),
+                        enc.payload,
+                    )
+                    .with_metadata(metadata),
+                );
+                n += 1;
+            }
+            let stream = StreamId::new(d.stream)?;
+            commit = Some(match commit {
+                None => Commit::single(stream, d.expected, events),
+                Some(c) => c.and(stream, d.expected, events),
+            });
+        }
+        commit.ok_or_else(|| AppError::Internal("the command decided no event".into()))
+    }
+
+    /// The first answer to a request retried with the same idempotency key.
+    async fn replay(&self, req: &Request<'_>) -> Result<Option<Outcome>, AppError> {
+        if !req.ids.keyed() {
+            return Ok(None);
+        }
+        let Some(first) = self.store.event_by_id(req.ids.uuid("event/0")).await? else {
+            return Ok(None);
+        };
+        let asked = first
+            .metadata
+            .extra
+            .get("request")
+            .cloned()
+            .unwrap_or_default();
+        if asked != req.target {
+            return Err(AppError::IdempotencyKeyReused { first: asked });
+        }
+        let len = (first.commit.last - first.commit.first + 1) as usize;
+        let events = self.store.read_all(first.commit.first, len).await?;
+        let mut streams: Vec<StreamWritten> = Vec::new();
+        for e in &events {
+            match streams.iter_mut().find(|s| s.stream == e.stream_id) {
+                Some(s) => {
+                    s.first_version = s.first_version.min(e.version);
+                    s.last_version = s.last_version.max(e.version);
+                }
+                None => streams.push(StreamWritten {
+                    stream: e.stream_id.clone(),
+                    first_version: e.version,
+                    last_version: e.version,
+                }),
+            }
+        }
+        Ok(Some(Outcome {
+            first_position: first.commit.first,
+            last_position: first.commit.last,
+            streams,
+            events: events.into_iter().map(|e| e.event_type).collect(),
+            replayed: true,
+        }))
+    }
+
+    /// Runs a staff command and refreshes the directory before answering.
+    pub async fn staff_command(
+        &self,
+        req: &Request<'_>,
+        member: StaffId,
+        commands: Vec<StaffCommand>,
+    ) -> Result<Outcome, AppError> {
+        let outcome = self
+            .execute(req, vec![staff_stream(member)], |loaded, now| {
+                let (mut state, expected) = loaded.staff(member);
+                let ctx = self.context(req.actor, now, [])?;
+                let mut events = Vec::new();
+                for c in &commands {
+                    for e in ecoute_domain::staff::decide(&state, c, &ctx)? {
+                        state = ecoute_domain::staff::evolve(state, &e);
+                        events.push(Event::Staff(e));
+                    }
+                }
+                Ok(vec![Decided {
+                    stream: staff_stream(member),
+                    expected,
+                    events,
+                }])
+            })
+            .await?;
+        self.staff.refresh(self.store.as_ref(), member).await?;
+        Ok(outcome)
+    }
+
+    /// On an empty store, enrols a first administrator with a token, recorded as given
+    /// by the system itself; returns the token, to be shown once. `None` when staff
+    /// exist already.
+    pub async fn bootstrap(&self) -> Result<Option<(StaffId, String)>, AppError> {
+        if !self.staff.is_empty() {
+            return Ok(None);
+        }
+        let system = StaffSnapshot::new(StaffId::from_uuid(Uuid::nil()), [Role::Administrator]);
+        let id = StaffId::from_uuid(Uuid::new_v4());
+        let token = NewToken::draw()?;
+        let req = Request {
+            actor: &system,
+            target: "bootstrap".into(),
+            request_id: Uuid::new_v4(),
+            ids: Ids::random(),
+        };
+        let outcome = self
+            .execute(&req, vec![staff_stream(id)], |_, now| {
+                let ctx = Context::new(now, system.clone());
+                let state = StaffState::default();
+                let enrol = StaffCommand::Enrol {
+                    staff_id: id,
+                    roles: BTreeSet::from([Role::Administrator]),
+                    team: None,
+                };
+                let mut events = ecoute_domain::staff::decide(&state, &enrol, &ctx)?;
+                let state = events.iter().fold(state, ecoute_domain::staff::evolve);
+                events.extend(ecoute_domain::staff::decide(
+                    &state,
+                    &StaffCommand::IssueToken {
+                        token_id: ecoute_domain::TokenId::from_uuid(Uuid::new_v4()),
+                        digest: token.digest,
+                    },
+                    &ctx,
+                )?);
+                Ok(vec![Decided {
+                    stream: staff_stream(id),
+                    expected: ExpectedVersion::NoStream,
+                    events: events.into_iter().map(Event::Staff).collect(),
+                }])
+            })
+            .await?;
+        debug_assert!(outcome.events.iter().any(|e| e == "TokenIssued"));
+        self.staff.refresh(self.store.as_ref(), id).await?;
+        Ok(Some((id, token.secret)))
+    }
+
+    /// The history of a case: its events and those of its calls, in global order, up
+    /// to `at` if given; `None` for an unknown case.
+    pub async fn history(
+        &self,
+        case_id: CaseId,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<Option<History>, AppError> {
+        let Some(stored) = self.read_stream(&case_stream(case_id)).await? else {
+            return Ok(None);
+        };
+        let upto = |e: &RecordedEvent| at.is_none_or(|at| e.recorded_at <= at);
+        let mut entries = Vec::new();
+        let mut calls: BTreeSet<CallId> = BTreeSet::new();
+        for e in stored.into_iter().filter(|e| upto(e)) {
+            let event = decode(&e)?;
+            if let Event::Case(c) = &event {
+                match c {
+                    case::CaseEvent::CaseOpened(o) => {
+                        calls.insert(o.call.call_id);
+                    }
+                    case::CaseEvent::CallLinked(l) => {
+                        calls.insert(l.call.call_id);
+                    }
+                    _ => {}
+                }
+            }
+            entries.push(HistoryEntry { stored: e, event });
+        }
+        for call_id in calls {
+            for e in self
+                .read_stream(&call_stream(call_id))
+                .await?
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|e| upto(e))
+            {
+                let event = decode(&e)?;
+                entries.push(HistoryEntry { stored: e, event });
+            }
+        }
+        entries.sort_by_key(|e| e.stored.position);
+        let state = fold_case(entries.iter().map(|e| &e.event));
+        if state.status() == case::CaseStatus::NotOpened && at.is_some() {
+            // The case did not exist yet at that moment.
+            return Ok(Some(History {
+                entries: Vec::new(),
+                state,
+            }));
+        }
+        Ok(Some(History { entries, state }))
+    }
+}

@@ -1,0 +1,75 @@
+//! The one error type of the server's engine, and what each means over HTTP.
+
+use ecoute_domain::DomainError;
+use ecoute_store::StoreError;
+use thiserror::Error;
+
+/// Why a request was not carried out. A failed request appends nothing.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// The input is malformed: a missing or ill-typed field, an unknown value.
+    #[error("{field}: {reason}")]
+    BadInput {
+        /// The field (or header, or path part) at fault.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No valid bearer token came with the request.
+    #[error("a valid bearer token is required")]
+    Unauthenticated,
+    /// The staff member's roles do not allow this action.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such resource, or one the staff member may not see (the same answer).
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// A concurrent command kept winning the race; try again.
+    #[error("{0}")]
+    Conflict(String),
+    /// The resource was removed for good.
+    #[error("{0} was removed for good")]
+    Gone(String),
+    /// The domain refused the command, with the rule's explanation.
+    #[error("{0}")]
+    Rule(#[from] DomainError),
+    /// The same idempotency key was used for another request.
+    #[error("the idempotency key was first used for {first}, not for this request")]
+    IdempotencyKeyReused {
+        /// The request the key was first used for.
+        first: String,
+    },
+    /// The engine is starting, stopping, or opened read-only after damage.
+    #[error("not ready: {0}")]
+    NotReady(String),
+    /// A fault of the engine itself.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// A bad-input error about one field.
+    pub fn bad(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        AppError::BadInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::StreamDeleted(s) => AppError::Gone(s),
+            StoreError::WrongExpectedVersion { .. } => AppError::Conflict(e.to_string()),
+            StoreError::Closed | StoreError::Failed(_) => AppError::NotReady(e.to_string()),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ecoute_projections::ProjectionError> for AppError {
+    fn from(e: ecoute_projections::ProjectionError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}

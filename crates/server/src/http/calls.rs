@@ -1,0 +1,607 @@
+//! `/v1/calls`: receiving a call and recording what the caller says, then handing
+//! it to a case.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use ecoute_domain::call::{self, Answer, CallCommand, CallState, Facts, PersonDescription};
+use ecoute_domain::case::{self, CaseCommand};
+use ecoute_domain::vocabulary::{
+    AbuseKind, AgeBand, Evolution, Frequency, PersonRole, Relation, Setting, Since,
+};
+use ecoute_domain::{
+    call_stream, case_stream, CallId, CaseId, CentreId, DepartementCode, Event, Personal, StaffId,
+    Subject, SubjectId, VolunteerPair,
+};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{answer, parse_id, Accepted, ApiState, Body, Staff};
+use crate::access::Action;
+use crate::access_log::Outcome;
+use crate::app::{Decided, Ids, Loaded};
+use crate::error::AppError;
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/v1/calls", post(receive))
+        .route("/v1/calls/{id}/anonymity", post(anonymity))
+        .route("/v1/calls/{id}/number-refusal", post(number_refusal))
+        .route("/v1/calls/{id}/callback-number", post(callback_number))
+        .route("/v1/calls/{id}/persons", post(person))
+        .route("/v1/calls/{id}/facts", post(facts))
+        .route("/v1/calls/{id}/notes", post(note))
+        .route("/v1/calls/{id}/end", post(end))
+        .route("/v1/calls/{id}/transfer", post(transfer))
+        .route("/v1/calls/{id}/case", post(attach))
+}
+
+/// Which door the caller reached.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DoorKind {
+    /// The national platform: the caller is answered by the listener giving the request.
+    Platform,
+    /// A departmental centre: answered by a pair of volunteers, the one giving the
+    /// request and `partner`.
+    Centre,
+}
+
+/// A call is answered.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveCall {
+    /// `platform` or `centre`.
+    pub door: DoorKind,
+    /// For a centre call: the département code of the centre (`69`, `2A`, `974`).
+    pub centre: Option<String>,
+    /// For a centre call: the second volunteer of the pair.
+    pub partner: Option<Uuid>,
+}
+
+/// The caller leaves a number to be called back on.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackNumber {
+    /// The phone number, as given.
+    pub number: String,
+}
+
+/// A person the caller speaks of.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DescribePerson {
+    /// An already described person of this call, to describe again; omit for a new
+    /// person (the answer gives their new subject id).
+    pub person_id: Option<Uuid>,
+    /// True when the caller speaks of themself.
+    #[serde(default)]
+    pub is_caller: bool,
+    /// Victim, close circle, professional or implicated person.
+    pub role: PersonRole,
+    /// How the person is related to the victim.
+    pub relation: Relation,
+    /// The person's age band.
+    pub age_band: AgeBand,
+    /// Whether the person lives with the victim, when known.
+    pub lives_with_victim: Option<bool>,
+    /// The person's name, if given.
+    pub name: Option<String>,
+    /// The person's address, if given.
+    pub address: Option<String>,
+    /// What the caller says of the person.
+    pub description: Option<String>,
+}
+
+/// The facts the caller reports.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordFacts {
+    /// The kinds of abuse, at least one.
+    pub abuse_kinds: Vec<AbuseKind>,
+    /// Home or institution.
+    pub setting: Setting,
+    /// Since when.
+    pub since: Since,
+    /// How often.
+    pub frequency: Frequency,
+    /// How the facts evolve.
+    pub evolution: Evolution,
+}
+
+/// A note of the conversation, about one person.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Note {
+    /// The note.
+    pub text: String,
+    /// The subject the note is about (default: the caller).
+    pub about: Option<Uuid>,
+}
+
+/// The platform hands the call's situation to a centre.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    /// The département code of the receiving centre.
+    pub centre: String,
+}
+
+/// The call joins a case.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attach {
+    /// An existing case to link the call to; omit to open a new case at the call's
+    /// centre.
+    pub case_id: Option<Uuid>,
+}
+
+/// Parses a département code given in a body.
+pub fn departement(field: &str, s: &str) -> Result<DepartementCode, AppError> {
+    DepartementCode::parse(s).map_err(|e| AppError::bad(field, e.to_string()))
+}
+
+fn call_id(id: &str) -> Result<CallId, AppError> {
+    parse_id("id", id).map(CallId::from_uuid)
+}
+
+/// The received call, visible to the actor, or "no such call".
+fn visible_call(staff: &Staff, state: &CallState) -> Result<(), AppError> {
+    let door = state.door().ok_or(AppError::NotFound("call"))?;
+    if !crate::access::allowed(&staff.snapshot, Action::ActOnCall(door.centre())) {
+        return Err(AppError::NotFound("call"));
+    }
+    Ok(())
+}
+
+/// Runs one command on an existing call.
+async fn on_call(
+    state: &ApiState,
+    staff: &Staff,
+    ids: Ids,
+    id: CallId,
+    make: impl Fn(&CallState) -> Result<CallCommand, AppError> + Send + Sync,
+) -> Result<crate::app::Outcome, AppError> {
+    let app = &state.app;
+    let req = crate::app::Request {
+        actor: &staff.snapshot,
+        target: format!("{} {}", staff.route, id),
+        request_id: staff.request_id,
+        ids,
+    };
+    let result = app
+        .execute(&req, vec![call_stream(id)], |loaded: &Loaded, now| {
+            let (call, expected) = loaded.call(id);
+            visible_call(staff, &call)?;
+            let command = make(&call)?;
+            let ctx = app.context(&staff.snapshot, now, [])?;
+            let events = call::decide(&call, &command, &ctx)?;
+            Ok(vec![Decided {
+                stream: call_stream(id),
+                expected,
+                events: events.into_iter().map(Event::Call).collect(),
+            }])
+        })
+        .await;
+    if let Err(AppError::NotFound(_)) = &result {
+        staff
+            .record(
+                app,
+                Action::ActOnCall(CentreId::NationalPlatform),
+                None,
+                Outcome::NotFound,
+            )
+            .await?;
+    }
+    result
+}
+
+fn accepted_call(outcome: &crate::app::Outcome, id: CallId) -> Accepted {
+    Accepted {
+        call_id: Some(*id.as_uuid()),
+        ..Accepted::of(outcome)
+    }
+}
+
+#[utoipa::path(post, path = "/v1/calls", tag = "calls", request_body = ReceiveCall,
+    responses((status = 201, body = Accepted), (status = 400, body = super::Problem),
+        (status = 403, body = super::Problem), (status = 422, body = super::Problem)),
+    security(("bearer" = [])))]
+/// Answers a call: at the national platform by the listener giving the request, or at
+/// a centre by a pair of volunteers.
+pub async fn receive(
+    State(state): State<ApiState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Body(body): Body<ReceiveCall>,
+) -> Result<Response, AppError> {
+    let app = &state.app;
+    let (answer_as, centre, partner) = match body.door {
+        DoorKind::Platform => {
+            if body.centre.is_some() || body.partner.is_some() {
+                return Err(AppError::bad(
+                    "door",
+                    "a platform call names no centre and no partner",
+                ));
+            }
+            (Answer::PlatformListener, CentreId::NationalPlatform, None)
+        }
+        DoorKind::Centre => {
+            let code = departement(
+                "centre",
+                body.centre
+                    .as_deref()
+                    .ok_or_else(|| AppError::bad("centre", "required for a centre call"))?,
+            )?;
+            let partner = StaffId::from_uuid(
+                body.partner
+                    .ok_or_else(|| AppError::bad("partner", "required for a centre call"))?,
+            );
+            let pair = VolunteerPair::new(staff.snapshot.id, partner)?;
+            (
+                Answer::VolunteerPair { centre: code, pair },
+                CentreId::Departement(code),
+                Some(partner),
+            )
+        }
+    };
+    staff.check(app, Action::ReceiveCall(centre), None).await?;
+    let req = staff.request(&headers, staff.route.clone())?;
+    let id = CallId::from_uuid(req.ids.uuid("call"));
+    let caller = SubjectId::from_uuid(req.ids.uuid("caller"));
+    let outcome = app
+        .execute(&req, vec![call_stream(id)], |loaded, now| {
+            let (call, expected) = loaded.call(id);
+            let ctx = app.context(&staff.snapshot, now, partner)?;
+            let command = CallCommand::Receive {
+                call_id: id,
+                caller,
+                answer: answer_as,
+            };
+            Ok(vec![Decided {
+                stream: call_stream(id),
+                expected,
+                events: call::decide(&call, &command, &ctx)?
+                    .into_iter()
+                    .map(Event::Call)
+                    .collect(),
+            }])
+        })
+        .await?;
+    let body = Accepted {
+        subject_id: Some(*caller.as_uuid()),
+        ..accepted_call(&outcome, id)
+    };
+    Ok(answer(StatusCode::CREATED, outcome.replayed, body))
+}
+
+macro_rules! simple_call_route {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $command:expr) => {
+        #[utoipa::path(post, path = $path, tag = "calls",
+            params(("id" = Uuid, Path, description = "The call")),
+            responses((status = 200, body = Accepted), (status = 404, body = super::Problem),
+                (status = 422, body = super::Problem)),
+            security(("bearer" = [])))]
+        $(#[$doc])*
+        pub async fn $name(
+            State(state): State<ApiState>,
+            staff: Staff,
+            headers: HeaderMap,
+            Path(id): Path<String>,
+        ) -> Result<Response, AppError> {
+            let id = call_id(&id)?;
+            let outcome = on_call(&state, &staff, staff.ids(&headers)?, id, |_| Ok($command)).await?;
+            Ok(answer(StatusCode::OK, outcome.replayed, accepted_call(&outcome, id)))
+        }
+    };
+}
+
+simple_call_route!(
+    /// The caller asks to stay anonymous.
+    anonymity, "/v1/calls/{id}/anonymity", CallCommand::RequestAnonymity
+);
+simple_call_route!(
+    /// The caller refuses that their number be kept: nobody will be able to call back.
+    number_refusal, "/v1/calls/{id}/number-refusal", CallCommand::RefuseNumberRetention
+);
+simple_call_route!(
+    /// The call ends.
+    end, "/v1/calls/{id}/end", CallCommand::End
+);
+
+#[utoipa::path(post, path = "/v1/calls/{id}/callback-number", tag = "calls",
+    params(("id" = Uuid, Path, description = "The call")), request_body = CallbackNumber,
+    responses((status = 200, body = Accepted), (status = 404, body = super::Problem),
+        (status = 422, body = super::Problem)),
+    security(("bearer" = [])))]
+/// The caller leaves a number to be called back on.
+pub async fn callback_number(
+    State(state): State<ApiState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<CallbackNumber>,
+) -> Result<Response, AppError> {
+    let id = call_id(&id)?;
+    let outcome = on_call(&state, &staff, staff.ids(&headers)?, id, |call| {
+        let caller = call.caller().ok_or(AppError::NotFound("call"))?;
+        Ok(CallCommand::RecordCallbackNumber(Personal::new(
+            Subject::caller(caller),
+            body.number.clone(),
+        )))
+    })
+    .await?;
+    Ok(answer(
+        StatusCode::OK,
+        outcome.replayed,
+        accepted_call(&outcome, id),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/calls/{id}/persons", tag = "calls",
+    params(("id" = Uuid, Path, description = "The call")), request_body = DescribePerson,
+    responses((status = 201, body = Accepted), (status = 404, body = super::Problem),
+        (status = 422, body = super::Problem)),
+    security(("bearer" = [])))]
+/// Records a person the caller speaks of (or the caller themself).
+pub async fn person(
+    State(state): State<ApiState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<DescribePerson>,
+) -> Result<Response, AppError> {
+    let id = call_id(&id)?;
+    if body.is_caller && body.person_id.is_some() {
+        return Err(AppError::bad(
+            "person_id",
+            "give either person_id or is_caller",
+        ));
+    }
+    let ids = staff.ids(&headers)?;
+    let new_person = body.person_id.unwrap_or_else(|| ids.uuid("subject"));
+    let outcome = on_call(&state, &staff, ids, id, |call| {
+        let caller = call.caller().ok_or(AppError::NotFound("call"))?;
+        let person = if body.is_caller {
+            caller
+        } else {
+            SubjectId::from_uuid(new_person)
+        };
+        let whose = call.subject(person).unwrap_or(if person == caller {
+            ecoute_domain::Whose::Caller
+        } else if body.role == PersonRole::Victim {
+            ecoute_domain::Whose::Victim
+        } else {
+            ecoute_domain::Whose::OtherPerson
+        });
+        let subject = Subject { id: person, whose };
+        let personal = |v: &Option<String>| v.clone().map(|v| Personal::new(subject, v));
+        Ok(CallCommand::DescribePerson(PersonDescription {
+            person,
+            role: body.role,
+            relation: body.relation,
+            age_band: body.age_band,
+            lives_with_victim: body.lives_with_victim,
+            name: personal(&body.name),
+            address: personal(&body.address),
+            description: personal(&body.description),
+        }))
+    })
+    .await?;
+    let mut accepted = accepted_call(&outcome, id);
+    accepted.subject_id = Some(new_person);
+    if body.is_caller {
+        // The caller's own subject id, from the call.
+        accepted.subject_id = state
+            .app
+            .call_state(id)
+            .await?
+            .and_then(|c| c.caller())
+            .map(|s| *s.as_uuid());
+    }
+    Ok(answer(StatusCode::CREATED, outcome.replayed, accepted))
+}
+
+#[utoipa::path(post, path = "/v1/calls/{id}/facts", tag = "calls",
+    params(("id" = Uuid, Path, description = "The call")), request_body = RecordFacts,
+    responses((status = 200, body = Accepted), (status = 404, body = super::Problem),
+        (status = 422, body = super::Problem)),
+    security(("bearer" = [])))]
+/// Records the facts the caller reports.
+pub async fn facts(
+    State(state): State<ApiState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<RecordFacts>,
+) -> Result<Response, AppError> {
+    let id = call_id(&id)?;
+    let outcome = on_call(&state, &staff, staff.ids(&headers)?, id, |_| {
+        Ok(CallCommand::RecordFacts(Facts {
+            abuse_kinds: body.abuse_kinds.iter().copied().collect(),
+            setting: body.setting,
+            since: body.since,
+            frequency: body.frequency,
+            evolution: body.evolution,
+        }))
+    })
+    .await?;
+    Ok(answer(
+        StatusCode::OK,
+        outcome.replayed,
+        accepted_call(&outcome, id),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/calls/{id}/notes", tag = "calls",
+    params(("id" = Uuid, Path, description = "The call")), request_body = Note,
+    responses((status = 200, body = Accepted), (status = 404, body = super::Problem),
+        (status = 422, body = super::Problem)),
+    security(("bearer" = [])))]
+/// Records a note of the conversation, about the caller or another person of the call.
+pub async fn note(
+    State(state): State<ApiState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<Note>,
+) -> Result<Response, AppError> {
+    let id = call_id(&id)?;
+    let outcome = on_call(&state, &staff, staff.ids(&headers)?, id, |call| {
+        let caller = call.caller().ok_or(AppError::NotFound("call"))?;
+        let about = body.about.map_or(caller, SubjectId::from_uuid);
+        let whose = call
+            .subject(about)
+            .ok_or_else(|| AppError::bad("about", "not a person of this call"))?;
+        Ok(CallCommand::AddNote(Personal::new(
+            Subject { id: about, whose },
+            body.text.clone(),
+        )))
+    })
+    .await?;
+    Ok(answer(
+        StatusCode::OK,
+        outcome.replayed,
+        accepted_call(&outcome, id),
+    ))
+}
+
+/// Attaches an ended call to a case in one commit: the call's `AttachToCase` and the
+/// case's `commands`, decided in order.
+async fn with_case(
+    state: &ApiState,
+    staff: &Staff,
+    headers: &HeaderMap,
+    id: CallId,
+    existing: Option<CaseId>,
+    then: Option<CaseCommand>,
+) -> Result<(crate::app::Outcome, CaseId), AppError> {
+    let app = &state.app;
+    let req = staff.request(headers, format!("{} {}", staff.route, id))?;
+    let case_id = existing.unwrap_or_else(|| CaseId::from_uuid(req.ids.uuid("case")));
+    let streams = vec![call_stream(id), case_stream(case_id)];
+    let result = app
+        .execute(&req, streams, |loaded: &Loaded, now| {
+            let (call, call_expected) = loaded.call(id);
+            visible_call(staff, &call)?;
+            let (mut case, case_expected) = loaded.case(case_id);
+            if existing.is_some() {
+                let centre = case.centre().ok_or(AppError::NotFound("case"))?;
+                if !crate::access::allowed(&staff.snapshot, Action::ActOnCase(centre)) {
+                    return Err(AppError::NotFound("case"));
+                }
+            }
+            let summary = call.summary().ok_or(AppError::NotFound("call"))?;
+            let ctx = app.context(&staff.snapshot, now, [])?.with_call(summary);
+            let call_events = call::decide(
+                &call,
+                &CallCommand::AttachToCase {
+                    case_id,
+                    new_case: existing.is_none(),
+                },
+                &ctx,
+            )?;
+            let first = match existing {
+                None => CaseCommand::Open {
+                    case_id,
+                    call_id: id,
+                },
+                Some(_) => CaseCommand::LinkCall(id),
+            };
+            let mut case_events = Vec::new();
+            for command in std::iter::once(&first).chain(then.as_ref()) {
+                for e in case::decide(&case, command, &ctx)? {
+                    case = case::evolve(case, &e);
+                    case_events.push(Event::Case(e));
+                }
+            }
+            Ok(vec![
+                Decided {
+                    stream: call_stream(id),
+                    expected: call_expected,
+                    events: call_events.into_iter().map(Event::Call).collect(),
+                },
+                Decided {
+                    stream: case_stream(case_id),
+                    expected: case_expected,
+                    events: case_events,
+                },
+            ])
+        })
+        .await;
+    if let Err(AppError::NotFound(_)) = &result {
+        staff
+            .record(
+                app,
+                Action::ActOnCall(CentreId::NationalPlatform),
+                existing,
+                Outcome::NotFound,
+            )
+            .await?;
+    }
+    result.map(|o| (o, case_id))
+}
+
+#[utoipa::path(post, path = "/v1/calls/{id}/transfer", tag = "calls",
+    params(("id" = Uuid, Path, description = "The call")), request_body = Transfer,
+    responses((status = 201, body = Accepted), (status = 404, body = super::Problem),
+        (status = 422, body = super::Problem)),
+    security(("bearer" = [])))]
+/// Opens a case from an ended platform call and transfers it to the centre of the
+/// caller's département, in one commit.
+pub async fn transfer(
+    State(state): State<ApiState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<Transfer>,
+) -> Result<Response, AppError> {
+    let id = call_id(&id)?;
+    let to = departement("centre", &body.centre)?;
+    let (outcome, case_id) = with_case(
+        &state,
+        &staff,
+        &headers,
+        id,
+        None,
+        Some(CaseCommand::Transfer(to)),
+    )
+    .await?;
+    let accepted = Accepted {
+        case_id: Some(*case_id.as_uuid()),
+        ..accepted_call(&outcome, id)
+    };
+    Ok(answer(StatusCode::CREATED, outcome.replayed, accepted))
+}
+
+#[utoipa::path(post, path = "/v1/calls/{id}/case", tag = "calls",
+    params(("id" = Uuid, Path, description = "The call")), request_body = Attach,
+    responses((status = 201, body = Accepted), (status = 404, body = super::Problem),
+        (status = 422, body = super::Problem)),
+    security(("bearer" = [])))]
+/// Attaches an ended call to a case: a new one, opened at the call's centre, or an
+/// existing one (a closed case is reopened by it).
+pub async fn attach(
+    State(state): State<ApiState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<Attach>,
+) -> Result<Response, AppError> {
+    let id = call_id(&id)?;
+    let existing = body.case_id.map(CaseId::from_uuid);
+    let (outcome, case_id) = with_case(&state, &staff, &headers, id, existing, None).await?;
+    let accepted = Accepted {
+        case_id: Some(*case_id.as_uuid()),
+        ..accepted_call(&outcome, id)
+    };
+    let status = if existing.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(answer(status, outcome.replayed, accepted))
+}

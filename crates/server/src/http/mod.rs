@@ -1,0 +1,443 @@
+//! The HTTP API under `/v1`: JSON in and out, bearer tokens, problem details.
+//!
+//! Handlers are thin: they parse, ask [`crate::access`], call the [`App`] and
+//! shape the answer. Every error is an `application/problem+json` document
+//! (RFC 9457) whose `type` is stable per kind of error.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use ecoute_domain::{CaseId, DomainError, StaffSnapshot};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use uuid::Uuid;
+
+use crate::access::{self, Action};
+use crate::access_log::{AccessRecord, Outcome};
+use crate::app::{App, Ids};
+use crate::error::AppError;
+
+mod calls;
+mod cases;
+mod dto;
+pub mod openapi;
+mod ops;
+mod queries;
+mod staff;
+
+pub use dto::*;
+
+/// Limits of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest request body, in bytes.
+    pub max_body: usize,
+    /// Longest time a request may take.
+    pub timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_body: 64 * 1024,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The engine.
+    pub app: Arc<App>,
+    /// False until the engine is open and the projections have caught up, and again
+    /// once shutting down.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// The whole HTTP API.
+pub fn router(state: ApiState, config: &HttpConfig) -> Router {
+    Router::new()
+        .merge(calls::routes())
+        .merge(cases::routes())
+        .merge(queries::routes())
+        .merge(staff::routes())
+        .merge(ops::routes())
+        .fallback(|| async { AppError::NotFound("route") })
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(CatchPanicLayer::custom(panic_to_problem))
+        .layer(axum::extract::DefaultBodyLimit::max(config.max_body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.timeout,
+        ))
+        .with_state(state)
+}
+
+/// Counts and times every request, and logs it without any personal value (the
+/// route template, never the path).
+async fn observe(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let seconds = start.elapsed().as_secs_f64();
+    state.app.metrics.request(&method, &route, status, seconds);
+    tracing::info!(%method, %route, status, ms = seconds * 1000.0, "request");
+    response
+}
+
+fn panic_to_problem(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    // The panic's message may hold request data: log only that it happened.
+    tracing::error!("a request handler panicked; answered 500, the server stays up");
+    AppError::Internal("the request failed unexpectedly".into()).into_response()
+}
+
+impl AppError {
+    fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadInput { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Gone(_) => StatusCode::GONE,
+            AppError::Rule(_) | AppError::IdempotencyKeyReused { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            AppError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            AppError::BadInput { .. } => "bad-input",
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not-found",
+            AppError::Conflict(_) => "conflict",
+            AppError::Gone(_) => "gone",
+            AppError::Rule(_) => "rule-refused",
+            AppError::IdempotencyKeyReused { .. } => "idempotency-key-reused",
+            AppError::NotReady(_) => "not-ready",
+            AppError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// The stable name of a domain rule: its variant name (`NotTheReferent`).
+fn rule_name(e: &DomainError) -> String {
+    let debug = format!("{e:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "internal error");
+        }
+        let (field, rule) = match &self {
+            AppError::BadInput { field, .. } => (Some(field.clone()), None),
+            AppError::Rule(e) => (None, Some(rule_name(e))),
+            _ => (None, None),
+        };
+        let problem = Problem {
+            r#type: format!("{PROBLEM_BASE}{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            field,
+            rule,
+        };
+        let mut response = (status, axum::Json(problem)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"ecoute\""),
+            );
+        }
+        response
+    }
+}
+
+/// The authenticated member of staff, as they stand now.
+pub struct Staff {
+    /// Their roles and accreditations.
+    pub snapshot: StaffSnapshot,
+    /// The route template, for the access log.
+    pub route: String,
+    /// The request's id.
+    pub request_id: Uuid,
+    /// The purpose given with `X-Purpose`, if any.
+    pub purpose: Option<String>,
+}
+
+impl FromRequestParts<ApiState> for Staff {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, AppError> {
+        let route = format!(
+            "{} {}",
+            parts.method,
+            parts
+                .extensions
+                .get::<MatchedPath>()
+                .map_or("unmatched", |p| p.as_str())
+        );
+        let request_id = Uuid::new_v4();
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let Some((snapshot, _)) = token.and_then(|t| state.app.staff.authenticate(t)) else {
+            let record = AccessRecord {
+                staff: None,
+                roles: Vec::new(),
+                action: "authenticate".into(),
+                route,
+                case: None,
+                outcome: Outcome::Unauthenticated,
+                purpose: String::new(),
+                at: state.app.now(),
+                request_id,
+            };
+            write_access(&state.app, &record).await?;
+            return Err(AppError::Unauthenticated);
+        };
+        let purpose = purpose(&parts.headers)?;
+        Ok(Staff {
+            snapshot,
+            route,
+            request_id,
+            purpose,
+        })
+    }
+}
+
+/// The header naming why data is read.
+pub const PURPOSE_HEADER: &str = "x-purpose";
+/// The header that makes a write idempotent.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+fn purpose(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let Some(v) = headers.get(PURPOSE_HEADER) else {
+        return Ok(None);
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| AppError::bad("X-Purpose", "must be ASCII"))?;
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_. ".contains(c));
+    if !ok {
+        return Err(AppError::bad(
+            "X-Purpose",
+            "1 to 64 characters among a-z, 0-9, space, '-', '_', '.' (a purpose, never personal data)",
+        ));
+    }
+    Ok(Some(v.to_string()))
+}
+
+async fn write_access(app: &App, record: &AccessRecord) -> Result<(), AppError> {
+    app.access_log.record(record).await?;
+    app.metrics.access_record();
+    Ok(())
+}
+
+impl Staff {
+    /// Asks the access rules; a refusal is recorded in the access log and answered
+    /// 403, or 404 where the resource's existence is itself confidential.
+    pub async fn check(
+        &self,
+        app: &App,
+        action: Action,
+        case: Option<CaseId>,
+    ) -> Result<(), AppError> {
+        if access::allowed(&self.snapshot, action) {
+            return Ok(());
+        }
+        Err(self.refused(app, action, case).await)
+    }
+
+    /// Records a refused attempt and gives the error to answer with.
+    pub async fn refused(&self, app: &App, action: Action, case: Option<CaseId>) -> AppError {
+        let (outcome, error) = if action.hides_existence() {
+            (Outcome::NotFound, AppError::NotFound("case"))
+        } else {
+            (
+                Outcome::Refused,
+                AppError::Forbidden(format!("your roles do not allow {} here", action.name())),
+            )
+        };
+        match self.record(app, action, case, outcome).await {
+            Ok(()) => error,
+            Err(e) => e,
+        }
+    }
+
+    /// Records one consultation (or attempt) in the access log.
+    pub async fn record(
+        &self,
+        app: &App,
+        action: Action,
+        case: Option<CaseId>,
+        outcome: Outcome,
+    ) -> Result<(), AppError> {
+        let record = AccessRecord {
+            staff: Some(self.snapshot.id),
+            roles: self.snapshot.roles.iter().copied().collect(),
+            action: action.name().into(),
+            route: self.route.clone(),
+            case,
+            outcome,
+            purpose: self
+                .purpose
+                .clone()
+                .unwrap_or_else(|| implied_purpose(action).to_string()),
+            at: app.now(),
+            request_id: self.request_id,
+        };
+        write_access(app, &record).await
+    }
+
+    /// The ids for a write: derived from the `Idempotency-Key` header, if given.
+    pub fn ids(&self, headers: &HeaderMap) -> Result<Ids, AppError> {
+        let Some(v) = headers.get(IDEMPOTENCY_HEADER) else {
+            return Ok(Ids::random());
+        };
+        let key = v
+            .to_str()
+            .ok()
+            .filter(|k| !k.is_empty() && k.len() <= 255 && k.chars().all(|c| c.is_ascii_graphic()))
+            .ok_or_else(|| AppError::bad("Idempotency-Key", "1 to 255 visible ASCII characters"))?;
+        Ok(Ids::from_key(self.snapshot.id, key))
+    }
+
+    /// A command request for the engine.
+    pub fn request(
+        &self,
+        headers: &HeaderMap,
+        target: String,
+    ) -> Result<crate::app::Request<'_>, AppError> {
+        Ok(crate::app::Request {
+            actor: &self.snapshot,
+            target,
+            request_id: self.request_id,
+            ids: self.ids(headers)?,
+        })
+    }
+}
+
+fn implied_purpose(action: Action) -> &'static str {
+    match action {
+        Action::ReadCase(_) => "case follow-up",
+        Action::ActOnCase(_) | Action::ActOnCall(_) | Action::ReceiveCall(_) => "case work",
+        Action::ReadQueue(_) | Action::ReadCaseload(_) => "case allocation",
+        Action::ReadStatistics => "statistics",
+        Action::ManageStaff | Action::ReadStaff(_) => "staff management",
+        Action::SubjectRights => "data subject request",
+    }
+}
+
+/// A JSON body, parsed strictly: unknown fields and wrong types are a 400 naming the
+/// field; a body over the limit is a 413.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                AppError::bad("body", e.body_text()).into_response()
+            }
+        })?;
+        if !json {
+            return Err(AppError::bad("Content-Type", "must be application/json").into_response());
+        }
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                "body".to_string()
+            } else {
+                path
+            };
+            AppError::bad(field, e.into_inner().to_string()).into_response()
+        })?;
+        de.end()
+            .map_err(|e| AppError::bad("body", e.to_string()).into_response())?;
+        Ok(Body(value))
+    }
+}
+
+fn too_large() -> Response {
+    let problem = Problem {
+        r#type: format!("{PROBLEM_BASE}too-large"),
+        title: "Payload Too Large".into(),
+        status: 413,
+        detail: "the request body is over the limit".into(),
+        field: Some("body".into()),
+        rule: None,
+    };
+    let mut r = (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(problem)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    r
+}
+
+/// A JSON answer with a status, marked when it replays an earlier answer.
+pub fn answer<T: Serialize>(status: StatusCode, replayed: bool, body: T) -> Response {
+    let mut r = (status, axum::Json(body)).into_response();
+    if replayed {
+        r.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    r
+}
+
+/// Parses a path id.
+pub fn parse_id(field: &str, s: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(s).map_err(|_| AppError::bad(field, "not a UUID"))
+}
+
+/// Marks the server as ready or not.
+pub fn set_ready(state: &ApiState, ready: bool) {
+    state.ready.store(ready, Ordering::SeqCst);
+}

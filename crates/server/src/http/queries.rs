@@ -1,0 +1,198 @@
+//! Queries over the read models: a centre's queues, a referent's caseload, statistics.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use ecoute_domain::{CentreId, StaffId};
+use ecoute_projections::helpline::{QueueEntry, StatisticsQuery};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::cases::queue_kind;
+use super::{answer, parse_id, ApiState, Staff};
+use crate::access::Action;
+use crate::error::AppError;
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/v1/centres/{centre}/queue", get(queue))
+        .route("/v1/staff/{id}/caseload", get(caseload))
+        .route("/v1/statistics", get(statistics))
+}
+
+/// One case waiting in a queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Waiting {
+    /// The case.
+    pub case_id: Uuid,
+    /// Since when it waits.
+    pub since: DateTime<Utc>,
+    /// How long it has waited, in seconds, as of the answer.
+    pub waited_seconds: i64,
+}
+
+/// A centre's queues, each oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueView {
+    /// The centre (`national` or a département code).
+    pub centre: String,
+    /// Cases opened by the platform and not transferred yet (the platform's queue).
+    pub awaiting_transfer: Vec<Waiting>,
+    /// Cases with no referent.
+    pub awaiting_referent: Vec<Waiting>,
+    /// Cases whose caller nobody reached yet.
+    pub awaiting_recontact: Vec<Waiting>,
+    /// Cases waiting for the caller to call again.
+    pub awaiting_call_back: Vec<Waiting>,
+}
+
+fn waiting(entries: Vec<QueueEntry>) -> Vec<Waiting> {
+    entries
+        .into_iter()
+        .map(|e| Waiting {
+            case_id: *e.case_id.as_uuid(),
+            since: e.since,
+            waited_seconds: e.waited.num_seconds(),
+        })
+        .collect()
+}
+
+fn centre(s: &str) -> Result<CentreId, AppError> {
+    CentreId::parse(s).map_err(|e| AppError::bad("centre", e.to_string()))
+}
+
+#[utoipa::path(get, path = "/v1/centres/{centre}/queue", tag = "queries",
+    params(("centre" = String, Path, description = "`national` or a département code")),
+    responses((status = 200, body = QueueView), (status = 403, body = super::Problem)),
+    security(("bearer" = [])))]
+/// A centre's queues: cases awaiting transfer, a referent, a recontact, or the caller's
+/// call-back, each with how long it has waited.
+pub async fn queue(
+    State(state): State<ApiState>,
+    staff: Staff,
+    Path(c): Path<String>,
+) -> Result<Response, AppError> {
+    let app = &state.app;
+    let c = centre(&c)?;
+    staff.check(app, Action::ReadQueue(c), None).await?;
+    app.catch_up().await?;
+    let q = app.views.cases.queue(c, app.now())?;
+    let view = QueueView {
+        centre: c.to_string(),
+        awaiting_transfer: waiting(q.awaiting_transfer),
+        awaiting_referent: waiting(q.awaiting_referent),
+        awaiting_recontact: waiting(q.awaiting_recontact),
+        awaiting_call_back: waiting(q.awaiting_call_back),
+    };
+    Ok(answer(StatusCode::OK, false, view))
+}
+
+/// One open case of a referent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseloadLine {
+    /// The case.
+    pub case_id: Uuid,
+    /// The centre holding it.
+    pub centre: String,
+    /// Since when the referent follows it.
+    pub since: DateTime<Utc>,
+    /// The queue it sits in, if any.
+    pub queue: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/staff/{id}/caseload", tag = "queries",
+    params(("id" = Uuid, Path, description = "The referent")),
+    responses((status = 200, body = [CaseloadLine]), (status = 403, body = super::Problem)),
+    security(("bearer" = [])))]
+/// A referent's open cases, longest followed first.
+pub async fn caseload(
+    State(state): State<ApiState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let app = &state.app;
+    let referent = StaffId::from_uuid(parse_id("id", &id)?);
+    staff
+        .check(app, Action::ReadCaseload(referent), None)
+        .await?;
+    app.catch_up().await?;
+    let lines: Vec<CaseloadLine> = app
+        .views
+        .cases
+        .caseload(referent)?
+        .into_iter()
+        .map(|e| CaseloadLine {
+            case_id: *e.case_id.as_uuid(),
+            centre: e.centre.to_string(),
+            since: e.since,
+            queue: e.queue.map(queue_kind),
+        })
+        .collect();
+    Ok(answer(StatusCode::OK, false, lines))
+}
+
+/// Which period and centre.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StatisticsParams {
+    /// First day, inclusive (default: 30 days before `to`).
+    pub from: Option<NaiveDate>,
+    /// Last day, inclusive (default: today, UTC).
+    pub to: Option<NaiveDate>,
+    /// One centre (`national` or a département code); default all.
+    pub centre: Option<String>,
+}
+
+/// Statistics of a period; counts only, never personal data.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatisticsView {
+    /// First day, inclusive.
+    pub from: NaiveDate,
+    /// Last day, inclusive.
+    pub to: NaiveDate,
+    /// The centre, if one was asked for.
+    pub centre: Option<String>,
+    /// Calls per day, by door, cases per centre, abuse kinds, settings, relations of
+    /// implicated persons, delays (call to referent, referent to first recontact),
+    /// solutions proposed and the share consented.
+    #[schema(value_type = Object)]
+    pub report: serde_json::Value,
+}
+
+#[utoipa::path(get, path = "/v1/statistics", tag = "queries", params(StatisticsParams),
+    responses((status = 200, body = StatisticsView), (status = 400, body = super::Problem)),
+    security(("bearer" = [])))]
+/// The helpline's statistics over a period, for one centre or all.
+pub async fn statistics(
+    State(state): State<ApiState>,
+    staff: Staff,
+    Query(p): Query<StatisticsParams>,
+) -> Result<Response, AppError> {
+    let app = &state.app;
+    staff.check(app, Action::ReadStatistics, None).await?;
+    let to = p.to.unwrap_or_else(|| app.now().date_naive());
+    let from = p.from.unwrap_or(to - Duration::days(30));
+    if from > to {
+        return Err(AppError::bad("from", "after `to`"));
+    }
+    if (to - from).num_days() > 3660 {
+        return Err(AppError::bad("from", "the period is over ten years"));
+    }
+    let centre = p.centre.as_deref().map(centre).transpose()?;
+    app.catch_up().await?;
+    let report = app
+        .views
+        .statistics
+        .query(&StatisticsQuery { from, to, centre })?;
+    let view = StatisticsView {
+        from,
+        to,
+        centre: centre.map(|c| c.to_string()),
+        report: serde_json::to_value(&report).map_err(|e| AppError::Internal(e.to_string()))?,
+    };
+    Ok(answer(StatusCode::OK, false, view))
+}

@@ -1,0 +1,131 @@
+//! The ecoute server: the engine behind an HTTP API, with staff, access control and
+//! an access log.
+//!
+//! - [`app`]: the engine — event store, projections, staff directory, access log —
+//!   and how a command becomes a commit (retried on a lost race, idempotent by key);
+//! - [`access`]: every access rule, in one place;
+//! - [`access_log`]: the append-only record of every read of case data and every
+//!   refused attempt;
+//! - [`auth`]: bearer tokens and the staff directory;
+//! - [`http`]: the `/v1` API (axum), problem details, OpenAPI;
+//! - [`metrics`]: the Prometheus exposition.
+//!
+//! [`Server::start`] opens everything and listens; [`Server::shutdown`] stops
+//! accepting, finishes the requests in flight, and closes the stores.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod access_log;
+pub mod app;
+pub mod auth;
+pub mod error;
+pub mod http;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use app::{App, AppConfig};
+pub use error::AppError;
+pub use http::HttpConfig;
+
+/// Everything `ecoute serve` is told.
+#[derive(Clone)]
+pub struct ServeConfig {
+    /// The engine.
+    pub app: AppConfig,
+    /// Where to listen (port 0 picks a free one).
+    pub addr: SocketAddr,
+    /// Request limits.
+    pub http: HttpConfig,
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    app: Arc<App>,
+    state: http::ApiState,
+    first_admin: Option<(ecoute_domain::StaffId, String)>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Opens the engine, creates a first administrator on an empty store, and starts
+    /// listening. Readiness follows once the projections have caught up.
+    pub async fn start(config: ServeConfig) -> Result<Server, AppError> {
+        let app = Arc::new(App::open(config.app.clone()).await?);
+        let first_admin = app.bootstrap().await?;
+        let state = http::ApiState {
+            app: app.clone(),
+            ready: Arc::new(AtomicBool::new(false)),
+        };
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", config.addr)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let router = http::router(state.clone(), &config.http);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        let ready_state = state.clone();
+        tokio::spawn(async move {
+            // A long history may take more than one wait to catch up.
+            while ready_state.app.catch_up().await.is_err() {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            http::set_ready(&ready_state, true);
+        });
+        tracing::info!(%addr, "listening");
+        Ok(Server {
+            addr,
+            app,
+            state,
+            first_admin,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The engine.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// The administrator created on this start's empty store, with their token (to be
+    /// shown once); `None` when the store already had staff.
+    pub fn first_admin(&self) -> Option<&(ecoute_domain::StaffId, String)> {
+        self.first_admin.as_ref()
+    }
+
+    /// Stops accepting, lets the requests in flight finish, then stops the
+    /// projections and flushes and closes the stores.
+    pub async fn shutdown(mut self) -> Result<(), AppError> {
+        http::set_ready(&self.state, false);
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task)
+            .await
+            .map_err(|e| AppError::Internal(format!("the server task failed: {e}")))?
+            .map_err(|e| AppError::Internal(format!("the server failed: {e}")))?;
+        self.app.close().await
+    }
+}

@@ -1,0 +1,160 @@
+//! Counters for `/metrics`, in the Prometheus text format (OpenMetrics).
+//!
+//! Labels carry route templates (`/v1/cases/{id}`), never a real id or any
+//! personal value.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProjectionLabels {
+    projection: String,
+}
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    commits: Counter,
+    events: Counter,
+    conflicts: Counter,
+    access_records: Counter,
+    head: Gauge,
+    lag: Family<ProjectionLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("ecoute");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route template and status",
+            requests.clone(),
+        );
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template",
+            latency.clone(),
+        );
+        let commits = Counter::default();
+        registry.register(
+            "commits",
+            "Commits appended to the event log",
+            commits.clone(),
+        );
+        let events = Counter::default();
+        registry.register(
+            "events_appended",
+            "Events appended to the event log",
+            events.clone(),
+        );
+        let conflicts = Counter::default();
+        registry.register(
+            "command_conflicts",
+            "Commands that lost a race and were tried again",
+            conflicts.clone(),
+        );
+        let access_records = Counter::default();
+        registry.register(
+            "access_records",
+            "Records written to the access log",
+            access_records.clone(),
+        );
+        let head = Gauge::default();
+        registry.register("log_head", "Events in the log", head.clone());
+        let lag = Family::<ProjectionLabels, Gauge>::default();
+        registry.register(
+            "projection_lag_events",
+            "Events a projection is behind the log",
+            lag.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            commits,
+            events,
+            conflicts,
+            access_records,
+            head,
+            lag,
+        }
+    }
+
+    /// One answered request.
+    pub fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// One commit of `events` events.
+    pub fn commit(&self, events: u64) {
+        self.commits.inc();
+        self.events.inc_by(events);
+    }
+
+    /// One command that lost a race.
+    pub fn conflict(&self) {
+        self.conflicts.inc();
+    }
+
+    /// One access record written.
+    pub fn access_record(&self) {
+        self.access_records.inc();
+    }
+
+    /// The text exposition, with the log head and projection lags as of now.
+    pub fn render(&self, head: u64, lags: impl IntoIterator<Item = (String, u64)>) -> String {
+        self.head.set(i64::try_from(head).unwrap_or(i64::MAX));
+        for (projection, lag) in lags {
+            self.lag
+                .get_or_create(&ProjectionLabels { projection })
+                .set(i64::try_from(lag).unwrap_or(i64::MAX));
+        }
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
