@@ -7,7 +7,7 @@
 //! | role | calls | cases | queues, caseloads | statistics | staff | data subjects |
 //! |---|---|---|---|---|---|---|
 //! | platform listener | every centre | read and act, every centre | every centre | yes | — | — |
-//! | volunteer | centres accredited now | — | — | yes | — | — |
+//! | volunteer | centres accredited now | read and act, centres accredited now | those centres | yes | — | — |
 //! | referent | centres accredited now | read and act, centres accredited now | those centres, own caseload | yes | — | — |
 //! | auditor | — | read (summary, history, timeline), every centre | — | yes | — | — |
 //! | data-protection officer | — | — | — | yes | — | access, erasure |
@@ -70,9 +70,9 @@ impl Action {
     }
 }
 
-/// Whether a centre volunteer or referent of `actor` works at `centre` now.
-fn works_at(actor: &StaffSnapshot, role: Role, centre: CentreId) -> bool {
-    actor.has(role) && centre.departement().is_some_and(|d| actor.accredited_at(d))
+/// Whether `actor` answers calls as a volunteer at `centre` now.
+fn volunteer_at(actor: &StaffSnapshot, centre: CentreId) -> bool {
+    actor.has(Role::Volunteer) && centre.departement().is_some_and(|d| actor.accredited_at(d))
 }
 
 /// Whether `actor`, as they stand now, may do `action`.
@@ -80,18 +80,13 @@ pub fn allowed(actor: &StaffSnapshot, action: Action) -> bool {
     let listener = actor.has(Role::PlatformListener);
     match action {
         Action::ReceiveCall(CentreId::NationalPlatform) => listener,
-        Action::ReceiveCall(centre) => works_at(actor, Role::Volunteer, centre),
-        Action::ActOnCall(CentreId::NationalPlatform) => listener,
-        Action::ActOnCall(centre) => {
-            listener
-                || works_at(actor, Role::Volunteer, centre)
-                || works_at(actor, Role::Referent, centre)
+        Action::ReceiveCall(centre) => volunteer_at(actor, centre),
+        // The domain's rule: a platform listener anywhere, a centre's volunteers and
+        // referents where accredited now.
+        Action::ActOnCall(centre) | Action::ActOnCase(centre) | Action::ReadQueue(centre) => {
+            actor.may_act_for(centre)
         }
-        Action::ReadCase(centre) => {
-            listener || actor.has(Role::Auditor) || works_at(actor, Role::Referent, centre)
-        }
-        Action::ActOnCase(centre) => listener || works_at(actor, Role::Referent, centre),
-        Action::ReadQueue(centre) => listener || works_at(actor, Role::Referent, centre),
+        Action::ReadCase(centre) => actor.may_act_for(centre) || actor.has(Role::Auditor),
         Action::ReadCaseload(referent) => {
             listener || (actor.id == referent && actor.has(Role::Referent))
         }
@@ -161,7 +156,7 @@ mod tests {
             ),
             (
                 Action::ReadCase(own),
-                [true, false, true, true, false, false],
+                [true, true, true, true, false, false],
             ),
             (
                 Action::ReadCase(other),
@@ -173,7 +168,7 @@ mod tests {
             ),
             (
                 Action::ActOnCase(own),
-                [true, false, true, false, false, false],
+                [true, true, true, false, false, false],
             ),
             (
                 Action::ActOnCase(other),
@@ -181,7 +176,7 @@ mod tests {
             ),
             (
                 Action::ReadQueue(own),
-                [true, false, true, false, false, false],
+                [true, true, true, false, false, false],
             ),
             (
                 Action::ReadQueue(other),
