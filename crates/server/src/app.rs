@@ -10,6 +10,9 @@
 //! 4. on a wrong expected version, start again (at most [`AppConfig::retries`]
 //!    times), then answer a conflict.
 //!
+//! Commands on the same stream within this process take turns (see
+//! `StreamLocks`), so the race is lost only to another writer of the same log.
+//!
 //! A request that carries an idempotency key gets event ids (and the ids of what it
 //! creates) derived from the member and the key, so a retry finds the first commit
 //! through the store's id index and answers from it, appending nothing.
@@ -89,6 +92,43 @@ pub struct App {
     pub metrics: Metrics,
     clock: Arc<dyn Clock>,
     config: AppConfig,
+    locks: StreamLocks,
+}
+
+/// Commands on the same stream, in this process, take turns: without this, many
+/// concurrent commands on one busy case would mostly lose the optimistic race and
+/// burn their retries. Streams are hashed onto a fixed set of async mutexes, taken in
+/// ascending order so that multi-stream commands cannot deadlock. Optimistic
+/// concurrency still guards the log against any other writer.
+struct StreamLocks {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl StreamLocks {
+    fn new(n: usize) -> Self {
+        StreamLocks {
+            stripes: (0..n).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+
+    async fn lock(&self, streams: &[String]) -> Vec<tokio::sync::MutexGuard<'_, ()>> {
+        let mut idx: Vec<usize> = streams
+            .iter()
+            .map(|s| {
+                let h = blake3::hash(s.as_bytes());
+                let b = h.as_bytes();
+                u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as usize
+                    % self.stripes.len()
+            })
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let mut guards = Vec::with_capacity(idx.len());
+        for i in idx {
+            guards.push(self.stripes[i].lock().await);
+        }
+        guards
+    }
 }
 
 /// Who gives a command, and how it was asked.
@@ -278,6 +318,7 @@ impl App {
             metrics: Metrics::new(),
             clock: config.clock.clone(),
             config,
+            locks: StreamLocks::new(1024),
         })
     }
 
@@ -406,6 +447,7 @@ impl App {
     where
         D: Fn(&Loaded, DateTime<Utc>) -> Result<Vec<Decided>, AppError> + Send + Sync,
     {
+        let _turn = self.locks.lock(&streams).await;
         if let Some(replayed) = self.replay(req).await? {
             return Ok(replayed);
         }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::calls::departement;
-use super::{answer, parse_id, Accepted, ApiState, Body, Staff};
+use super::{answer, parse_id, Accepted, ApiState, Body, Params, Staff};
 use crate::access::Action;
 use crate::access_log::Outcome;
 use crate::app::{Decided, Ids, Loaded};
@@ -322,7 +322,7 @@ pub async fn history(
     State(state): State<ApiState>,
     staff: Staff,
     Path(id): Path<String>,
-    Query(q): Query<AtQuery>,
+    Params(q): Params<AtQuery>,
 ) -> Result<Response, AppError> {
     let id = case_id(&id)?;
     let at =

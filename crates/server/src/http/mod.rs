@@ -74,6 +74,9 @@ pub fn router(state: ApiState, config: &HttpConfig) -> Router {
         .merge(staff::routes())
         .merge(ops::routes())
         .fallback(|| async { AppError::NotFound("route") })
+        .method_not_allowed_fallback(|| async {
+            AppError::bad("method", "this route does not take this method")
+        })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(CatchPanicLayer::custom(panic_to_problem))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body))
@@ -363,6 +366,29 @@ fn implied_purpose(action: Action) -> &'static str {
         Action::ReadStatistics => "statistics",
         Action::ManageStaff | Action::ReadStaff(_) => "staff management",
         Action::SubjectRights => "data subject request",
+    }
+}
+
+/// Query parameters, parsed strictly: a bad one is a 400 naming it.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Params)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." {
+                    "query".to_string()
+                } else {
+                    path
+                };
+                AppError::bad(field, e.into_inner().to_string())
+            })
     }
 }
 

@@ -1,6 +1,6 @@
 //! Queries over the read models: a centre's queues, a referent's caseload, statistics.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::cases::queue_kind;
-use super::{answer, parse_id, ApiState, Staff};
+use super::{answer, parse_id, ApiState, Params, Staff};
 use crate::access::Action;
 use crate::error::AppError;
 
@@ -170,7 +170,7 @@ pub struct StatisticsView {
 pub async fn statistics(
     State(state): State<ApiState>,
     staff: Staff,
-    Query(p): Query<StatisticsParams>,
+    Params(p): Params<StatisticsParams>,
 ) -> Result<Response, AppError> {
     let app = &state.app;
     staff.check(app, Action::ReadStatistics, None).await?;
