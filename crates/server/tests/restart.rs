@@ -27,10 +27,11 @@ fn start(dir: &std::path::Path) -> Running {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut admin_token = None;
     loop {
-        let line = lines
-            .next()
-            .expect("ecoute printed its address")
-            .expect("stdout");
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ecoute stopped before printing its address");
+        };
         if let Some(t) = line.strip_prefix("their token, shown this once: ") {
             admin_token = Some(t.trim().to_string());
         }
