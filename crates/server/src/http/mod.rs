@@ -467,3 +467,53 @@ pub fn parse_id(field: &str, s: &str) -> Result<Uuid, AppError> {
 pub fn set_ready(state: &ApiState, ready: bool) {
     state.ready.store(ready, Ordering::SeqCst);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_500_problem_and_the_router_goes_on() {
+        async fn boom() -> &'static str {
+            panic!("a bug with request data inside")
+        }
+        let app = Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "fine" }))
+            .layer(CatchPanicLayer::custom(panic_to_problem));
+        let req = |p: &str| {
+            Request::builder()
+                .uri(p)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let r = app.clone().oneshot(req("/boom")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("urn:ecoute:problem:internal"), "{text}");
+        assert!(
+            !text.contains("request data"),
+            "the panic message is not shown: {text}"
+        );
+        let r = app.oneshot(req("/fine")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn rule_names_are_the_variant_names() {
+        assert_eq!(rule_name(&DomainError::NoNumberToCall), "NoNumberToCall");
+        assert_eq!(
+            rule_name(&DomainError::NotAccredited(
+                ecoute_domain::DepartementCode::parse("69").unwrap()
+            )),
+            "NotAccredited"
+        );
+    }
+}
