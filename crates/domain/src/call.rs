@@ -401,7 +401,7 @@ impl CallState {
 }
 
 pub(crate) fn check_text(field: &'static str, text: &Personal<String>) -> Result<(), DomainError> {
-    let t = text.reveal();
+    let t = text.reveal().ok_or(DomainError::NotInClear { field })?;
     if t.trim().is_empty() {
         return Err(DomainError::EmptyText { field });
     }
@@ -415,7 +415,9 @@ pub(crate) fn check_text(field: &'static str, text: &Personal<String>) -> Result
 }
 
 fn check_phone(number: &Personal<String>) -> Result<(), DomainError> {
-    let n = number.reveal();
+    let n = number.reveal().ok_or(DomainError::NotInClear {
+        field: "callback_number",
+    })?;
     let digits = n.chars().filter(|c| c.is_ascii_digit()).count();
     let shape_ok = n
         .chars()

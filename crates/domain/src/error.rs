@@ -89,6 +89,13 @@ pub enum DomainError {
     /// Revoking an accreditation not held.
     #[error("not accredited at centre {0}")]
     NotAccredited(DepartementCode),
+    /// A command carried a personal value already sealed or erased: commands carry
+    /// values in clear, and the store seals them.
+    #[error("{field} must be given in clear")]
+    NotInClear {
+        /// The field.
+        field: &'static str,
+    },
     /// Issuing a token id twice.
     #[error("token {0} was already issued")]
     TokenAlreadyIssued(TokenId),

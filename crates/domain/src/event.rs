@@ -8,7 +8,7 @@
 
 use crate::call::{self, CallEvent};
 use crate::case::{self, CaseEvent};
-use crate::personal::{HasPersonalData, PersonalField};
+use crate::personal::{HasPersonalData, Personal, PersonalField};
 use crate::staff::{self, StaffEvent};
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
@@ -211,10 +211,10 @@ registry! {
     Call(CallEvent::CallReceived) => 1,
     Call(CallEvent::AnonymityRequested) => 1,
     Call(CallEvent::NumberRetentionRefused) => 1,
-    Call(CallEvent::CallbackNumberRecorded) => 1,
-    Call(CallEvent::PersonDescribed) => 2,
+    Call(CallEvent::CallbackNumberRecorded) => 2,
+    Call(CallEvent::PersonDescribed) => 3,
     Call(CallEvent::FactsRecorded) => 1,
-    Call(CallEvent::ListeningNoteRecorded) => 1,
+    Call(CallEvent::ListeningNoteRecorded) => 2,
     Call(CallEvent::CallEnded) => 1,
     Call(CallEvent::CallAttachedToCase) => 1,
     Case(CaseEvent::CaseOpened) => 1,
@@ -222,14 +222,14 @@ registry! {
     Case(CaseEvent::CaseTransferred) => 1,
     Case(CaseEvent::ReferentAssigned) => 1,
     Case(CaseEvent::ReferentReleased) => 1,
-    Case(CaseEvent::AnalysisRecorded) => 1,
+    Case(CaseEvent::AnalysisRecorded) => 2,
     Case(CaseEvent::RecontactAttempted) => 1,
     Case(CaseEvent::AwaitingCallBack) => 1,
-    Case(CaseEvent::SolutionProposed) => 1,
+    Case(CaseEvent::SolutionProposed) => 2,
     Case(CaseEvent::ConsentGiven) => 1,
     Case(CaseEvent::ConsentRefused) => 1,
     Case(CaseEvent::ConsentWithdrawn) => 1,
-    Case(CaseEvent::ActionTaken) => 1,
+    Case(CaseEvent::ActionTaken) => 2,
     Case(CaseEvent::CaseClosed) => 1,
     Case(CaseEvent::CaseReopened) => 1,
     Staff(StaffEvent::StaffEnrolled) => 1,
@@ -252,12 +252,20 @@ pub fn decode(type_name: &str, schema_version: u16, payload: &[u8]) -> Result<Ev
 }
 
 /// The shapes of older schema versions, and how each becomes the current one.
+///
+/// The first versions of the six events with personal values wrote them in clear
+/// (`personal::codec_v1`); they come back as clear values, to be sealed when stored
+/// again. `PersonDescribed` version 1 also lacked `lives_with_victim`.
 mod upcast {
     use super::{from_bytes, DecodeError, Event};
-    use crate::call::{CallEvent, PersonDescribed, PersonDescription};
-    use crate::ids::SubjectId;
+    use crate::call::{
+        CallEvent, CallbackNumberRecorded, ListeningNoteRecorded, PersonDescribed,
+        PersonDescription,
+    };
+    use crate::case::{ActionTaken, AnalysisRecorded, CaseEvent, SolutionProposed};
+    use crate::ids::{SolutionId, SubjectId};
     use crate::personal::Personal;
-    use crate::vocabulary::{AgeBand, PersonRole, Relation};
+    use crate::vocabulary::{AgeBand, PersonRole, Relation, SolutionKind};
     use chrono::{DateTime, Utc};
     use serde::Deserialize;
 
@@ -274,11 +282,11 @@ mod upcast {
         role: PersonRole,
         relation: Relation,
         age_band: AgeBand,
-        #[serde(with = "crate::personal::codec::option")]
+        #[serde(with = "crate::personal::codec_v1::option")]
         name: Option<Personal<String>>,
-        #[serde(with = "crate::personal::codec::option")]
+        #[serde(with = "crate::personal::codec_v1::option")]
         address: Option<Personal<String>>,
-        #[serde(with = "crate::personal::codec::option")]
+        #[serde(with = "crate::personal::codec_v1::option")]
         description: Option<Personal<String>>,
     }
 
@@ -302,19 +310,140 @@ mod upcast {
         }
     }
 
+    /// `PersonDescribed` version 2: values in clear.
+    #[derive(Deserialize)]
+    struct PersonDescribedV2 {
+        person: PersonDescriptionV2,
+        at: DateTime<Utc>,
+    }
+
+    #[derive(Deserialize)]
+    struct PersonDescriptionV2 {
+        person: SubjectId,
+        role: PersonRole,
+        relation: Relation,
+        age_band: AgeBand,
+        lives_with_victim: Option<bool>,
+        #[serde(with = "crate::personal::codec_v1::option")]
+        name: Option<Personal<String>>,
+        #[serde(with = "crate::personal::codec_v1::option")]
+        address: Option<Personal<String>>,
+        #[serde(with = "crate::personal::codec_v1::option")]
+        description: Option<Personal<String>>,
+    }
+
+    impl From<PersonDescribedV2> for PersonDescribed {
+        fn from(v2: PersonDescribedV2) -> Self {
+            let p = v2.person;
+            PersonDescribed {
+                person: PersonDescription {
+                    person: p.person,
+                    role: p.role,
+                    relation: p.relation,
+                    age_band: p.age_band,
+                    lives_with_victim: p.lives_with_victim,
+                    name: p.name,
+                    address: p.address,
+                    description: p.description,
+                },
+                at: v2.at,
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct CallbackNumberRecordedV1 {
+        #[serde(with = "crate::personal::codec_v1")]
+        number: Personal<String>,
+        at: DateTime<Utc>,
+    }
+
+    #[derive(Deserialize)]
+    struct NoteV1 {
+        #[serde(with = "crate::personal::codec_v1")]
+        note: Personal<String>,
+        at: DateTime<Utc>,
+    }
+
+    #[derive(Deserialize)]
+    struct SolutionProposedV1 {
+        solution_id: SolutionId,
+        kind: SolutionKind,
+        #[serde(with = "crate::personal::codec_v1")]
+        description: Personal<String>,
+        at: DateTime<Utc>,
+    }
+
+    #[derive(Deserialize)]
+    struct ActionTakenV1 {
+        solution_id: SolutionId,
+        #[serde(with = "crate::personal::codec_v1")]
+        note: Personal<String>,
+        at: DateTime<Utc>,
+    }
+
     /// The event, when `(type_name, version)` is an older version; `None` otherwise.
     pub(super) fn decode_old(
         type_name: &str,
         version: u16,
         bytes: &[u8],
     ) -> Result<Option<Event>, DecodeError> {
-        Ok(match (type_name, version) {
+        Ok(Some(match (type_name, version) {
             ("PersonDescribed", 1) => {
-                let v1: PersonDescribedV1 = from_bytes("PersonDescribed", version, bytes)?;
-                Some(Event::Call(CallEvent::PersonDescribed(v1.into())))
+                let v: PersonDescribedV1 = from_bytes("PersonDescribed", version, bytes)?;
+                Event::Call(CallEvent::PersonDescribed(v.into()))
             }
-            _ => None,
-        })
+            ("PersonDescribed", 2) => {
+                let v: PersonDescribedV2 = from_bytes("PersonDescribed", version, bytes)?;
+                Event::Call(CallEvent::PersonDescribed(v.into()))
+            }
+            ("CallbackNumberRecorded", 1) => {
+                let v: CallbackNumberRecordedV1 =
+                    from_bytes("CallbackNumberRecorded", version, bytes)?;
+                Event::Call(CallEvent::CallbackNumberRecorded(CallbackNumberRecorded {
+                    number: v.number,
+                    at: v.at,
+                }))
+            }
+            ("ListeningNoteRecorded", 1) => {
+                let v: NoteV1 = from_bytes("ListeningNoteRecorded", version, bytes)?;
+                Event::Call(CallEvent::ListeningNoteRecorded(ListeningNoteRecorded {
+                    note: v.note,
+                    at: v.at,
+                }))
+            }
+            ("AnalysisRecorded", 1) => {
+                #[derive(Deserialize)]
+                struct V1 {
+                    #[serde(with = "crate::personal::codec_v1")]
+                    analysis: Personal<String>,
+                    at: DateTime<Utc>,
+                }
+                let v: V1 = from_bytes("AnalysisRecorded", version, bytes)?;
+                Event::Case(CaseEvent::AnalysisRecorded(AnalysisRecorded {
+                    analysis: v.analysis,
+                    at: v.at,
+                }))
+            }
+            ("SolutionProposed", 1) => {
+                let v: SolutionProposedV1 = from_bytes("SolutionProposed", version, bytes)?;
+                Event::Case(CaseEvent::SolutionProposed(SolutionProposed {
+                    solution_id: v.solution_id,
+                    kind: v.kind,
+                    description: v.description,
+                    at: v.at,
+                }))
+            }
+            ("ActionTaken", 1) => {
+                let v: ActionTakenV1 = from_bytes("ActionTaken", version, bytes)?;
+                Event::Case(CaseEvent::ActionTaken(ActionTaken {
+                    solution_id: v.solution_id,
+                    note: v.note,
+                    at: v.at,
+                }))
+            }
+            _ => return Ok(None),
+        }))
     }
 }
 
@@ -342,6 +471,24 @@ impl HasPersonalData for Event {
                 vec![of("description", &e.description)]
             }
             Event::Case(CaseEvent::ActionTaken(e)) => vec![of("note", &e.note)],
+            Event::Call(_) | Event::Case(_) | Event::Staff(_) => Vec::new(),
+        }
+    }
+
+    fn personal_values_mut(&mut self) -> Vec<&mut Personal<String>> {
+        match self {
+            Event::Call(CallEvent::CallbackNumberRecorded(e)) => vec![&mut e.number],
+            Event::Call(CallEvent::PersonDescribed(e)) => {
+                let p = &mut e.person;
+                [&mut p.name, &mut p.address, &mut p.description]
+                    .into_iter()
+                    .filter_map(Option::as_mut)
+                    .collect()
+            }
+            Event::Call(CallEvent::ListeningNoteRecorded(e)) => vec![&mut e.note],
+            Event::Case(CaseEvent::AnalysisRecorded(e)) => vec![&mut e.analysis],
+            Event::Case(CaseEvent::SolutionProposed(e)) => vec![&mut e.description],
+            Event::Case(CaseEvent::ActionTaken(e)) => vec![&mut e.note],
             Event::Call(_) | Event::Case(_) | Event::Staff(_) => Vec::new(),
         }
     }

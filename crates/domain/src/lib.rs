@@ -36,5 +36,5 @@ pub use ids::{
     call_stream, case_stream, staff_stream, CallId, CaseId, SolutionId, StaffId, SubjectId, TeamId,
     TokenId,
 };
-pub use personal::{HasPersonalData, Personal, PersonalField, Subject, Whose};
+pub use personal::{HasPersonalData, Personal, PersonalField, Protected, Sealed, Subject, Whose};
 pub use staff::{Role, StaffSnapshot, TokenDigest, VolunteerPair};

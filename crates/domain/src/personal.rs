@@ -4,7 +4,13 @@
 //! its `Debug` and `Display` print a redaction, and it does not implement `Serialize`, so
 //! an event field of type `Personal<T>` only compiles when it names [`codec`] explicitly
 //! (`#[serde(with = "crate::personal::codec")]`). The codec is the single place where
-//! personal values become bytes; a later issue swaps it for encryption per subject.
+//! personal values become bytes.
+//!
+//! A value is held as [`Protected`]: in clear (as a command gives it), sealed (encrypted
+//! with its subject's key), or erased (the key was destroyed). The domain does no
+//! cryptography and no I/O: whoever stores events seals every clear value first, through
+//! [`Personal::seal`] and [`HasPersonalData::personal_values_mut`], and whoever shows
+//! them to an entitled reader opens them with [`Personal::open`].
 //!
 //! Forgetting the codec fails to compile:
 //!
@@ -67,13 +73,38 @@ impl Subject {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Personal<T> {
     subject: Subject,
-    value: T,
+    value: Protected<T>,
+}
+
+/// How a personal value is held.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Protected<T> {
+    /// In clear: as a command gives it, or once opened for an entitled reader. Never
+    /// stored by the server.
+    Clear(T),
+    /// Encrypted with the subject's key.
+    Sealed(Sealed),
+    /// The subject's key was destroyed: the value can never be read again.
+    Erased,
+}
+
+/// A value encrypted with an AEAD under its subject's key: the nonce, and the
+/// ciphertext with its tag. The domain never looks inside.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sealed {
+    /// The nonce it was sealed with (24 bytes for XChaCha20-Poly1305).
+    pub nonce: Vec<u8>,
+    /// The ciphertext and tag.
+    pub ciphertext: Vec<u8>,
 }
 
 impl<T> Personal<T> {
     /// Marks `value` as personal data of `subject`.
     pub fn new(subject: Subject, value: T) -> Self {
-        Personal { subject, value }
+        Personal {
+            subject,
+            value: Protected::Clear(value),
+        }
     }
 
     /// Whose data this is.
@@ -81,15 +112,53 @@ impl<T> Personal<T> {
         self.subject
     }
 
-    /// The value in clear. Call it only where the value is shown to someone entitled to
-    /// see it; never to log it.
-    pub fn reveal(&self) -> &T {
+    /// The value in clear, when it is held in clear. Call it only where the value is
+    /// shown to someone entitled to see it; never to log it.
+    pub fn reveal(&self) -> Option<&T> {
+        match &self.value {
+            Protected::Clear(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// How the value is held.
+    pub fn protected(&self) -> &Protected<T> {
         &self.value
     }
 
-    /// Takes the value out, in clear, with the same care as [`Personal::reveal`].
-    pub fn into_revealed(self) -> T {
-        self.value
+    /// Whether the value is held in clear.
+    pub fn is_clear(&self) -> bool {
+        matches!(self.value, Protected::Clear(_))
+    }
+}
+
+impl Personal<String> {
+    /// Seals a clear value with `encrypt(subject, plaintext)`; a sealed or erased value
+    /// is left as it is.
+    pub fn seal<E>(
+        &mut self,
+        encrypt: impl FnOnce(Subject, &[u8]) -> Result<Sealed, E>,
+    ) -> Result<(), E> {
+        if let Protected::Clear(v) = &self.value {
+            self.value = Protected::Sealed(encrypt(self.subject, v.as_bytes())?);
+        }
+        Ok(())
+    }
+
+    /// Opens a sealed value with `decrypt(subject, sealed)`: `Some(text)` puts it in
+    /// clear, `None` (the key is gone) marks it erased. A clear or erased value is left
+    /// as it is.
+    pub fn open<E>(
+        &mut self,
+        decrypt: impl FnOnce(Subject, &Sealed) -> Result<Option<String>, E>,
+    ) -> Result<(), E> {
+        if let Protected::Sealed(s) = &self.value {
+            self.value = match decrypt(self.subject, s)? {
+                Some(v) => Protected::Clear(v),
+                None => Protected::Erased,
+            };
+        }
+        Ok(())
     }
 }
 
@@ -133,25 +202,27 @@ impl PersonalField {
 pub trait HasPersonalData {
     /// Every personal value held, in field order.
     fn personal_fields(&self) -> Vec<PersonalField>;
+
+    /// Every personal value held, to seal or open them, in field order.
+    fn personal_values_mut(&mut self) -> Vec<&mut Personal<String>>;
 }
 
-/// The only place where personal values are turned into bytes and back. Today the value
-/// is written in clear next to its subject; a later issue encrypts it with a key per
-/// subject, here and nowhere else.
+/// The only place where personal values are turned into bytes and back: the subject,
+/// then the value as [`Protected`] (clear, sealed or erased).
 pub mod codec {
-    use super::{Personal, Subject};
+    use super::{Personal, Protected, Subject};
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     #[derive(Serialize)]
     struct Out<'a, T> {
         subject: Subject,
-        value: &'a T,
+        value: &'a Protected<T>,
     }
 
     #[derive(Deserialize)]
     struct In<T> {
         subject: Subject,
-        value: T,
+        value: Protected<T>,
     }
 
     /// Writes a personal value; use with `#[serde(with = "crate::personal::codec")]`.
@@ -204,6 +275,42 @@ pub mod codec {
     }
 }
 
+/// The codec of the first schema versions, which wrote the value in clear next to its
+/// subject; kept to read those versions back (as clear values).
+pub(crate) mod codec_v1 {
+    use super::{Personal, Subject};
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    struct In<T> {
+        subject: Subject,
+        value: T,
+    }
+
+    /// Reads a personal value written in clear.
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Personal<T>, D::Error> {
+        let In { subject, value } = In::deserialize(d)?;
+        Ok(Personal::new(subject, value))
+    }
+
+    /// The same for an optional value.
+    pub mod option {
+        use super::In;
+        use crate::personal::Personal;
+        use serde::{Deserialize, Deserializer};
+
+        /// Reads an optional personal value written in clear.
+        pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Personal<T>>, D::Error> {
+            Ok(Option::<In<T>>::deserialize(d)?
+                .map(|In { subject, value }| Personal::new(subject, value)))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +327,6 @@ mod tests {
         assert!(debug.contains("redacted"));
         assert!(debug.contains("Caller"));
         assert_eq!(p.to_string(), "<redacted>");
-        assert_eq!(p.reveal(), "Jeanne Martin");
+        assert_eq!(p.reveal().map(String::as_str), Some("Jeanne Martin"));
     }
 }

@@ -231,7 +231,7 @@ fn every_event_type_round_trips_through_bincode() {
 }
 
 #[test]
-fn person_described_is_version_2_and_version_1_is_upcast() {
+fn person_described_is_version_3_and_versions_1_and_2_are_upcast() {
     // A `PersonDescribed` of schema version 1, as stored before `lives_with_victim`
     // existed: bincode 2, standard configuration, written out by hand.
     #[rustfmt::skip]
@@ -256,11 +256,68 @@ fn person_described_is_version_2_and_version_1_is_upcast() {
     })
     .into();
     assert_eq!(event, expected);
-    // Re-encoded, it is version 2, and version 2 bytes are not read as version 1.
-    let v2 = encode(&event).expect("encodes");
-    assert_eq!(v2.schema_version, 2);
-    assert!(decode("PersonDescribed", 1, &v2.payload).is_err());
-    assert!(decode("PersonDescribed", 2, stored_v1).is_err());
+    // Version 2 added `lives_with_victim` (here None) after the age band; its values
+    // were still in clear. Both come back as clear values.
+    let mut stored_v2 = stored_v1[..20].to_vec();
+    stored_v2.push(0);
+    stored_v2.extend_from_slice(&stored_v1[20..]);
+    let event2 = decode("PersonDescribed", 2, &stored_v2).expect("version 2 decodes");
+    assert_eq!(event2, expected);
+    // Re-encoded, it is version 3 (values as clear, sealed or erased), and the bytes of
+    // one version are not read as another.
+    let v3 = encode(&event).expect("encodes");
+    assert_eq!(v3.schema_version, 3);
+    assert!(decode("PersonDescribed", 1, &v3.payload).is_err());
+    assert!(decode("PersonDescribed", 2, &v3.payload).is_err());
+    assert!(decode("PersonDescribed", 3, stored_v1).is_err());
+}
+
+#[test]
+fn sealed_values_are_stored_as_given_and_opened_back() {
+    // A stand-in cipher: the domain never sees a key, it only carries what it is given.
+    let seal = |_: Subject, plain: &[u8]| -> Result<Sealed, ()> {
+        Ok(Sealed {
+            nonce: vec![7; 24],
+            ciphertext: plain.iter().rev().map(|b| b ^ 0x5a).collect(),
+        })
+    };
+    let open = |_: Subject, s: &Sealed| -> Result<Option<String>, ()> {
+        Ok(Some(
+            String::from_utf8(s.ciphertext.iter().rev().map(|b| b ^ 0x5a).collect()).unwrap(),
+        ))
+    };
+    for original in every_event() {
+        let mut event = original.clone();
+        let n = event.personal_values_mut().len();
+        assert_eq!(n, event.personal_fields().len());
+        for v in event.personal_values_mut() {
+            v.seal(seal).unwrap();
+            assert!(!v.is_clear() && v.reveal().is_none());
+        }
+        let enc = encode(&event).expect("encodes");
+        assert!(
+            !enc.payload.windows(6).any(|w| w == b"SECRET"),
+            "{} holds a value in clear once sealed",
+            enc.type_name
+        );
+        let mut back = decode(enc.type_name, enc.schema_version, &enc.payload).expect("decodes");
+        assert_eq!(back, event, "sealed values round-trip");
+        for v in back.personal_values_mut() {
+            v.open(open).unwrap();
+        }
+        assert_eq!(back, original, "opened, they are the values given");
+        // A destroyed key: the value is erased, for good.
+        let mut erased = event.clone();
+        for v in erased.personal_values_mut() {
+            v.open(|_, _| Ok::<_, ()>(None)).unwrap();
+            assert!(matches!(v.protected(), Protected::Erased));
+        }
+        let enc = encode(&erased).expect("encodes");
+        assert_eq!(
+            decode(enc.type_name, enc.schema_version, &enc.payload).unwrap(),
+            erased
+        );
+    }
 }
 
 #[test]
@@ -295,6 +352,7 @@ fn unknown_types_versions_and_bad_payloads_are_errors() {
     huge.push(0xFD); // u64 length follows
     huge.extend((1u64 << 60).to_le_bytes());
     assert!(decode("ListeningNoteRecorded", 1, &huge).is_err());
+    assert!(decode("ListeningNoteRecorded", 2, &huge).is_err());
     assert!(decode("CallEnded", 1, &vec![0u8; MAX_PAYLOAD_BYTES + 1]).is_err());
     // An invalid département code in stored bytes is refused too.
     let mut bad_centre = encode(&every_event()[28]).expect("encodes").payload;
