@@ -19,6 +19,7 @@ pub mod access;
 pub mod access_log;
 pub mod app;
 pub mod auth;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod metrics;

@@ -1,12 +1,14 @@
-//! `ecoute`: the server (`ecoute serve`) and the command line over its data
-//! directory (`verify`, `log`, `read`, `append`, `smoke`).
+//! `ecoute`: the server (`ecoute serve`), the server with a demo set loaded through
+//! its API (`ecoute demo`), and the command line over its data directory (`verify`,
+//! `log`, `read`, `append`, `smoke`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use ecoute_server::demo::DemoConfig;
 use ecoute_server::{AppConfig, HttpConfig, ServeConfig, Server};
 use ecoute_store::{
     Direction, EventData, EventStore, ExpectedVersion, Metadata, ReadFrom, RecordedEvent,
@@ -21,14 +23,10 @@ use uuid::Uuid;
     about = "An event-sourced case engine for an elder-abuse helpline"
 )]
 struct Cli {
-    /// The data directory holding the sled store.
-    #[arg(
-        long,
-        env = "ECOUTE_DATA_DIR",
-        default_value = "./ecoute-data",
-        global = true
-    )]
-    data_dir: PathBuf,
+    /// The data directory holding the sled store [default: ./ecoute-data; for `demo`:
+    /// ./ecoute-demo-data].
+    #[arg(long, env = "ECOUTE_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,6 +35,9 @@ struct Cli {
 enum Command {
     /// Runs the HTTP API on the data directory (created if absent).
     Serve(ServeArgs),
+    /// Runs the HTTP API like `serve`, after loading a made-up demo set through it
+    /// (on an empty data directory only), and prints a token per role.
+    Demo(DemoArgs),
     /// Appends a commit to a stream, reads it back and verifies the whole log.
     Smoke,
     /// Appends one event (payload given as text) to a stream.
@@ -94,12 +95,36 @@ struct ServeArgs {
     cache_mib: u64,
 }
 
+#[derive(clap::Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// How many calls to load.
+    #[arg(long, default_value_t = 300)]
+    calls: usize,
+    /// The seed of the demo's choices: the same seed plays the same journeys.
+    #[arg(long, default_value_t = 3977)]
+    seed: u64,
+    /// How many caller journeys are loaded at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let json = matches!(&cli.command, Command::Serve(a) if a.log_json);
+    let json = match &cli.command {
+        Command::Serve(a) | Command::Demo(DemoArgs { serve: a, .. }) => a.log_json,
+        _ => false,
+    };
+    // The demo's own thousands of requests would drown the guide: its default leaves
+    // the per-request lines out (RUST_LOG brings them back).
+    let default_filter = match &cli.command {
+        Command::Demo(_) => "info,ecoute_server::http=warn",
+        _ => "info",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -108,9 +133,16 @@ async fn main() -> std::process::ExitCode {
     } else {
         logs.init();
     }
+    let data_dir = cli.data_dir.unwrap_or_else(|| {
+        PathBuf::from(match cli.command {
+            Command::Demo(_) => "./ecoute-demo-data",
+            _ => "./ecoute-data",
+        })
+    });
     let outcome = match cli.command {
-        Command::Serve(args) => serve(cli.data_dir, args).await,
-        command => main_inner(cli.data_dir, command).await,
+        Command::Serve(args) => serve(data_dir, args).await,
+        Command::Demo(args) => demo(data_dir, args).await,
+        command => main_inner(data_dir, command).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -122,8 +154,10 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
-    let mut app = AppConfig::new(&data_dir);
+/// Opens the data directory and starts listening, as `serve` and `demo` both do;
+/// prints the first administrator's token when the store was empty.
+async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Server> {
+    let mut app = AppConfig::new(data_dir);
     app.cache_bytes = args.cache_mib << 20;
     let config = ServeConfig {
         app,
@@ -141,11 +175,80 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
         println!("their token, shown this once: {token}");
     }
     println!("listening on http://{}", server.addr());
+    Ok(server)
+}
+
+/// Serves until SIGINT or SIGTERM, then stops cleanly.
+async fn serve_until_stopped(server: Server) -> Result<()> {
     stop_signal().await;
+    stop(server).await
+}
+
+async fn stop(server: Server) -> Result<()> {
     tracing::info!("stopping: finishing requests in flight");
     server.shutdown().await.context("stopping")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
+    let server = start(&data_dir, &args).await?;
+    serve_until_stopped(server).await
+}
+
+/// `serve`, after loading the demo set through the API on an empty data directory.
+async fn demo(data_dir: PathBuf, args: DemoArgs) -> Result<()> {
+    let server = start(&data_dir, &args.serve).await?;
+    let Some((_, admin_token)) = server.first_admin().cloned() else {
+        println!(
+            "{} already holds a store (staff exist): the demo set is not loaded again, \
+             and nothing is deleted; the tokens were printed on its first run. Serving it \
+             as it is (use another --data-dir for a fresh demo).",
+            data_dir.display()
+        );
+        return serve_until_stopped(server).await;
+    };
+    // The server may listen on every interface; the loader talks to it locally.
+    let mut local = server.addr();
+    if local.ip().is_unspecified() {
+        local.set_ip(match local {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let base_url = format!("http://{local}");
+    let config = DemoConfig {
+        calls: args.calls,
+        seed: args.seed,
+        concurrency: args.concurrency,
+    };
+    println!(
+        "loading the demo set through the API: {} calls, seed {}…",
+        config.calls, config.seed
+    );
+    let loaded = tokio::select! {
+        loaded = ecoute_server::demo::load(&base_url, &admin_token, config) => loaded,
+        _ = stop_signal() => {
+            println!("interrupted: what was loaded so far stays in {}", data_dir.display());
+            return stop(server).await;
+        }
+    };
+    let summary = match loaded {
+        Ok(summary) => summary,
+        Err(e) => {
+            if let Err(s) = stop(server).await {
+                eprintln!("error: {s:#}");
+            }
+            return Err(e.context(format!(
+                "loading the demo set (what was loaded so far stays in {}; the \
+                 administrator token above still works)",
+                data_dir.display()
+            )));
+        }
+    };
+    print!("{}", summary.guide());
+    println!("serving until interrupted (Ctrl-C)");
+    serve_until_stopped(server).await
 }
 
 /// SIGINT or SIGTERM.
@@ -185,7 +288,7 @@ async fn main_inner(data_dir: PathBuf, command: Command) -> Result<()> {
 
 async fn run(store: &Arc<SledStore>, command: Command) -> Result<()> {
     match command {
-        Command::Serve(_) => bail!("serve runs on its own"),
+        Command::Serve(_) | Command::Demo(_) => bail!("serve and demo run on their own"),
         Command::Smoke => smoke(store).await,
         Command::Append {
             stream,
