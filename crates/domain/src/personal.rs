@@ -90,7 +90,7 @@ pub enum Protected<T> {
 
 /// A value encrypted with an AEAD under its subject's key: the nonce, and the
 /// ciphertext with its tag. The domain never looks inside.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sealed {
     /// The nonce it was sealed with (24 bytes for XChaCha20-Poly1305).
     pub nonce: Vec<u8>,

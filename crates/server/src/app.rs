@@ -27,8 +27,8 @@ use ecoute_domain::call::{self, CallState};
 use ecoute_domain::case::{self, CaseState};
 use ecoute_domain::staff::{StaffCommand, StaffState};
 use ecoute_domain::{
-    call_stream, case_stream, encode, staff_stream, CallId, CaseId, Context, Event, Role, StaffId,
-    StaffSnapshot,
+    call_stream, case_stream, encode, staff_stream, CallId, CaseId, Context, Event,
+    HasPersonalData, Role, StaffId, StaffSnapshot,
 };
 use ecoute_projections::helpline::{self, HelplineViews};
 use ecoute_projections::{ModelDb, Runtime, RuntimeConfig};
@@ -42,6 +42,7 @@ use uuid::Uuid;
 use crate::access_log::AccessLog;
 use crate::auth::{decode, NewToken, StaffDirectory};
 use crate::error::AppError;
+use crate::keys::{KeyStore, MasterKey};
 use crate::metrics::Metrics;
 
 /// Where and how the engine runs.
@@ -60,12 +61,15 @@ pub struct AppConfig {
     pub retries: usize,
     /// How long a read waits for the projections to catch up with the last write.
     pub read_wait: Duration,
+    /// The master key that wraps the subjects' keys.
+    pub master_key: MasterKey,
 }
 
 impl AppConfig {
-    /// The defaults for a data directory.
-    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+    /// The defaults for a data directory and its master key.
+    pub fn new(data_dir: impl Into<PathBuf>, master_key: MasterKey) -> Self {
         AppConfig {
+            master_key,
             data_dir: data_dir.into(),
             clock: Arc::new(SystemClock),
             durability: Durability::Flush,
@@ -88,6 +92,8 @@ pub struct App {
     pub staff: StaffDirectory,
     /// Who read which case, and every refused attempt.
     pub access_log: AccessLog,
+    /// The subjects' keys.
+    pub keys: Arc<KeyStore>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -298,6 +304,10 @@ impl App {
         );
         let access_log =
             AccessLog::open(&config.data_dir.join("access-log"), config.clock.clone())?;
+        let keys = Arc::new(KeyStore::open(
+            &config.data_dir.join("keys"),
+            &config.master_key,
+        )?);
         let db = ModelDb::open(config.data_dir.join("models"))?;
         let dyn_store: Arc<dyn EventStore> = store.clone();
         let runtime = Runtime::start(
@@ -315,6 +325,7 @@ impl App {
             views,
             staff,
             access_log,
+            keys,
             metrics: Metrics::new(),
             clock: config.clock.clone(),
             config,
@@ -453,7 +464,8 @@ impl App {
         }
         for _ in 0..=self.config.retries {
             let loaded = self.load(&streams).await?;
-            let decided = decide(&loaded, self.now())?;
+            let mut decided = decide(&loaded, self.now())?;
+            self.seal(&mut decided).await?;
             let commit = self.commit(req, decided)?;
             match self.store.append(commit).await {
                 Ok(result) => {
@@ -499,6 +511,41 @@ impl App {
         )))
     }
 
+    /// Seals every personal value with its subject's key, creating (durably) the keys
+    /// of new subjects first: nothing personal reaches the log in clear.
+    async fn seal(&self, decided: &mut [Decided]) -> Result<(), AppError> {
+        let mut subjects = Vec::new();
+        for d in decided.iter_mut() {
+            for e in d.events.iter_mut() {
+                subjects.extend(e.personal_values_mut().iter().map(|v| v.subject().id));
+            }
+        }
+        if subjects.is_empty() {
+            return Ok(());
+        }
+        let keys = self.keys.clone();
+        tokio::task::spawn_blocking(move || keys.ensure(&subjects))
+            .await
+            .map_err(|e| AppError::Internal(format!("key task failed: {e}")))??;
+        for d in decided.iter_mut() {
+            for e in d.events.iter_mut() {
+                for v in e.personal_values_mut() {
+                    v.seal(|subject, plain| self.keys.seal(subject, plain))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the personal values of events read from the log, for an entitled reader;
+    /// values of erased subjects become `Erased`.
+    pub fn open_values(&self, event: &mut Event) -> Result<(), AppError> {
+        for v in event.personal_values_mut() {
+            v.open(|subject, sealed| self.keys.unseal(subject, sealed))?;
+        }
+        Ok(())
+    }
+
     fn commit(&self, req: &Request<'_>, decided: Vec<Decided>) -> Result<Commit, AppError> {
         let mut commit: Option<Commit> = None;
         let mut n = 0usize;
@@ -508,7 +555,14 @@ impl App {
             }
             let mut events = Vec::with_capacity(d.events.len());
             for e in &d.events {
-                let enc = encode(e).map_err(|err| AppError::Internal(err.to_string()))?;
+                let mut e = e.clone();
+                if e.personal_values_mut().iter().any(|v| v.is_clear()) {
+                    return Err(AppError::Internal(format!(
+                        "{} would reach the log with a personal value in clear",
+                        e.type_name()
+                    )));
+                }
+                let enc = encode(&e).map_err(|err| AppError::Internal(err.to_string()))?;
                 let mut metadata = Metadata {
                     correlation_id: Some(req.request_id),
                     actor: Some(staff_stream(req.actor.id)),
@@ -669,7 +723,8 @@ impl App {
         let mut entries = Vec::new();
         let mut calls: BTreeSet<CallId> = BTreeSet::new();
         for e in stored.into_iter().filter(|e| upto(e)) {
-            let event = decode(&e)?;
+            let mut event = decode(&e)?;
+            self.open_values(&mut event)?;
             if let Event::Case(c) = &event {
                 match c {
                     case::CaseEvent::CaseOpened(o) => {
@@ -691,7 +746,8 @@ impl App {
                 .into_iter()
                 .filter(|e| upto(e))
             {
-                let event = decode(&e)?;
+                let mut event = decode(&e)?;
+                self.open_values(&mut event)?;
                 entries.push(HistoryEntry { stored: e, event });
             }
         }

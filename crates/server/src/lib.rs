@@ -7,6 +7,7 @@
 //! - [`access_log`]: the append-only record of every read of case data and every
 //!   refused attempt;
 //! - [`auth`]: bearer tokens and the staff directory;
+//! - [`keys`]: encryption of personal values at rest, a key per data subject;
 //! - [`http`]: the `/v1` API (axum), problem details, OpenAPI;
 //! - [`metrics`]: the Prometheus exposition.
 //!
@@ -22,6 +23,7 @@ pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod keys;
 pub mod metrics;
 
 use std::net::SocketAddr;
@@ -34,6 +36,7 @@ use tokio::task::JoinHandle;
 pub use app::{App, AppConfig};
 pub use error::AppError;
 pub use http::HttpConfig;
+pub use keys::MasterKey;
 
 /// Everything `ecoute serve` is told.
 #[derive(Clone)]

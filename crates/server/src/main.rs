@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use ecoute_server::demo::DemoConfig;
-use ecoute_server::{AppConfig, HttpConfig, ServeConfig, Server};
+use ecoute_server::{AppConfig, HttpConfig, MasterKey, ServeConfig, Server};
 use ecoute_store::{
     Direction, EventData, EventStore, ExpectedVersion, Metadata, ReadFrom, RecordedEvent,
     SledStore, StoreConfig, StreamId,
@@ -93,6 +93,85 @@ struct ServeArgs {
     /// sled's page cache for the event log, in MiB.
     #[arg(long, env = "ECOUTE_CACHE_MIB", default_value_t = 64)]
     cache_mib: u64,
+    /// A file holding the master key (64 hexadecimal digits) that wraps the keys of
+    /// personal data. Keep it apart from the data directory and its backups.
+    #[arg(long, env = "ECOUTE_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+    /// The master key itself, as 64 hexadecimal digits (prefer a file).
+    #[arg(long, env = "ECOUTE_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
+    /// Creates the master key file with a new key if it does not exist yet.
+    #[arg(long, requires = "master_key_file")]
+    create_master_key: bool,
+}
+
+/// The master key from `--master-key` or `--master-key-file`, creating the file with
+/// `--create-master-key`; without one the server does not start.
+fn master_key(args: &ServeArgs) -> Result<MasterKey> {
+    if let Some(hex) = &args.master_key {
+        return Ok(MasterKey::from_hex(hex)?);
+    }
+    let Some(path) = &args.master_key_file else {
+        bail!(
+            "no master key: give --master-key-file FILE (add --create-master-key to make one) \
+             or ECOUTE_MASTER_KEY; personal data is never stored without encryption"
+        );
+    };
+    if !path.exists() && args.create_master_key {
+        let key = MasterKey::generate()?;
+        write_secret(path, &key.to_hex())
+            .with_context(|| format!("creating the master key file {}", path.display()))?;
+        eprintln!(
+            "created a new master key in {}: keep it safe and apart from the data \
+             directory and its backups; without it the personal data cannot be read",
+            path.display()
+        );
+        return Ok(key);
+    }
+    let hex = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the master key file {}", path.display()))?;
+    Ok(MasterKey::from_hex(&hex)?)
+}
+
+/// The demo's master key: the one given, as for `serve`, or else one the demo makes
+/// and keeps in its data directory — fine for a demo, never for real data, whose
+/// master key lives apart from the data and its backups.
+fn demo_master_key(data_dir: &Path, args: &ServeArgs) -> Result<MasterKey> {
+    if args.master_key.is_some() || args.master_key_file.is_some() {
+        return master_key(args);
+    }
+    let path = data_dir.join("demo-master.key");
+    if path.exists() {
+        let hex = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return Ok(MasterKey::from_hex(&hex)?);
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let key = MasterKey::generate()?;
+    write_secret(&path, &key.to_hex()).with_context(|| format!("creating {}", path.display()))?;
+    println!(
+        "demo: made a master key for the personal data in {} (kept beside the data for the \
+         demo only; a real deployment gives --master-key-file, kept apart)",
+        path.display()
+    );
+    Ok(key)
+}
+
+/// Writes a file only its owner can read.
+fn write_secret(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
 }
 
 #[derive(clap::Args)]
@@ -156,8 +235,8 @@ async fn main() -> std::process::ExitCode {
 
 /// Opens the data directory and starts listening, as `serve` and `demo` both do;
 /// prints the first administrator's token when the store was empty.
-async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Server> {
-    let mut app = AppConfig::new(data_dir);
+async fn start(data_dir: &Path, args: &ServeArgs, master: MasterKey) -> Result<Server> {
+    let mut app = AppConfig::new(data_dir, master);
     app.cache_bytes = args.cache_mib << 20;
     let config = ServeConfig {
         app,
@@ -192,13 +271,14 @@ async fn stop(server: Server) -> Result<()> {
 }
 
 async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
-    let server = start(&data_dir, &args).await?;
+    let server = start(&data_dir, &args, master_key(&args)?).await?;
     serve_until_stopped(server).await
 }
 
 /// `serve`, after loading the demo set through the API on an empty data directory.
 async fn demo(data_dir: PathBuf, args: DemoArgs) -> Result<()> {
-    let server = start(&data_dir, &args.serve).await?;
+    let master = demo_master_key(&data_dir, &args.serve)?;
+    let server = start(&data_dir, &args.serve, master).await?;
     let Some((_, admin_token)) = server.first_admin().cloned() else {
         println!(
             "{} already holds a store (staff exist): the demo set is not loaded again, \

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ecoute_domain::staff::{self, StaffCommand, StaffEnrolled, StaffEvent, TeamJoined};
 use ecoute_domain::{encode, staff_stream, Context, Event, Role, StaffId, StaffSnapshot, TeamId};
 use ecoute_server::app::{Decided, Ids, Request};
-use ecoute_server::{App, AppConfig, AppError};
+use ecoute_server::{App, AppConfig, AppError, MasterKey};
 use ecoute_store::{EventData, EventStore, ExpectedVersion, StreamId};
 use uuid::Uuid;
 
@@ -42,7 +42,7 @@ fn interfere(app: &App, member: StaffId, event: StaffEvent) {
 
 async fn open(retries: usize) -> (tempfile::TempDir, App) {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = AppConfig::new(dir.path());
+    let mut config = AppConfig::new(dir.path(), MasterKey::generate().unwrap());
     config.retries = retries;
     let app = App::open(config).await.unwrap();
     (dir, app)

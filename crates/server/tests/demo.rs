@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use ecoute_domain::Role;
 use ecoute_server::demo::{self, DemoConfig};
-use ecoute_server::{AppConfig, HttpConfig, ServeConfig, Server};
+use ecoute_server::{AppConfig, HttpConfig, MasterKey, ServeConfig, Server};
 use serde_json::Value;
 
 async fn get(http: &reqwest::Client, token: &str, url: String) -> Value {
@@ -32,7 +32,7 @@ fn sum(v: &Value) -> u64 {
 async fn the_demo_set_loads_through_the_api_and_shows_in_the_read_models() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let server = Server::start(ServeConfig {
-        app: AppConfig::new(dir.path()),
+        app: AppConfig::new(dir.path(), MasterKey::generate().unwrap()),
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         http: HttpConfig::default(),
     })
@@ -139,7 +139,7 @@ async fn the_demo_set_loads_through_the_api_and_shows_in_the_read_models() {
     // The same seed plays the same journeys, whatever order the concurrent ones land in.
     let dir = tempfile::tempdir().expect("a temporary directory");
     let again = Server::start(ServeConfig {
-        app: AppConfig::new(dir.path()),
+        app: AppConfig::new(dir.path(), MasterKey::generate().unwrap()),
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         http: HttpConfig::default(),
     })

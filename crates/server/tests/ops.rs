@@ -81,7 +81,15 @@ async fn the_logs_carry_no_personal_value() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ecoute"))
         .arg("--data-dir")
         .arg(dir.path().join("data"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--log-json"])
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--log-json",
+            "--create-master-key",
+        ])
+        .arg("--master-key-file")
+        .arg(dir.path().join("master.key"))
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(stderr)

@@ -18,8 +18,15 @@ struct Running {
 fn start(dir: &std::path::Path) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ecoute"))
         .arg("--data-dir")
-        .arg(dir)
-        .args(["serve", "--addr", "127.0.0.1:0"])
+        .arg(dir.join("data"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--create-master-key",
+            "--master-key-file",
+        ])
+        .arg(dir.join("master.key"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -198,7 +205,7 @@ async fn acknowledged_writes_survive_kill_9_and_projections_catch_up() {
     // The whole log verifies.
     let out = Command::new(env!("CARGO_BIN_EXE_ecoute"))
         .arg("--data-dir")
-        .arg(dir.path())
+        .arg(dir.path().join("data"))
         .arg("verify")
         .output()
         .unwrap();

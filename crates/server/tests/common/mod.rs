@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use ecoute_server::{App, AppConfig, HttpConfig, ServeConfig, Server};
+use ecoute_server::{App, AppConfig, HttpConfig, MasterKey, ServeConfig, Server};
 use ecoute_store::EventStore;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -80,7 +80,7 @@ impl Answer {
 
 pub fn config(dir: &std::path::Path) -> ServeConfig {
     ServeConfig {
-        app: AppConfig::new(dir),
+        app: AppConfig::new(dir, MasterKey::generate().expect("a master key")),
         addr: "127.0.0.1:0".parse().unwrap(),
         http: HttpConfig::default(),
     }
@@ -121,10 +121,12 @@ impl Harness {
         self.app().store.head().await.unwrap()
     }
 
-    pub async fn stop(mut self) {
+    /// Stops the server cleanly; the data directory lives on as long as the answer.
+    pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(s) = self.server.take() {
             s.shutdown().await.expect("clean shutdown");
         }
+        self.dir
     }
 
     pub async fn send(

@@ -1,0 +1,127 @@
+//! Personal values in → ciphertext on disk → clear for an entitled reader → refused to
+//! others. A test greps every file of the data directory for the values it wrote.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+const SECRETS: [&str; 6] = [
+    "Philomène Lagarde",
+    "3 impasse des Glycines",
+    "0699887766",
+    "son voisin la menace",
+    "isolement et dettes",
+    "assistante sociale de Villeurbanne",
+];
+
+fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_personal_value_reaches_the_disk_in_clear() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let volunteer = h.enrol(&["Volunteer"], &["69"]).await;
+    let other = h.enrol(&["Volunteer"], &["13"]).await;
+    let referent = h.enrol(&["Referent"], &["69"]).await;
+
+    let call = h
+        .post(&listener, "/v1/calls", json!({"door": "platform"}))
+        .await
+        .id("call_id");
+    let c = |p: &str| format!("/v1/calls/{call}/{p}");
+    let victim = h
+        .post(
+            &listener,
+            &c("persons"),
+            json!({"role": "Victim", "relation": "Themself", "age_band": "From90",
+                   "name": SECRETS[0], "address": SECRETS[1]}),
+        )
+        .await
+        .id("subject_id");
+    h.post(
+        &listener,
+        &c("callback-number"),
+        json!({"number": SECRETS[2]}),
+    )
+    .await
+    .ok();
+    h.post(&listener, &c("notes"), json!({"text": SECRETS[3]}))
+        .await
+        .ok();
+    h.post(&listener, &c("end"), json!({})).await.ok();
+    let case = h
+        .post(&listener, &c("transfer"), json!({"centre": "69"}))
+        .await
+        .id("case_id");
+    h.post(
+        &volunteer,
+        &format!("/v1/cases/{case}/referent"),
+        json!({"referent": referent.id}),
+    )
+    .await
+    .ok();
+    h.post(
+        &referent,
+        &format!("/v1/cases/{case}/analysis"),
+        json!({"text": SECRETS[4], "about": victim}),
+    )
+    .await
+    .ok();
+    h.post(
+        &referent,
+        &format!("/v1/cases/{case}/solutions"),
+        json!({"kind": "ContactService", "description": SECRETS[5]}),
+    )
+    .await
+    .ok();
+
+    // Clear for an entitled reader …
+    let history = h.get(&referent, &format!("/v1/cases/{case}/history")).await;
+    let text = history.ok().to_string();
+    for s in SECRETS {
+        assert!(text.contains(s), "{s} missing from the history");
+    }
+    // … refused to others, as if the case did not exist.
+    h.get(&other, &format!("/v1/cases/{case}/history"))
+        .await
+        .problem(404, "not-found");
+
+    // The log holds the six values sealed: no event carries them in clear.
+    let events = h
+        .app()
+        .read_stream(&format!("case-{case}"))
+        .await
+        .unwrap()
+        .unwrap();
+    for e in &events {
+        for s in SECRETS {
+            assert!(!e.payload.windows(s.len()).any(|w| w == s.as_bytes()));
+        }
+    }
+
+    // Nowhere on disk: log, read models, access log, keys.
+    let dir = h.stop().await;
+    let mut all = Vec::new();
+    files(dir.path(), &mut all);
+    assert!(all.len() > 8, "{all:?}");
+    for path in all {
+        let bytes = std::fs::read(&path).unwrap();
+        for s in SECRETS {
+            assert!(
+                !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                "{s:?} found in clear in {}",
+                path.display()
+            );
+        }
+    }
+}
