@@ -361,9 +361,20 @@ async fn main_inner(data_dir: PathBuf, command: Command) -> Result<()> {
         SledStore::open(&log, StoreConfig::default())
             .with_context(|| format!("opening the event log in {}", log.display()))?,
     );
+    let verifying = matches!(command, Command::Verify);
     let outcome = run(&store, command).await;
     store.close().await.context("closing the store")?;
-    outcome
+    outcome?;
+    let access = data_dir.join("access-log");
+    if verifying && access.exists() {
+        println!("the access log:");
+        let store = SledStore::open(&access, StoreConfig::default())
+            .with_context(|| format!("opening the access log in {}", access.display()))?;
+        let outcome = verify(&store);
+        store.close().await.context("closing the access log")?;
+        outcome?;
+    }
+    Ok(())
 }
 
 async fn run(store: &Arc<SledStore>, command: Command) -> Result<()> {

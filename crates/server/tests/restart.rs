@@ -214,5 +214,7 @@ async fn acknowledged_writes_survive_kill_9_and_projections_catch_up() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("the log verifies"));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(printed.matches("the log verifies").count(), 2, "{printed}");
+    assert!(printed.contains("the access log:"), "{printed}");
 }
