@@ -517,7 +517,12 @@ impl App {
         let mut subjects = Vec::new();
         for d in decided.iter_mut() {
             for e in d.events.iter_mut() {
-                subjects.extend(e.personal_values_mut().iter().map(|v| v.subject().id));
+                let number = is_number(e);
+                subjects.extend(
+                    e.personal_values_mut()
+                        .iter()
+                        .map(|v| key_slot(number, v.subject()).id),
+                );
             }
         }
         if subjects.is_empty() {
@@ -529,8 +534,9 @@ impl App {
             .map_err(|e| AppError::Internal(format!("key task failed: {e}")))??;
         for d in decided.iter_mut() {
             for e in d.events.iter_mut() {
+                let number = is_number(e);
                 for v in e.personal_values_mut() {
-                    v.seal(|subject, plain| self.keys.seal(subject, plain))?;
+                    v.seal(|subject, plain| self.keys.seal(key_slot(number, subject), plain))?;
                 }
             }
         }
@@ -540,8 +546,9 @@ impl App {
     /// Opens the personal values of events read from the log, for an entitled reader;
     /// values of erased subjects become `Erased`.
     pub fn open_values(&self, event: &mut Event) -> Result<(), AppError> {
+        let number = is_number(event);
         for v in event.personal_values_mut() {
-            v.open(|subject, sealed| self.keys.unseal(subject, sealed))?;
+            v.open(|subject, sealed| self.keys.unseal(key_slot(number, subject), sealed))?;
         }
         Ok(())
     }
@@ -761,5 +768,26 @@ impl App {
             }));
         }
         Ok(Some(History { entries, state }))
+    }
+}
+
+/// Whether the event records a callback number, sealed under its own key slot.
+fn is_number(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::Call(call::CallEvent::CallbackNumberRecorded(_))
+    )
+}
+
+/// The key a value is sealed under: its subject's, or for a callback number, the
+/// number's own slot (see [`crate::keys::number_slot`]).
+fn key_slot(number: bool, subject: ecoute_domain::Subject) -> ecoute_domain::Subject {
+    if number {
+        ecoute_domain::Subject {
+            id: crate::keys::number_slot(subject.id),
+            whose: subject.whose,
+        }
+    } else {
+        subject
     }
 }

@@ -103,6 +103,16 @@ fn decrypt(key: &[u8; 32], aad: &[u8], nonce: &[u8], ct: &[u8]) -> Option<Vec<u8
         .ok()
 }
 
+/// The key slot of a caller's callback number: a key of its own, so that when the
+/// caller then refuses that the number be kept, destroying it removes the number and
+/// nothing else.
+pub fn number_slot(caller: SubjectId) -> SubjectId {
+    let mut h = blake3::Hasher::new_derive_key("ecoute 2026 callback number key slot v1");
+    h.update(caller.as_uuid().as_bytes());
+    let b: [u8; 16] = h.finalize().as_bytes()[..16].try_into().unwrap_or([0; 16]);
+    SubjectId::from_uuid(uuid::Builder::from_custom_bytes(b).into_uuid())
+}
+
 /// What the store holds for a subject.
 #[derive(Clone, Copy)]
 enum Slot {

@@ -125,3 +125,68 @@ async fn no_personal_value_reaches_the_disk_in_clear() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_the_caller_then_refuses_to_leave_is_destroyed() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let call = h
+        .post(&listener, "/v1/calls", json!({"door": "platform"}))
+        .await
+        .id("call_id");
+    let c = |p: &str| format!("/v1/calls/{call}/{p}");
+    h.post(
+        &listener,
+        &c("callback-number"),
+        json!({"number": "0611223344"}),
+    )
+    .await
+    .ok();
+    h.post(
+        &listener,
+        &c("notes"),
+        json!({"text": "finalement, pas de rappel"}),
+    )
+    .await
+    .ok();
+    h.post(&listener, &c("number-refusal"), json!({}))
+        .await
+        .ok();
+    // Refused first, a number is never written at all.
+    h.post(
+        &listener,
+        &c("callback-number"),
+        json!({"number": "0655667788"}),
+    )
+    .await
+    .rule("NumberRetentionRefused");
+    h.post(&listener, &c("end"), json!({})).await.ok();
+    let case = h
+        .post(&listener, &c("transfer"), json!({"centre": "69"}))
+        .await
+        .id("case_id");
+    let history = h.get(&listener, &format!("/v1/cases/{case}/history")).await;
+    let events = history.ok()["events"].as_array().unwrap().clone();
+    let number = events
+        .iter()
+        .find(|e| e["type"] == "CallbackNumberRecorded")
+        .expect("the event stays in the log");
+    assert_eq!(number["data"]["number"]["value"], "Erased", "{number}");
+    let text = history.body.to_string();
+    assert!(!text.contains("0611223344"));
+    // The caller's other data stays readable: only the number's key was destroyed.
+    assert!(text.contains("finalement, pas de rappel"));
+    let dir = h.stop().await;
+    let mut all = Vec::new();
+    files(dir.path(), &mut all);
+    for path in all {
+        let bytes = std::fs::read(&path).unwrap();
+        for s in ["0611223344", "0655667788"] {
+            assert!(
+                !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                "{s} in {}",
+                path.display()
+            );
+        }
+    }
+}
