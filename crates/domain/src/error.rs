@@ -96,6 +96,12 @@ pub enum DomainError {
         /// The field.
         field: &'static str,
     },
+    /// Only the data-protection officer answers a subject's rights.
+    #[error("only the data-protection officer handles data-access and erasure")]
+    NotTheDataProtectionOfficer,
+    /// Erasing a subject twice.
+    #[error("subject {0} was already erased")]
+    SubjectAlreadyErased(SubjectId),
     /// Issuing a token id twice.
     #[error("token {0} was already issued")]
     TokenAlreadyIssued(TokenId),

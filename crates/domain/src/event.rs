@@ -10,6 +10,7 @@ use crate::call::{self, CallEvent};
 use crate::case::{self, CaseEvent};
 use crate::personal::{HasPersonalData, Personal, PersonalField};
 use crate::staff::{self, StaffEvent};
+use crate::subject::SubjectEvent;
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 use thiserror::Error;
@@ -30,6 +31,14 @@ pub enum Event {
     Case(CaseEvent),
     /// An event of a staff stream.
     Staff(StaffEvent),
+    /// An event of a subject stream.
+    Subject(SubjectEvent),
+}
+
+impl From<SubjectEvent> for Event {
+    fn from(e: SubjectEvent) -> Self {
+        Event::Subject(e)
+    }
 }
 
 impl From<CallEvent> for Event {
@@ -240,6 +249,7 @@ registry! {
     Staff(StaffEvent::AccreditationRevoked) => 1,
     Staff(StaffEvent::TokenIssued) => 1,
     Staff(StaffEvent::TokenRevoked) => 1,
+    Subject(SubjectEvent::SubjectErased) => 1,
 }
 
 /// Reads an event back from its type name, schema version and payload, upcasting an
@@ -471,7 +481,7 @@ impl HasPersonalData for Event {
                 vec![of("description", &e.description)]
             }
             Event::Case(CaseEvent::ActionTaken(e)) => vec![of("note", &e.note)],
-            Event::Call(_) | Event::Case(_) | Event::Staff(_) => Vec::new(),
+            Event::Call(_) | Event::Case(_) | Event::Staff(_) | Event::Subject(_) => Vec::new(),
         }
     }
 
@@ -489,7 +499,7 @@ impl HasPersonalData for Event {
             Event::Case(CaseEvent::AnalysisRecorded(e)) => vec![&mut e.analysis],
             Event::Case(CaseEvent::SolutionProposed(e)) => vec![&mut e.description],
             Event::Case(CaseEvent::ActionTaken(e)) => vec![&mut e.note],
-            Event::Call(_) | Event::Case(_) | Event::Staff(_) => Vec::new(),
+            Event::Call(_) | Event::Case(_) | Event::Staff(_) | Event::Subject(_) => Vec::new(),
         }
     }
 }

@@ -92,6 +92,11 @@ pub fn staff_stream(id: StaffId) -> String {
     format!("staff-{}", id.0)
 }
 
+/// The stream of one data subject's rights exercised: `subject-<uuid>`.
+pub fn subject_stream(id: SubjectId) -> String {
+    format!("subject-{}", id.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,13 @@
 //! The helpline's domain: the events, commands and rules of a 3977-style elder-abuse
 //! helpline, as pure functions.
 //!
-//! Three kinds of stream, each with `decide(state, command, context)` and
+//! Four kinds of stream, each with `decide(state, command, context)` and
 //! `evolve(state, event)`:
 //! - [`call`]: one call (`call-<uuid>`), from answer to end and attachment to a case;
 //! - [`case`]: one case, the caller's personal file (`case-<uuid>`), from opening through
 //!   transfer, referent, call-back, solutions and consent, to closing and reopening;
-//! - [`staff`]: one member of staff, their roles and accreditations (`staff-<uuid>`).
+//! - [`staff`]: one member of staff, their roles and accreditations (`staff-<uuid>`);
+//! - [`subject`]: one data subject's rights exercised, such as erasure (`subject-<uuid>`).
 //!
 //! The domain does no I/O, never reads the clock and never draws random numbers: time
 //! and every new id arrive with the command or in its [`Context`]. Facts from other
@@ -26,6 +27,7 @@ pub mod event;
 pub mod ids;
 pub mod personal;
 pub mod staff;
+pub mod subject;
 pub mod vocabulary;
 
 pub use centre::{CentreId, DepartementCode};
@@ -33,8 +35,8 @@ pub use context::Context;
 pub use error::DomainError;
 pub use event::{decode, encode, DecodeError, EncodeError, Encoded, Event};
 pub use ids::{
-    call_stream, case_stream, staff_stream, CallId, CaseId, SolutionId, StaffId, SubjectId, TeamId,
-    TokenId,
+    call_stream, case_stream, staff_stream, subject_stream, CallId, CaseId, SolutionId, StaffId,
+    SubjectId, TeamId, TokenId,
 };
 pub use personal::{HasPersonalData, Personal, PersonalField, Protected, Sealed, Subject, Whose};
 pub use staff::{Role, StaffSnapshot, TokenDigest, VolunteerPair};

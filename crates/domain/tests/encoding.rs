@@ -209,6 +209,14 @@ fn every_event() -> Vec<Event> {
             at,
         })
         .into(),
+        ecoute_domain::subject::SubjectEvent::SubjectErased(
+            ecoute_domain::subject::SubjectErased {
+                subject: CALLER,
+                reason: ecoute_domain::subject::ErasureReason::Request,
+                at,
+            },
+        )
+        .into(),
     ]
 }
 

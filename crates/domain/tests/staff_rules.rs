@@ -287,3 +287,44 @@ fn tokens_are_issued_by_an_administrator_and_revoked_once() {
     let state = fold(&[member, issued, revoked]);
     assert!(state.tokens().is_empty());
 }
+
+#[test]
+fn only_the_data_protection_officer_erases_a_subject_and_only_once() {
+    use ecoute_domain::subject::{
+        self, ErasureReason, SubjectCommand, SubjectErased, SubjectEvent,
+    };
+    let erase = SubjectCommand::Erase {
+        subject: CALLER,
+        reason: ErasureReason::Request,
+    };
+    let dpo = StaffSnapshot::new(
+        StaffId::from_uuid(uuid::Uuid::from_u128(0xD0)),
+        [Role::DataProtectionOfficer],
+    );
+    let ctx = Context::new(t(5), dpo);
+    let events = subject::decide(&subject::SubjectState::default(), &erase, &ctx).unwrap();
+    assert_eq!(
+        events,
+        vec![SubjectEvent::SubjectErased(SubjectErased {
+            subject: CALLER,
+            reason: ErasureReason::Request,
+            at: t(5),
+        })]
+    );
+    let state = subject::fold(&events);
+    assert_eq!(state.erased(), Some((t(5), ErasureReason::Request)));
+    assert_eq!(
+        subject::decide(&state, &erase, &ctx),
+        Err(DomainError::SubjectAlreadyErased(CALLER))
+    );
+    for someone in [ADMIN, LISTENER, R1, V1] {
+        assert_eq!(
+            subject::decide(&subject::SubjectState::default(), &erase, &ctx_of(someone)),
+            Err(DomainError::NotTheDataProtectionOfficer)
+        );
+    }
+}
+
+fn ctx_of(id: StaffId) -> Context {
+    ctx(id, 5)
+}

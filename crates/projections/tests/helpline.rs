@@ -430,6 +430,7 @@ async fn the_seed_journey_through_every_read_model() {
     assert_eq!(
         fields,
         vec![
+            ("CallReceived", vec!["call".to_string()]),
             (
                 "CallbackNumberRecorded",
                 vec!["callback_number".to_string()]
@@ -440,7 +441,8 @@ async fn the_seed_journey_through_every_read_model() {
     );
     let son = w.views.subjects.refs(IMPLICATED).unwrap();
     assert_eq!(son.len(), 1);
-    assert_eq!((son[0].whose, son[0].fields.len()), (Whose::OtherPerson, 2));
+    assert_eq!((son[0].whose, son[0].fields.len()), (Whose::OtherPerson, 3));
+    assert_eq!(son[0].fields[0], "profile");
     assert_eq!(w.views.subjects.refs(VICTIM).unwrap().len(), 1);
     assert!(w
         .views

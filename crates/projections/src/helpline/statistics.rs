@@ -230,7 +230,7 @@ impl Projection<Event> for StatisticsProjection {
                 }
                 model.put_typed(info_key, &info)?;
             }
-            Event::Staff(_) => {}
+            Event::Staff(_) | Event::Subject(_) => {}
         }
         Ok(())
     }

@@ -1,8 +1,11 @@
 //! The subject index: for each data subject (a random id, never a personal
-//! value), the events that hold that subject's personal data. The right of
-//! access and erasure find a subject's data through it, not by scanning the log.
+//! value), the events that hold data about that subject — their personal values,
+//! the call they made, the way a caller described them. The right of access and
+//! erasure find a subject's data through it, not by scanning the log.
 
+use ecoute_domain::call::CallEvent;
 use ecoute_domain::personal::HasPersonalData;
+use ecoute_domain::vocabulary::PersonRole;
 use ecoute_domain::{Event, SubjectId, Whose};
 use ecoute_store::RecordedEvent;
 use serde::{Deserialize, Serialize};
@@ -31,6 +34,10 @@ pub struct SubjectRef {
     pub fields: Vec<String>,
 }
 
+fn caller_key(call_stream: &str) -> Vec<u8> {
+    format!("k/{call_stream}").into_bytes()
+}
+
 fn ref_key(subject: SubjectId, position: u64) -> Vec<u8> {
     format!("s/{subject}/{}", pos_key(position)).into_bytes()
 }
@@ -44,7 +51,8 @@ impl Projection<Event> for SubjectsProjection {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: also the caller of each call, and every person described.
+        2
     }
 
     fn accepts(&self, event: &RecordedEvent) -> bool {
@@ -54,6 +62,36 @@ impl Projection<Event> for SubjectsProjection {
     fn apply(&self, stored: &RecordedEvent, event: &Event, model: &mut ModelTx<'_>) -> Result<()> {
         let mut refs: Vec<SubjectRef> = Vec::new();
         let mut subjects: Vec<SubjectId> = Vec::new();
+        let entry = |whose: Whose, field: &str| SubjectRef {
+            position: stored.position,
+            stream: stored.stream_id.to_string(),
+            version: stored.version,
+            event_type: stored.event_type.clone(),
+            whose,
+            fields: vec![field.to_owned()],
+        };
+        match event {
+            Event::Call(CallEvent::CallReceived(r)) => {
+                model.put_typed(caller_key(stored.stream_id.as_str()), &r.caller)?;
+                subjects.push(r.caller);
+                refs.push(entry(Whose::Caller, "call"));
+            }
+            Event::Call(CallEvent::PersonDescribed(d)) => {
+                let p = &d.person;
+                let caller: Option<SubjectId> =
+                    model.get_typed(&caller_key(stored.stream_id.as_str()))?;
+                let whose = if caller == Some(p.person) {
+                    Whose::Caller
+                } else if p.role == PersonRole::Victim {
+                    Whose::Victim
+                } else {
+                    Whose::OtherPerson
+                };
+                subjects.push(p.person);
+                refs.push(entry(whose, "profile"));
+            }
+            _ => {}
+        }
         for f in event.personal_fields() {
             match subjects.iter().position(|s| *s == f.subject.id) {
                 Some(i) => refs[i].fields.push(f.field.to_owned()),

@@ -42,7 +42,7 @@ fn entry(stored: &RecordedEvent, event: &Event) -> Option<TimelineEntry> {
     let text = match event {
         Event::Call(e) => describe_call(e),
         Event::Case(e) => describe_case(e),
-        Event::Staff(_) => return None,
+        Event::Staff(_) | Event::Subject(_) => return None,
     };
     Some(TimelineEntry {
         position: stored.position,
