@@ -63,6 +63,8 @@ pub struct AppConfig {
     pub read_wait: Duration,
     /// The master key that wraps the subjects' keys.
     pub master_key: MasterKey,
+    /// Cases closed for this long have their subjects erased (none: kept).
+    pub retention: Option<chrono::Duration>,
 }
 
 impl AppConfig {
@@ -70,6 +72,7 @@ impl AppConfig {
     pub fn new(data_dir: impl Into<PathBuf>, master_key: MasterKey) -> Self {
         AppConfig {
             master_key,
+            retention: None,
             data_dir: data_dir.into(),
             clock: Arc::new(SystemClock),
             durability: Durability::Flush,
@@ -248,6 +251,19 @@ impl Loaded {
         (fold_case(events.iter()), v)
     }
 
+    /// A subject's state and the version to expect.
+    pub fn subject(
+        &self,
+        id: ecoute_domain::SubjectId,
+    ) -> (ecoute_domain::subject::SubjectState, ExpectedVersion) {
+        let (events, v) = self.get(&ecoute_domain::subject_stream(id));
+        let state = ecoute_domain::subject::fold(events.iter().filter_map(|e| match e {
+            Event::Subject(s) => Some(s),
+            _ => None,
+        }));
+        (state, v)
+    }
+
     /// A member's state and the version to expect.
     pub fn staff(&self, id: StaffId) -> (StaffState, ExpectedVersion) {
         let (events, v) = self.get(&staff_stream(id));
@@ -341,6 +357,20 @@ impl App {
         projections?;
         log?;
         access
+    }
+
+    /// The retention rule, in words.
+    pub fn retention_rule(&self) -> String {
+        match self.config.retention {
+            Some(d) => format!(
+                "the data of a case is erased {} days after the case was closed (a case \
+                 reopened by a new call starts again)",
+                d.num_days()
+            ),
+            None => "the data is kept while the case may be reopened; this deployment sets \
+                     no automatic erasure, and the data-protection officer erases on request"
+                .to_string(),
+        }
     }
 
     /// The engine's clock.

@@ -25,6 +25,7 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod rights;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;

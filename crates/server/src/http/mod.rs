@@ -34,6 +34,7 @@ pub mod openapi;
 mod ops;
 mod queries;
 mod staff;
+mod subjects;
 
 pub use dto::*;
 
@@ -72,6 +73,7 @@ pub fn router(state: ApiState, config: &HttpConfig) -> Router {
         .merge(cases::routes())
         .merge(queries::routes())
         .merge(staff::routes())
+        .merge(subjects::routes())
         .merge(ops::routes())
         .fallback(|| async { AppError::NotFound("route") })
         .method_not_allowed_fallback(|| async {

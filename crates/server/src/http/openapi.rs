@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{calls, cases, queries, staff};
+use super::{calls, cases, queries, staff, subjects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,7 +21,7 @@ Every write accepts an `Idempotency-Key` header; errors are RFC 9457 problem det
         queries::queue, queries::caseload, queries::statistics,
         staff::me, staff::member, staff::enrol, staff::grant_role, staff::revoke_role,
         staff::join_team, staff::accredit, staff::withdraw, staff::issue_token,
-        staff::revoke_token,
+        staff::revoke_token, subjects::access, subjects::erase,
     ),
     modifiers(&Bearer),
     tags(
@@ -29,6 +29,7 @@ Every write accepts an `Idempotency-Key` header; errors are RFC 9457 problem det
         (name = "cases", description = "The case: summary, history, and the referent's work"),
         (name = "queries", description = "Queues, caseloads and statistics"),
         (name = "staff", description = "Staff, roles, accreditations and tokens"),
+        (name = "subjects", description = "The data subjects' rights: access and erasure"),
     )
 )]
 struct ApiDoc;

@@ -1,0 +1,241 @@
+//! The right of access and erasure over real HTTP: the answer holds all of a
+//! person's data and the consultations of it, and nothing about anyone else; after
+//! erasure no value of theirs can be read, the log verifies and the statistics are
+//! unchanged.
+
+mod common;
+
+use common::*;
+use ecoute_store::EventStore;
+use serde_json::{json, Value};
+
+struct Story {
+    case: String,
+    victim: String,
+    son: String,
+}
+
+async fn story(h: &Harness, listener: &Member, volunteer: &Member, referent: &Member) -> Story {
+    let call = h
+        .post(listener, "/v1/calls", json!({"door": "platform"}))
+        .await
+        .id("call_id");
+    let c = |p: &str| format!("/v1/calls/{call}/{p}");
+    let victim = h
+        .post(
+            listener,
+            &c("persons"),
+            json!({"role": "Victim", "relation": "Themself", "age_band": "From80To89",
+                   "name": "Odette Marchal", "address": "9 rue du Puits, Lyon"}),
+        )
+        .await
+        .id("subject_id");
+    let son = h
+        .post(
+            listener,
+            &c("persons"),
+            json!({"role": "Implicated", "relation": "Child", "age_band": "Under60",
+                   "description": "Bernard, takes her pension"}),
+        )
+        .await
+        .id("subject_id");
+    h.post(
+        listener,
+        &c("callback-number"),
+        json!({"number": "0478112233"}),
+    )
+    .await
+    .ok();
+    h.post(
+        listener,
+        &c("notes"),
+        json!({"text": "the caller fears reprisals"}),
+    )
+    .await
+    .ok();
+    h.post(
+        listener,
+        &c("notes"),
+        json!({"text": "Odette no longer goes out", "about": victim}),
+    )
+    .await
+    .ok();
+    h.post(
+        listener,
+        &c("facts"),
+        json!({"abuse_kinds": ["Financial"], "setting": "Home", "since": "MoreThanAYear",
+               "frequency": "Weekly", "evolution": "Worsening"}),
+    )
+    .await
+    .ok();
+    h.post(listener, &c("end"), json!({})).await.ok();
+    let case = h
+        .post(listener, &c("transfer"), json!({"centre": "69"}))
+        .await
+        .id("case_id");
+    h.post(
+        volunteer,
+        &format!("/v1/cases/{case}/referent"),
+        json!({"referent": referent.id}),
+    )
+    .await
+    .ok();
+    h.send(
+        reqwest::Method::GET,
+        Some(&referent.token),
+        &format!("/v1/cases/{case}/history"),
+        None,
+        &[("x-purpose", "preparing the call back")],
+    )
+    .await
+    .ok();
+    Story { case, victim, son }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_answer_holds_the_persons_data_and_consultations_and_nobody_elses() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let volunteer = h.enrol(&["Volunteer"], &["69"]).await;
+    let referent = h.enrol(&["Referent"], &["69"]).await;
+    let dpo = h.enrol(&["DataProtectionOfficer"], &[]).await;
+    let s = story(&h, &listener, &volunteer, &referent).await;
+
+    let a = h
+        .get(&dpo, &format!("/v1/subjects/{}/access", s.victim))
+        .await;
+    let text = a.ok().to_string();
+    for mine in [
+        "Odette Marchal",
+        "9 rue du Puits, Lyon",
+        "Odette no longer goes out",
+        "From80To89",
+    ] {
+        assert!(text.contains(mine), "{mine} missing: {text}");
+    }
+    for theirs in ["Bernard", "reprisals", "0478112233"] {
+        assert!(!text.contains(theirs), "{theirs} is someone else's: {text}");
+    }
+    assert!(a.body["recipients"].to_string().contains("69"));
+    assert!(a.body["purposes"].as_array().unwrap().len() >= 2);
+    assert!(a.body["automated_decision"]
+        .as_str()
+        .unwrap()
+        .starts_with("none"));
+    assert!(!a.body["retention"].as_str().unwrap().is_empty());
+    let consultations = a.body["consultations"].as_array().unwrap();
+    assert!(
+        consultations
+            .iter()
+            .any(|c| c["purpose"] == "preparing the call back"
+                && c["by_roles"] == json!(["Referent"])),
+        "{consultations:?}"
+    );
+    assert!(!text.contains(&referent.id), "no staff id in the answer");
+
+    // The son's answer holds his description and nothing of Odette's.
+    let son = h.get(&dpo, &format!("/v1/subjects/{}/access", s.son)).await;
+    let text = son.ok().to_string();
+    assert!(text.contains("Bernard, takes her pension"));
+    assert!(!text.contains("Odette"));
+
+    // As a document to send.
+    let md = h
+        .http
+        .get(format!(
+            "{}/v1/subjects/{}/access?format=markdown",
+            h.base, s.victim
+        ))
+        .bearer_auth(&dpo.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(md.headers()["content-type"], "text/markdown; charset=utf-8");
+    let md = md.text().await.unwrap();
+    assert!(md.contains("# What the helpline holds about person"));
+    assert!(md.contains("Odette Marchal") && md.contains("## Consultations"));
+
+    // Only the data-protection officer; an unknown person is a 404.
+    h.get(&referent, &format!("/v1/subjects/{}/access", s.victim))
+        .await
+        .problem(403, "forbidden");
+    h.get(
+        &dpo,
+        &format!("/v1/subjects/{}/access", uuid::Uuid::new_v4()),
+    )
+    .await
+    .problem(404, "not-found");
+    // The answer itself is a consultation, on record.
+    let again = h
+        .get(&dpo, &format!("/v1/subjects/{}/access", s.victim))
+        .await;
+    assert!(again.ok()["consultations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["action"] == "subject.rights"));
+    let _ = s.case;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_erasure_nothing_of_the_person_can_be_read_and_the_rest_is_intact() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let volunteer = h.enrol(&["Volunteer"], &["69"]).await;
+    let referent = h.enrol(&["Referent"], &["69"]).await;
+    let dpo = h.enrol(&["DataProtectionOfficer"], &[]).await;
+    let s = story(&h, &listener, &volunteer, &referent).await;
+    let before: Value = h.get(&dpo, "/v1/statistics").await.ok()["report"].clone();
+
+    h.post(
+        &referent,
+        &format!("/v1/subjects/{}/erasure", s.victim),
+        json!({}),
+    )
+    .await
+    .problem(403, "forbidden");
+    let erased = h
+        .post(
+            &dpo,
+            &format!("/v1/subjects/{}/erasure", s.victim),
+            json!({}),
+        )
+        .await;
+    assert_eq!(erased.ok()["events"], json!(["SubjectErased"]));
+    h.post(
+        &dpo,
+        &format!("/v1/subjects/{}/erasure", s.victim),
+        json!({}),
+    )
+    .await
+    .rule("SubjectAlreadyErased");
+
+    // The history shows her values erased, the others as they were.
+    let history = h
+        .get(&referent, &format!("/v1/cases/{}/history", s.case))
+        .await;
+    let text = history.ok().to_string();
+    for gone in [
+        "Odette Marchal",
+        "9 rue du Puits",
+        "Odette no longer goes out",
+    ] {
+        assert!(!text.contains(gone), "{gone} still readable");
+    }
+    assert!(text.contains("\"Erased\""));
+    assert!(text.contains("Bernard, takes her pension") && text.contains("reprisals"));
+
+    // The access answer says so, with no value left.
+    let a = h
+        .get(&dpo, &format!("/v1/subjects/{}/access", s.victim))
+        .await;
+    assert_eq!(a.ok()["erased"]["reason"], "Request");
+    assert!(!a.body.to_string().contains("Odette"));
+
+    // Statistics unchanged; the log (its hash chain covers the ciphertext) verifies.
+    assert_eq!(h.get(&dpo, "/v1/statistics").await.ok()["report"], before);
+    let report = h.app().store.verify().await.unwrap();
+    assert!(report.first_fault.is_none(), "{report:?}");
+    h.stop().await;
+}
