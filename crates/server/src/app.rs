@@ -359,6 +359,11 @@ impl App {
         access
     }
 
+    /// The retention period, if one is set.
+    pub fn retention(&self) -> Option<chrono::Duration> {
+        self.config.retention
+    }
+
     /// The retention rule, in words.
     pub fn retention_rule(&self) -> String {
         match self.config.retention {

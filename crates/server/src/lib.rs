@@ -93,6 +93,18 @@ impl Server {
             }
             http::set_ready(&ready_state, true);
         });
+        if app.retention().is_some() {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+                loop {
+                    every.tick().await;
+                    if let Err(e) = app.apply_retention().await {
+                        tracing::error!(error = %e, "the retention rule could not be applied");
+                    }
+                }
+            });
+        }
         tracing::info!(%addr, "listening");
         Ok(Server {
             addr,

@@ -103,6 +103,10 @@ struct ServeArgs {
     /// Creates the master key file with a new key if it does not exist yet.
     #[arg(long, requires = "master_key_file")]
     create_master_key: bool,
+    /// Erases the data of cases closed for this many days (checked hourly); unset:
+    /// kept until the data-protection officer erases it.
+    #[arg(long, env = "ECOUTE_RETENTION_DAYS")]
+    retention_days: Option<u32>,
 }
 
 /// The master key from `--master-key` or `--master-key-file`, creating the file with
@@ -238,6 +242,9 @@ async fn main() -> std::process::ExitCode {
 async fn start(data_dir: &Path, args: &ServeArgs, master: MasterKey) -> Result<Server> {
     let mut app = AppConfig::new(data_dir, master);
     app.cache_bytes = args.cache_mib << 20;
+    app.retention = args
+        .retention_days
+        .map(|d| chrono::Duration::days(i64::from(d)));
     let config = ServeConfig {
         app,
         addr: args.addr,

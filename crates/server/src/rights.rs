@@ -207,6 +207,36 @@ impl App {
         .await
     }
 
+    /// Applies the retention rule: the subjects of cases closed longer ago than the
+    /// retention period are erased, each erasure recorded (reason `Retention`) and
+    /// logged. Returns how many subjects it erased.
+    pub async fn apply_retention(&self) -> Result<usize, AppError> {
+        let Some(period) = self.retention() else {
+            return Ok(0);
+        };
+        self.catch_up().await?;
+        let cutoff = self.now() - period;
+        let actor = App::retention_actor();
+        let mut erased = 0;
+        for (case, subjects) in self.views.cases.closed_before(cutoff)? {
+            for subject in subjects {
+                if self.subject_state(subject).await?.erased().is_some() {
+                    continue;
+                }
+                let req = Request {
+                    actor: &actor,
+                    target: format!("retention of case {case}"),
+                    request_id: uuid::Uuid::new_v4(),
+                    ids: crate::app::Ids::random(),
+                };
+                self.erase(&req, subject, ErasureReason::Retention).await?;
+                tracing::info!(%subject, %case, "erased by the retention rule");
+                erased += 1;
+            }
+        }
+        Ok(erased)
+    }
+
     /// The system as data-protection officer, for erasures the retention rule makes.
     pub fn retention_actor() -> StaffSnapshot {
         StaffSnapshot::new(

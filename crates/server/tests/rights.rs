@@ -239,3 +239,53 @@ async fn after_erasure_nothing_of_the_person_can_be_read_and_the_rest_is_intact(
     assert!(report.first_fault.is_none(), "{report:?}");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retention_rule_erases_cases_closed_long_enough_ago() {
+    use std::sync::Arc;
+    let clock = Arc::new(ecoute_store::ManualClock::new(
+        "2026-01-05T09:00:00Z".parse().unwrap(),
+    ));
+    let c = clock.clone();
+    let h = Harness::start_with(move |cfg| {
+        cfg.app.clock = c;
+        cfg.app.retention = Some(chrono::Duration::days(365));
+    })
+    .await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let volunteer = h.enrol(&["Volunteer"], &["69"]).await;
+    let referent = h.enrol(&["Referent"], &["69"]).await;
+    let dpo = h.enrol(&["DataProtectionOfficer"], &[]).await;
+    let closed = story(&h, &listener, &volunteer, &referent).await;
+    h.post(
+        &referent,
+        &format!("/v1/cases/{}/close", closed.case),
+        json!({"reason": "Other"}),
+    )
+    .await
+    .ok();
+    // Another case, still open.
+    let open = story(&h, &listener, &volunteer, &referent).await;
+
+    clock.advance(chrono::Duration::days(200));
+    assert_eq!(h.app().apply_retention().await.unwrap(), 0, "not yet");
+    clock.advance(chrono::Duration::days(200));
+    let erased = h.app().apply_retention().await.unwrap();
+    assert!(erased >= 3, "the caller, the victim and the son: {erased}");
+    assert_eq!(h.app().apply_retention().await.unwrap(), 0, "each once");
+
+    let gone = h
+        .get(&referent, &format!("/v1/cases/{}/history", closed.case))
+        .await;
+    let text = gone.ok().to_string();
+    assert!(!text.contains("Odette") && !text.contains("Bernard") && !text.contains("reprisals"));
+    let kept = h
+        .get(&referent, &format!("/v1/cases/{}/history", open.case))
+        .await;
+    assert!(kept.ok().to_string().contains("Odette Marchal"));
+    let a = h
+        .get(&dpo, &format!("/v1/subjects/{}/access", closed.victim))
+        .await;
+    assert_eq!(a.ok()["erased"]["reason"], "Retention");
+    h.stop().await;
+}

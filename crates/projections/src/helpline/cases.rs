@@ -329,6 +329,28 @@ impl Cases {
         }))
     }
 
+    /// Closed cases whose last event (their closing) is before `before`, with the
+    /// subjects of their calls: what a retention rule erases.
+    pub fn closed_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<(CaseId, Vec<ecoute_domain::SubjectId>)>> {
+        let mut out = Vec::new();
+        for (_, rec) in self.reader.scan::<CaseRecord>(b"c/")? {
+            let s = &rec.state;
+            if s.status() != CaseStatus::Closed || rec.last_activity >= before {
+                continue;
+            }
+            let Some(id) = s.case_id() else { continue };
+            let mut subjects: Vec<ecoute_domain::SubjectId> =
+                s.calls().flat_map(|c| c.subjects.keys().copied()).collect();
+            subjects.sort();
+            subjects.dedup();
+            out.push((id, subjects));
+        }
+        Ok(out)
+    }
+
     /// A centre's queues as of `now`, each oldest first.
     pub fn queue(&self, centre: CentreId, now: DateTime<Utc>) -> Result<CentreQueue> {
         let mut q = CentreQueue::default();
