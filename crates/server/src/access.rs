@@ -13,6 +13,8 @@
 //! | data-protection officer | — | — | — | yes | — | access, erasure |
 //! | administrator | — | — | — | yes | manage | — |
 //!
+//! Backups are taken by administrators.
+//!
 //! A volunteer who is also a referent holds both columns. A case or call that a
 //! member may not see answers exactly like one that does not exist.
 
@@ -41,6 +43,8 @@ pub enum Action {
     ReadStaff(StaffId),
     /// Answer a data subject's request (access, erasure).
     SubjectRights,
+    /// Take a backup of the data.
+    Backup,
 }
 
 impl Action {
@@ -57,6 +61,7 @@ impl Action {
             Action::ManageStaff => "staff.manage",
             Action::ReadStaff(_) => "staff.read",
             Action::SubjectRights => "subject.rights",
+            Action::Backup => "backup",
         }
     }
 
@@ -94,6 +99,7 @@ pub fn allowed(actor: &StaffSnapshot, action: Action) -> bool {
         Action::ManageStaff => actor.has(Role::Administrator),
         Action::ReadStaff(id) => actor.id == id || actor.has(Role::Administrator),
         Action::SubjectRights => actor.has(Role::DataProtectionOfficer),
+        Action::Backup => actor.has(Role::Administrator),
     }
 }
 
@@ -195,6 +201,7 @@ mod tests {
                 Action::SubjectRights,
                 [false, false, false, false, true, false],
             ),
+            (Action::Backup, [false, false, false, false, false, true]),
         ];
         let who = [&listener, &volunteer, &referent, &auditor, &dpo, &admin];
         for (action, expected) in table {

@@ -289,3 +289,91 @@ async fn the_retention_rule_erases_cases_closed_long_enough_ago() {
     assert_eq!(a.ok()["erased"]["reason"], "Retention");
     h.stop().await;
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_erased_after_a_backup_stays_unreadable_in_it() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let volunteer = h.enrol(&["Volunteer"], &["69"]).await;
+    let referent = h.enrol(&["Referent"], &["69"]).await;
+    let dpo = h.enrol(&["DataProtectionOfficer"], &[]).await;
+    let s = story(&h, &listener, &volunteer, &referent).await;
+
+    // A backup while the server runs; only administrators take one.
+    let backups = tempfile::tempdir().unwrap();
+    let dest = backups.path().join("monday");
+    let body = json!({"dir": dest.to_str().unwrap()});
+    h.post(&dpo, "/v1/backup", body.clone())
+        .await
+        .problem(403, "forbidden");
+    let b = h.post(&h.admin, "/v1/backup", body.clone()).await;
+    assert!(b.ok()["log_records"].as_u64().unwrap() > 10);
+    h.post(&h.admin, "/v1/backup", body)
+        .await
+        .problem(400, "bad-input");
+    assert!(!dest.join("keys").exists(), "keys are never in a backup");
+
+    // Then the person is erased.
+    h.post(
+        &dpo,
+        &format!("/v1/subjects/{}/erasure", s.victim),
+        json!({}),
+    )
+    .await
+    .ok();
+    let master = h.master.clone();
+    let live = h.stop().await;
+
+    // The Monday backup, restored beside the live key store: her values are gone
+    // from it too, everyone else's are there.
+    let restored = tempfile::tempdir().unwrap();
+    copy_dir(&dest.join("log"), &restored.path().join("log"));
+    copy_dir(
+        &dest.join("access-log"),
+        &restored.path().join("access-log"),
+    );
+    copy_dir(&live.path().join("keys"), &restored.path().join("keys"));
+    let server = ecoute_server::Server::start(config(restored.path(), master))
+        .await
+        .unwrap();
+    assert!(
+        server.first_admin().is_none(),
+        "the staff came back with the log"
+    );
+    let base = format!("http://{}", server.addr());
+    let history: Value = reqwest::Client::new()
+        .get(format!("{base}/v1/cases/{}/history", s.case))
+        .bearer_auth(&referent.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = history.to_string();
+    assert!(text.contains("Bernard, takes her pension"), "{text}");
+    assert!(
+        !text.contains("Odette"),
+        "erased after the backup, unreadable in it"
+    );
+    let report = server.app().store.verify().await.unwrap();
+    assert!(report.first_fault.is_none());
+    assert_eq!(
+        report.chain_head_hex(),
+        b.body["log_chain_head"].as_str().unwrap()
+    );
+    server.shutdown().await.unwrap();
+}

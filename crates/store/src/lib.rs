@@ -80,7 +80,7 @@ pub use engine::{
 };
 pub use error::{ActualVersion, Result, StoreError};
 pub use headfile::HEAD_FILE_NAME;
-pub use store::{MemoryStore, SledStore, Store, StoreConfig, TREE_NAME};
+pub use store::{BackupReport, MemoryStore, SledStore, Store, StoreConfig, TREE_NAME};
 pub use subscription::{subscribe, Filter, Start, SubscriptionMessage, SubscriptionOptions};
 pub use types::{
     Commit, CommitRange, CommitResult, DeleteMode, DeleteResult, Direction, EventData,

@@ -27,6 +27,7 @@ use crate::access_log::{AccessRecord, Outcome};
 use crate::app::{App, Ids};
 use crate::error::AppError;
 
+mod admin;
 mod calls;
 mod cases;
 mod dto;
@@ -74,6 +75,7 @@ pub fn router(state: ApiState, config: &HttpConfig) -> Router {
         .merge(queries::routes())
         .merge(staff::routes())
         .merge(subjects::routes())
+        .merge(admin::routes())
         .merge(ops::routes())
         .fallback(|| async { AppError::NotFound("route") })
         .method_not_allowed_fallback(|| async {
@@ -368,6 +370,7 @@ fn implied_purpose(action: Action) -> &'static str {
         Action::ReadStatistics => "statistics",
         Action::ManageStaff | Action::ReadStaff(_) => "staff management",
         Action::SubjectRights => "data subject request",
+        Action::Backup => "backup",
     }
 }
 

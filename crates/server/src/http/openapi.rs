@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{calls, cases, queries, staff, subjects};
+use super::{admin, calls, cases, queries, staff, subjects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,7 +21,7 @@ Every write accepts an `Idempotency-Key` header; errors are RFC 9457 problem det
         queries::queue, queries::caseload, queries::statistics,
         staff::me, staff::member, staff::enrol, staff::grant_role, staff::revoke_role,
         staff::join_team, staff::accredit, staff::withdraw, staff::issue_token,
-        staff::revoke_token, subjects::access, subjects::erase,
+        staff::revoke_token, subjects::access, subjects::erase, admin::backup,
     ),
     modifiers(&Bearer),
     tags(
@@ -30,6 +30,7 @@ Every write accepts an `Idempotency-Key` header; errors are RFC 9457 problem det
         (name = "queries", description = "Queues, caseloads and statistics"),
         (name = "staff", description = "Staff, roles, accreditations and tokens"),
         (name = "subjects", description = "The data subjects' rights: access and erasure"),
+        (name = "operations", description = "Backups"),
     )
 )]
 struct ApiDoc;

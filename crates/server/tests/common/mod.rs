@@ -18,6 +18,7 @@ pub struct Member {
 }
 
 pub struct Harness {
+    pub master: MasterKey,
     pub server: Option<Server>,
     pub base: String,
     pub http: reqwest::Client,
@@ -78,9 +79,9 @@ impl Answer {
     }
 }
 
-pub fn config(dir: &std::path::Path) -> ServeConfig {
+pub fn config(dir: &std::path::Path, master: MasterKey) -> ServeConfig {
     ServeConfig {
-        app: AppConfig::new(dir, MasterKey::generate().expect("a master key")),
+        app: AppConfig::new(dir, master),
         addr: "127.0.0.1:0".parse().unwrap(),
         http: HttpConfig::default(),
     }
@@ -93,7 +94,8 @@ impl Harness {
 
     pub async fn start_with(tune: impl FnOnce(&mut ServeConfig)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = config(dir.path());
+        let master = MasterKey::generate().expect("a master key");
+        let mut config = config(dir.path(), master.clone());
         tune(&mut config);
         let server = Server::start(config).await.expect("server starts");
         let (id, token) = server
@@ -101,6 +103,7 @@ impl Harness {
             .cloned()
             .expect("a first administrator");
         Harness {
+            master,
             base: format!("http://{}", server.addr()),
             server: Some(server),
             http: reqwest::Client::new(),
