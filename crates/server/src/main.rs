@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod client;
+
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use ecoute_server::demo::DemoConfig;
@@ -40,6 +42,8 @@ enum Command {
     Demo(DemoArgs),
     /// Appends a commit to a stream, reads it back and verifies the whole log.
     Smoke,
+    #[command(flatten)]
+    Remote(client::RemoteCommand),
     /// Appends one event (payload given as text) to a stream.
     Append {
         /// The stream, such as `case-42`.
@@ -225,6 +229,7 @@ async fn main() -> std::process::ExitCode {
     let outcome = match cli.command {
         Command::Serve(args) => serve(data_dir, args).await,
         Command::Demo(args) => demo(data_dir, args).await,
+        Command::Remote(command) => client::run(command).await,
         command => main_inner(data_dir, command).await,
     };
     match outcome {
@@ -386,7 +391,9 @@ async fn main_inner(data_dir: PathBuf, command: Command) -> Result<()> {
 
 async fn run(store: &Arc<SledStore>, command: Command) -> Result<()> {
     match command {
-        Command::Serve(_) | Command::Demo(_) => bail!("serve and demo run on their own"),
+        Command::Serve(_) | Command::Demo(_) | Command::Remote(_) => {
+            bail!("serve, demo and the commands to a running server run on their own")
+        }
         Command::Smoke => smoke(store).await,
         Command::Append {
             stream,

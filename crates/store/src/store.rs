@@ -412,6 +412,25 @@ impl<K: Kv> EventStore for Store<K> {
 }
 
 impl<K: Kv> Store<K> {
+    /// The chain hash stored in the record at `position` (hex): it covers that record
+    /// and, through the chain, every record before it. `None` beyond the durable head.
+    pub fn chain_hash(&self, position: u64) -> Result<Option<String>> {
+        if position >= self.shared.visible() {
+            return Ok(None);
+        }
+        let bytes = self
+            .shared
+            .kv
+            .get(&record::event_key(position))?
+            .ok_or_else(|| StoreError::Corrupt {
+                position,
+                reason: "record missing".into(),
+            })?;
+        Ok(Some(record::hex(
+            &record::check_record(position, &bytes)?.hash,
+        )))
+    }
+
     /// Like [`EventStore::verify`], calling `progress(done, total)` as it goes.
     pub fn verify_with_progress(&self, progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
         self.shared.verify(progress)

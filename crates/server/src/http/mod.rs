@@ -31,6 +31,7 @@ mod admin;
 mod calls;
 mod cases;
 mod dto;
+mod exports;
 pub mod openapi;
 mod ops;
 mod queries;
@@ -76,6 +77,7 @@ pub fn router(state: ApiState, config: &HttpConfig) -> Router {
         .merge(staff::routes())
         .merge(subjects::routes())
         .merge(admin::routes())
+        .merge(exports::routes())
         .merge(ops::routes())
         .fallback(|| async { AppError::NotFound("route") })
         .method_not_allowed_fallback(|| async {

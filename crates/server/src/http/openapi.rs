@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, calls, cases, queries, staff, subjects};
+use super::{admin, calls, cases, exports, queries, staff, subjects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,7 @@ Every write accepts an `Idempotency-Key` header; errors are RFC 9457 problem det
         staff::me, staff::member, staff::enrol, staff::grant_role, staff::revoke_role,
         staff::join_team, staff::accredit, staff::withdraw, staff::issue_token,
         staff::revoke_token, subjects::access, subjects::erase, admin::backup,
+        exports::export, exports::verify,
     ),
     modifiers(&Bearer),
     tags(
