@@ -498,13 +498,21 @@ async fn smoke(store: &Arc<SledStore>) -> Result<()> {
 }
 
 fn verify(store: &SledStore) -> Result<()> {
-    let mut last_shown = 0u64;
+    // A progress bar on a terminal; nothing when stderr is a file or a pipe.
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "verifying {bar:40} {pos}/{len} records ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     let report = store.verify_with_progress(|done, total| {
-        if done == total || done - last_shown >= 100_000 {
-            eprintln!("verified {done} of {total} records");
-            last_shown = done;
+        bar.set_length(total);
+        if done % 1024 == 0 || done == total {
+            bar.set_position(done);
         }
-    })?;
+    });
+    bar.finish_and_clear();
+    let report = report?;
     println!("records checked: {}", report.records_checked);
     println!("chain head: {}", report.chain_head_hex());
     match report.first_fault {
