@@ -193,18 +193,44 @@ impl App {
         .await
         .map_err(|e| AppError::Internal(format!("key task failed: {e}")))??;
         let stream = subject_stream(subject);
-        self.execute(req, vec![stream.clone()], |loaded, now| {
-            let state = loaded.subject(subject);
-            let ctx = self.context(req.actor, now, [])?;
-            let events =
-                subject::decide(&state.0, &SubjectCommand::Erase { subject, reason }, &ctx)?;
-            Ok(vec![Decided {
-                stream: stream.clone(),
-                expected: state.1,
-                events: events.into_iter().map(Event::Subject).collect(),
-            }])
-        })
-        .await
+        let outcome = self
+            .execute(req, vec![stream.clone()], |loaded, now| {
+                let state = loaded.subject(subject);
+                let ctx = self.context(req.actor, now, [])?;
+                let events =
+                    subject::decide(&state.0, &SubjectCommand::Erase { subject, reason }, &ctx)?;
+                Ok(vec![Decided {
+                    stream: stream.clone(),
+                    expected: state.1,
+                    events: events.into_iter().map(Event::Subject).collect(),
+                }])
+            })
+            .await?;
+        // The access log holds every erasure, under each case it touched.
+        let mut cases = BTreeSet::new();
+        for r in self.views.subjects.refs(subject)? {
+            cases.extend(self.case_of(&r.stream).await?);
+        }
+        let system = req.actor.id == App::retention_actor().id;
+        for case in cases {
+            self.access_log
+                .record(&AccessRecord {
+                    staff: (!system).then_some(req.actor.id),
+                    roles: req.actor.roles.iter().copied().collect(),
+                    action: "subject.erasure".into(),
+                    route: req.target.clone(),
+                    case: Some(case),
+                    outcome: crate::access_log::Outcome::Allowed,
+                    purpose: match reason {
+                        ErasureReason::Request => "erasure requested by the person".into(),
+                        ErasureReason::Retention => "retention period over".into(),
+                    },
+                    at: self.now(),
+                    request_id: req.request_id,
+                })
+                .await?;
+        }
+        Ok(outcome)
     }
 
     /// Applies the retention rule: the subjects of cases closed longer ago than the

@@ -233,6 +233,17 @@ async fn after_erasure_nothing_of_the_person_can_be_read_and_the_rest_is_intact(
     assert_eq!(a.ok()["erased"]["reason"], "Request");
     assert!(!a.body.to_string().contains("Odette"));
 
+    // The erasure is in the access log, under the case.
+    let log = h
+        .app()
+        .access_log
+        .of_case(ecoute_domain::CaseId::from_uuid(s.case.parse().unwrap()))
+        .await
+        .unwrap();
+    assert!(log
+        .iter()
+        .any(|r| r.action == "subject.erasure" && r.purpose == "erasure requested by the person"));
+
     // Statistics unchanged; the log (its hash chain covers the ciphertext) verifies.
     assert_eq!(h.get(&dpo, "/v1/statistics").await.ok()["report"], before);
     let report = h.app().store.verify().await.unwrap();
