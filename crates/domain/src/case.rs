@@ -69,6 +69,67 @@ pub enum CaseCommand {
     Close(CloseReason),
     /// Reopens a closed case.
     Reopen,
+    /// A deadline fell due without being kept: the scheduler flags the case. Refused
+    /// when the case has moved on (the deadline was kept, re-armed or the case closed)
+    /// or it is not due yet.
+    MissDeadline {
+        /// Which promise.
+        kind: DeadlineKind,
+        /// The due time the scheduler saw armed.
+        due: DateTime<Utc>,
+    },
+}
+
+/// A promise of the helpline that has a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum DeadlineKind {
+    /// A transferred case gets a referent.
+    Referent,
+    /// The referent makes a first attempt to call the caller back.
+    Recontact,
+    /// A proposed solution gets the caller's decision or an action.
+    FollowUp(SolutionId),
+}
+
+/// An armed deadline of a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    /// When it falls due.
+    pub due: DateTime<Utc>,
+    /// Whether it fell due unkept: the case is overdue on it until it is kept.
+    pub missed: bool,
+}
+
+/// A deadline was armed by the event before it in the same commit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineArmed {
+    /// Which promise.
+    pub kind: DeadlineKind,
+    /// When it falls due.
+    pub due: DateTime<Utc>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A deadline fell due unkept: the case is flagged overdue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineMissed {
+    /// Which promise.
+    pub kind: DeadlineKind,
+    /// The due time missed.
+    pub due: DateTime<Utc>,
+    /// When the miss was recorded.
+    pub at: DateTime<Utc>,
+}
+
+/// A deadline was kept (or no longer applies: the case closed, the referent changed),
+/// by the event before it in the same commit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineSatisfied {
+    /// Which promise.
+    pub kind: DeadlineKind,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// The caller's decision on a proposed solution.
@@ -306,6 +367,12 @@ pub enum CaseEvent {
     CaseClosed(CaseClosed),
     /// See [`CaseReopened`].
     CaseReopened(CaseReopened),
+    /// See [`DeadlineArmed`].
+    DeadlineArmed(DeadlineArmed),
+    /// See [`DeadlineMissed`].
+    DeadlineMissed(DeadlineMissed),
+    /// See [`DeadlineSatisfied`].
+    DeadlineSatisfied(DeadlineSatisfied),
 }
 
 /// Where a case stands in its life.
@@ -364,6 +431,9 @@ pub struct CaseState {
     awaiting_call_back: bool,
     referent: Option<StaffId>,
     solutions: BTreeMap<SolutionId, SolutionState>,
+    /// Whether the current referent tried to call back.
+    recontacted: bool,
+    deadlines: BTreeMap<DeadlineKind, Deadline>,
 }
 
 impl CaseState {
@@ -390,6 +460,19 @@ impl CaseState {
     /// Whether the case was transferred from the national platform.
     pub fn is_transferred(&self) -> bool {
         self.transferred
+    }
+
+    /// The deadlines armed or missed, by kind.
+    pub fn deadlines(&self) -> &BTreeMap<DeadlineKind, Deadline> {
+        &self.deadlines
+    }
+
+    /// The deadlines that fell due unkept.
+    pub fn overdue(&self) -> impl Iterator<Item = DeadlineKind> + '_ {
+        self.deadlines
+            .iter()
+            .filter(|(_, d)| d.missed)
+            .map(|(k, _)| *k)
     }
 
     /// Which kind of person a subject of this case's calls is, if it is one.
@@ -690,8 +773,74 @@ pub fn decide(
                 at,
             }));
         }
+        CaseCommand::MissDeadline { kind, due } => match state.deadlines.get(kind) {
+            Some(d) if d.due == *due && d.missed => return Err(DomainError::DeadlineAlreadyMissed),
+            Some(d) if d.due == *due => {
+                if *due > at {
+                    return Err(DomainError::DeadlineNotDue);
+                }
+                events.push(CaseEvent::DeadlineMissed(DeadlineMissed {
+                    kind: *kind,
+                    due: *due,
+                    at,
+                }));
+            }
+            _ => return Err(DomainError::DeadlineNotArmed),
+        },
     }
-    Ok(events)
+    Ok(keep_deadlines(state, events, ctx))
+}
+
+/// The deadlines a case should have armed, as it stands.
+fn wanted_deadlines(s: &CaseState) -> BTreeSet<DeadlineKind> {
+    let mut wanted = BTreeSet::new();
+    if s.status != CaseStatus::Open {
+        return wanted;
+    }
+    if s.transferred && s.referent.is_none() {
+        wanted.insert(DeadlineKind::Referent);
+    }
+    if s.referent.is_some() && s.reachable && !s.recontacted {
+        wanted.insert(DeadlineKind::Recontact);
+    }
+    for (id, sol) in &s.solutions {
+        if sol.consent == Consent::Pending && sol.actions == 0 {
+            wanted.insert(DeadlineKind::FollowUp(*id));
+        }
+    }
+    wanted
+}
+
+/// Under a deadline policy, appends to a command's events the deadlines they arm and
+/// satisfy: whatever the case should now have armed and has not is armed; whatever it
+/// has armed (or missed) and no longer needs is satisfied. One rule for every
+/// command, so a deadline can never outlive its reason.
+fn keep_deadlines(state: &CaseState, mut events: Vec<CaseEvent>, ctx: &Context) -> Vec<CaseEvent> {
+    let Some(policy) = ctx.deadlines else {
+        return events;
+    };
+    let after = events.iter().fold(state.clone(), evolve);
+    let wanted = wanted_deadlines(&after);
+    let at = ctx.now;
+    for kind in after.deadlines.keys().filter(|k| !wanted.contains(k)) {
+        events.push(CaseEvent::DeadlineSatisfied(DeadlineSatisfied {
+            kind: *kind,
+            at,
+        }));
+    }
+    for kind in wanted.iter().filter(|k| !after.deadlines.contains_key(k)) {
+        let delay = match kind {
+            DeadlineKind::Referent => policy.referent,
+            DeadlineKind::Recontact => policy.recontact,
+            DeadlineKind::FollowUp(_) => policy.follow_up,
+        };
+        events.push(CaseEvent::DeadlineArmed(DeadlineArmed {
+            kind: *kind,
+            due: at + delay,
+            at,
+        }));
+    }
+    events
 }
 
 fn check_known_subject(
@@ -742,18 +891,24 @@ pub fn evolve(mut state: CaseState, event: &CaseEvent) -> CaseState {
             state.transferred = true;
             state.referent = None;
         }
-        CaseEvent::ReferentAssigned(e) => state.referent = Some(e.referent),
+        CaseEvent::ReferentAssigned(e) => {
+            state.referent = Some(e.referent);
+            state.recontacted = false;
+        }
         CaseEvent::ReferentReleased(e) => {
             if state.referent == Some(e.referent) {
                 state.referent = None;
             }
         }
         CaseEvent::AnalysisRecorded(_) => {}
-        CaseEvent::RecontactAttempted(e) => match e.outcome {
-            RecontactOutcome::Reached => state.awaiting_call_back = false,
-            RecontactOutcome::NoAnswer => {}
-            RecontactOutcome::WrongNumber => state.reachable = false,
-        },
+        CaseEvent::RecontactAttempted(e) => {
+            state.recontacted = true;
+            match e.outcome {
+                RecontactOutcome::Reached => state.awaiting_call_back = false,
+                RecontactOutcome::NoAnswer => {}
+                RecontactOutcome::WrongNumber => state.reachable = false,
+            }
+        }
         CaseEvent::AwaitingCallBack(_) => state.awaiting_call_back = true,
         CaseEvent::SolutionProposed(e) => {
             state.solutions.insert(
@@ -777,6 +932,25 @@ pub fn evolve(mut state: CaseState, event: &CaseEvent) -> CaseState {
         }
         CaseEvent::CaseClosed(_) => state.status = CaseStatus::Closed,
         CaseEvent::CaseReopened(_) => state.status = CaseStatus::Open,
+        CaseEvent::DeadlineArmed(e) => {
+            state.deadlines.insert(
+                e.kind,
+                Deadline {
+                    due: e.due,
+                    missed: false,
+                },
+            );
+        }
+        CaseEvent::DeadlineMissed(e) => {
+            if let Some(d) = state.deadlines.get_mut(&e.kind) {
+                if d.due == e.due {
+                    d.missed = true;
+                }
+            }
+        }
+        CaseEvent::DeadlineSatisfied(e) => {
+            state.deadlines.remove(&e.kind);
+        }
     }
     state
 }

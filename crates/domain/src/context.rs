@@ -23,6 +23,32 @@ pub struct Context {
     pub staff: BTreeMap<StaffId, StaffSnapshot>,
     /// The calls named by a case command, as their call streams stand now.
     pub calls: BTreeMap<CallId, CallSummary>,
+    /// The deployment's deadlines: with a policy, case commands arm and satisfy them
+    /// in the same commit as the events that cause them; without, none are kept.
+    pub deadlines: Option<DeadlinePolicy>,
+}
+
+/// How long the helpline gives itself to keep each promise of a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeadlinePolicy {
+    /// From the transfer to a centre until a referent is named (default 48 h).
+    pub referent: chrono::Duration,
+    /// From the referent's naming until the first attempt to call back, when a
+    /// number was left (default 72 h).
+    pub recontact: chrono::Duration,
+    /// From a solution's proposal until the caller's decision or an action on it
+    /// (default 14 days).
+    pub follow_up: chrono::Duration,
+}
+
+impl Default for DeadlinePolicy {
+    fn default() -> Self {
+        DeadlinePolicy {
+            referent: chrono::Duration::hours(48),
+            recontact: chrono::Duration::hours(72),
+            follow_up: chrono::Duration::days(14),
+        }
+    }
 }
 
 impl Context {
@@ -33,7 +59,14 @@ impl Context {
             actor,
             staff: BTreeMap::new(),
             calls: BTreeMap::new(),
+            deadlines: None,
         }
+    }
+
+    /// The same context, keeping deadlines under `policy`.
+    pub fn with_deadlines(mut self, policy: DeadlinePolicy) -> Self {
+        self.deadlines = Some(policy);
+        self
     }
 
     /// Adds the snapshot of another member of staff.

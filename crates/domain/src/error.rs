@@ -96,6 +96,15 @@ pub enum DomainError {
         /// The field.
         field: &'static str,
     },
+    /// The deadline named is not armed (it was kept, re-armed, or never set).
+    #[error("that deadline is not armed: the case has moved on")]
+    DeadlineNotArmed,
+    /// The deadline is not due yet.
+    #[error("that deadline is not due yet")]
+    DeadlineNotDue,
+    /// The deadline was already recorded as missed.
+    #[error("that deadline was already missed")]
+    DeadlineAlreadyMissed,
     /// Only the data-protection officer answers a subject's rights.
     #[error("only the data-protection officer handles data-access and erasure")]
     NotTheDataProtectionOfficer,

@@ -31,7 +31,7 @@ pub mod subject;
 pub mod vocabulary;
 
 pub use centre::{CentreId, DepartementCode};
-pub use context::Context;
+pub use context::{Context, DeadlinePolicy};
 pub use error::DomainError;
 pub use event::{decode, encode, DecodeError, EncodeError, Encoded, Event};
 pub use ids::{

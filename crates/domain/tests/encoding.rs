@@ -209,6 +209,23 @@ fn every_event() -> Vec<Event> {
             at,
         })
         .into(),
+        CaseEvent::DeadlineArmed(DeadlineArmed {
+            kind: DeadlineKind::FollowUp(SOL_1),
+            due: at,
+            at,
+        })
+        .into(),
+        CaseEvent::DeadlineMissed(DeadlineMissed {
+            kind: DeadlineKind::Referent,
+            due: at,
+            at,
+        })
+        .into(),
+        CaseEvent::DeadlineSatisfied(DeadlineSatisfied {
+            kind: DeadlineKind::Recontact,
+            at,
+        })
+        .into(),
         ecoute_domain::subject::SubjectEvent::SubjectErased(
             ecoute_domain::subject::SubjectErased {
                 subject: CALLER,

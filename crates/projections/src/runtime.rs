@@ -533,11 +533,12 @@ impl<E: Send + Sync + 'static> Inner<E> {
         if old != st.model {
             self.db.drop_tree(name, &old)?;
         }
-        tracing::info!(
-            projection = name,
-            version = st.model.version,
-            "rebuilt model swapped in"
-        );
+        let version = st.model.version;
+        drop(st);
+        // Readers waiting for their writes must count the swapped-in model at once:
+        // while it was frozen it was left out of the progress.
+        self.publish_progress();
+        tracing::info!(projection = name, version, "rebuilt model swapped in");
         Ok(true)
     }
 }

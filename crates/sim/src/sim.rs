@@ -339,6 +339,7 @@ fn case_command_name(c: &CaseCommand) -> &'static str {
         CaseCommand::TakeAction { .. } => "TakeAction",
         CaseCommand::Close(_) => "Close",
         CaseCommand::Reopen => "Reopen",
+        CaseCommand::MissDeadline { .. } => "MissDeadline",
     }
 }
 

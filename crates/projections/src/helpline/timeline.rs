@@ -150,6 +150,27 @@ fn describe_case(e: &CaseEvent) -> String {
             ReopenReason::Decision => "case reopened".into(),
             ReopenReason::NewCall(call) => format!("case reopened by a new call {call}"),
         },
+        CaseEvent::DeadlineArmed(d) => format!(
+            "{} due by {}",
+            deadline_words(d.kind),
+            d.due.format("%Y-%m-%d %H:%M UTC")
+        ),
+        CaseEvent::DeadlineMissed(d) => format!(
+            "overdue: {} was due by {}",
+            deadline_words(d.kind),
+            d.due.format("%Y-%m-%d %H:%M UTC")
+        ),
+        CaseEvent::DeadlineSatisfied(d) => format!("{} no longer pending", deadline_words(d.kind)),
+    }
+}
+
+/// A deadline in plain words.
+pub fn deadline_words(kind: ecoute_domain::case::DeadlineKind) -> String {
+    use ecoute_domain::case::DeadlineKind as K;
+    match kind {
+        K::Referent => "a referent".into(),
+        K::Recontact => "a first call back".into(),
+        K::FollowUp(s) => format!("a follow-up of solution {s}"),
     }
 }
 
