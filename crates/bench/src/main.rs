@@ -5,12 +5,6 @@
 //! Human-readable figures go to stdout as they come; the last line is one JSON
 //! object with every figure and the ratios against the targets.
 
-mod fsync;
-mod pg;
-mod reads;
-mod stats;
-mod writes;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -21,7 +15,8 @@ use ecoute_store::Durability;
 use serde_json::{json, Map, Value};
 use tempfile::TempDir;
 
-use crate::stats::{fmt_us, round3, Figures, Window};
+use ecoute_bench::stats::{fmt_us, round3, Figures, Window};
+use ecoute_bench::{fsync, pg, reads, writes};
 
 /// Benchmarks the ecoute store against the fsync floor, raw sled and PostgreSQL.
 #[derive(Parser, Debug)]
