@@ -352,7 +352,7 @@ proptest! {
                     E::ReferentAssigned(_) => {
                         // A new referent inherits a call back still owed: the caller
                         // has been waiting since the first one was named.
-                        if !(model.referent && !model.recontacted) {
+                        if !model.referent || model.recontacted {
                             model.recontact_since = Some(now);
                         }
                         model.referent = true;
