@@ -65,6 +65,10 @@ pub struct AppConfig {
     pub master_key: MasterKey,
     /// Cases closed for this long have their subjects erased (none: kept).
     pub retention: Option<chrono::Duration>,
+    /// The deadlines kept for cases (none: no deadline is armed).
+    pub deadlines: Option<ecoute_domain::DeadlinePolicy>,
+    /// How often the scheduler looks for deadlines that fell due.
+    pub scheduler_tick: Duration,
 }
 
 impl AppConfig {
@@ -73,6 +77,8 @@ impl AppConfig {
         AppConfig {
             master_key,
             retention: None,
+            deadlines: Some(ecoute_domain::DeadlinePolicy::default()),
+            scheduler_tick: Duration::from_secs(1),
             data_dir: data_dir.into(),
             clock: Arc::new(SystemClock),
             durability: Durability::Flush,
@@ -359,6 +365,11 @@ impl App {
         access
     }
 
+    /// How often the scheduler looks for due deadlines.
+    pub fn scheduler_tick(&self) -> Duration {
+        self.config.scheduler_tick
+    }
+
     /// The retention period, if one is set.
     pub fn retention(&self) -> Option<chrono::Duration> {
         self.config.retention
@@ -472,6 +483,9 @@ impl App {
             .snapshot(actor.id)
             .unwrap_or_else(|| actor.clone());
         let mut ctx = Context::new(now, actor);
+        if let Some(policy) = self.config.deadlines {
+            ctx = ctx.with_deadlines(policy);
+        }
         for id in others {
             let s = self
                 .staff

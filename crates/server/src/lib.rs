@@ -26,6 +26,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod rights;
+pub mod scheduler;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
@@ -58,6 +59,7 @@ pub struct Server {
     first_admin: Option<(ecoute_domain::StaffId, String)>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -85,17 +87,32 @@ impl Server {
                 })
                 .await
         });
+        let mut background = Vec::new();
         let ready_state = state.clone();
-        tokio::spawn(async move {
+        background.push(tokio::spawn(async move {
             // A long history may take more than one wait to catch up.
             while ready_state.app.catch_up().await.is_err() {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
             http::set_ready(&ready_state, true);
-        });
+        }));
+        {
+            // Deadlines that fell due while the server was down fire at once.
+            let app = app.clone();
+            background.push(tokio::spawn(async move {
+                let mut every = tokio::time::interval(app.scheduler_tick());
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    every.tick().await;
+                    if let Err(e) = app.fire_due().await {
+                        tracing::warn!(error = %e, "the scheduler could not fire due deadlines");
+                    }
+                }
+            }));
+        }
         if app.retention().is_some() {
             let app = app.clone();
-            tokio::spawn(async move {
+            background.push(tokio::spawn(async move {
                 let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
                 loop {
                     every.tick().await;
@@ -103,7 +120,7 @@ impl Server {
                         tracing::error!(error = %e, "the retention rule could not be applied");
                     }
                 }
-            });
+            }));
         }
         tracing::info!(%addr, "listening");
         Ok(Server {
@@ -113,6 +130,7 @@ impl Server {
             first_admin,
             stop: Some(stop),
             task,
+            background,
         })
     }
 
@@ -136,6 +154,9 @@ impl Server {
     /// projections and flushes and closes the stores.
     pub async fn shutdown(mut self) -> Result<(), AppError> {
         http::set_ready(&self.state, false);
+        for task in self.background.drain(..) {
+            task.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -111,6 +111,16 @@ struct ServeArgs {
     /// kept until the data-protection officer erases it.
     #[arg(long, env = "ECOUTE_RETENTION_DAYS")]
     retention_days: Option<u32>,
+    /// Hours from a case's transfer until a referent is due.
+    #[arg(long, env = "ECOUTE_DEADLINE_REFERENT_HOURS", default_value_t = 48)]
+    deadline_referent_hours: u32,
+    /// Hours from the referent's naming until a first call back is due (when a number
+    /// was left).
+    #[arg(long, env = "ECOUTE_DEADLINE_RECONTACT_HOURS", default_value_t = 72)]
+    deadline_recontact_hours: u32,
+    /// Days from a solution's proposal until its follow-up is due.
+    #[arg(long, env = "ECOUTE_DEADLINE_FOLLOW_UP_DAYS", default_value_t = 14)]
+    deadline_follow_up_days: u32,
 }
 
 /// The master key from `--master-key` or `--master-key-file`, creating the file with
@@ -250,6 +260,11 @@ async fn start(data_dir: &Path, args: &ServeArgs, master: MasterKey) -> Result<S
     app.retention = args
         .retention_days
         .map(|d| chrono::Duration::days(i64::from(d)));
+    app.deadlines = Some(ecoute_domain::DeadlinePolicy {
+        referent: chrono::Duration::hours(i64::from(args.deadline_referent_hours)),
+        recontact: chrono::Duration::hours(i64::from(args.deadline_recontact_hours)),
+        follow_up: chrono::Duration::days(i64::from(args.deadline_follow_up_days)),
+    });
     let config = ServeConfig {
         app,
         addr: args.addr,

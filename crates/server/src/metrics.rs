@@ -40,6 +40,9 @@ pub struct Metrics {
     access_records: Counter,
     head: Gauge,
     lag: Family<ProjectionLabels, Gauge>,
+    deadlines_armed: Gauge,
+    deadlines_fired: Gauge,
+    deadlines_overdue: Gauge,
 }
 
 impl Default for Metrics {
@@ -98,7 +101,28 @@ impl Metrics {
             "Events a projection is behind the log",
             lag.clone(),
         );
+        let deadlines_armed = Gauge::default();
+        registry.register(
+            "deadlines_armed",
+            "Deadlines armed and not yet kept nor missed",
+            deadlines_armed.clone(),
+        );
+        let deadlines_fired = Gauge::default();
+        registry.register(
+            "deadlines_fired",
+            "Deadlines missed since the beginning",
+            deadlines_fired.clone(),
+        );
+        let deadlines_overdue = Gauge::default();
+        registry.register(
+            "deadlines_overdue",
+            "Deadlines missed and not kept yet",
+            deadlines_overdue.clone(),
+        );
         Metrics {
+            deadlines_armed,
+            deadlines_fired,
+            deadlines_overdue,
             registry,
             requests,
             latency,
@@ -142,6 +166,14 @@ impl Metrics {
     /// One access record written.
     pub fn access_record(&self) {
         self.access_records.inc();
+    }
+
+    /// The deadline counts as of now.
+    pub fn deadlines(&self, armed: u64, fired: u64, overdue: u64) {
+        let g = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.deadlines_armed.set(g(armed));
+        self.deadlines_fired.set(g(fired));
+        self.deadlines_overdue.set(g(overdue));
     }
 
     /// The text exposition, with the log head and projection lags as of now.

@@ -76,8 +76,13 @@ async fn platform_call_to_transfer_referent_call_back_consent_action_close_reope
     assert_eq!(transfer.status, 201);
     assert_eq!(
         transfer.body["events"],
-        json!(["CallAttachedToCase", "CaseOpened", "CaseTransferred"]),
-        "one commit across the call and the case"
+        json!([
+            "CallAttachedToCase",
+            "CaseOpened",
+            "CaseTransferred",
+            "DeadlineArmed"
+        ]),
+        "one commit across the call and the case, with the referent's deadline"
     );
     let case = transfer.id("case_id");
     let c = |p: &str| format!("/v1/cases/{case}/{p}");

@@ -2,7 +2,9 @@
 //! keeps each case's folded domain state and derives the three views from it.
 
 use chrono::{DateTime, Duration, Utc};
-use ecoute_domain::case::{self, CaseEvent, CaseState, CaseStatus, Consent};
+use ecoute_domain::case::{
+    self, CaseEvent, CaseState, CaseStatus, Consent, Deadline, DeadlineKind,
+};
 use ecoute_domain::vocabulary::{CloseReason, RecontactOutcome, SolutionKind};
 use ecoute_domain::{CallId, CaseId, CentreId, Event, SolutionId, StaffId};
 use ecoute_store::RecordedEvent;
@@ -90,6 +92,10 @@ pub struct CaseSummary {
     pub last_activity: DateTime<Utc>,
     /// The queue it sits in, if any, and since when.
     pub queue: Option<(QueueKind, DateTime<Utc>)>,
+    /// The deadlines armed or missed, with their due times.
+    pub deadlines: Vec<(DeadlineKind, Deadline)>,
+    /// The promises that fell due unkept.
+    pub overdue: Vec<DeadlineKind>,
 }
 
 /// One case in a centre's queue.
@@ -101,6 +107,8 @@ pub struct QueueEntry {
     pub since: DateTime<Utc>,
     /// How long it has waited, as of the time asked.
     pub waited: Duration,
+    /// Whether a deadline of the case fell due unkept.
+    pub overdue: bool,
 }
 
 /// A centre's queues, each oldest first.
@@ -127,6 +135,8 @@ pub struct CaseloadEntry {
     pub since: DateTime<Utc>,
     /// The queue it sits in, if any.
     pub queue: Option<QueueKind>,
+    /// The promises of the case that fell due unkept.
+    pub overdue: Vec<DeadlineKind>,
 }
 
 /// What the projection keeps per case.
@@ -145,6 +155,15 @@ struct CaseRecord {
     queue: Option<(CentreId, QueueKind, DateTime<Utc>)>,
     /// The caseload entry written for the case.
     load: Option<StaffId>,
+    /// Whether the queue entry written says overdue.
+    queue_overdue: bool,
+}
+
+/// A queue entry as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct QueueValue {
+    since: DateTime<Utc>,
+    overdue: bool,
 }
 
 fn case_key(case: CaseId) -> Vec<u8> {
@@ -168,7 +187,8 @@ impl Projection<Event> for CasesProjection {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: deadlines in the case state, overdue flags in queues and caseloads.
+        2
     }
 
     fn accepts(&self, event: &RecordedEvent) -> bool {
@@ -196,12 +216,16 @@ impl Projection<Event> for CasesProjection {
                 awaiting_call_back_since: None,
                 queue: None,
                 load: None,
+                queue_overdue: false,
             },
         };
         let was_awaiting_call_back = rec.state.is_awaiting_call_back();
         let had_referent = rec.state.referent();
         rec.state = case::evolve(rec.state, ev);
-        rec.last_activity = at;
+        // A missed deadline is the scheduler's, not anyone's activity on the case.
+        if !matches!(ev, CaseEvent::DeadlineMissed(_)) {
+            rec.last_activity = at;
+        }
         match ev {
             CaseEvent::CaseOpened(_) => rec.opened_at = at,
             CaseEvent::CaseTransferred(_) => rec.awaiting_referent_since = Some(at),
@@ -227,14 +251,16 @@ impl Projection<Event> for CasesProjection {
         }
         // Move the queue entry.
         let queue = queue_of(&rec);
-        if queue != rec.queue {
+        let overdue = rec.state.overdue().next().is_some();
+        if queue != rec.queue || overdue != rec.queue_overdue {
             if let Some((c, k, _)) = rec.queue {
                 model.remove(queue_key(c, k, case_id))?;
             }
             if let Some((c, k, since)) = queue {
-                model.put_typed(queue_key(c, k, case_id), &since)?;
+                model.put_typed(queue_key(c, k, case_id), &QueueValue { since, overdue })?;
             }
             rec.queue = queue;
+            rec.queue_overdue = overdue;
         }
         // Move the caseload entry: open cases of the referent.
         let load = rec
@@ -250,6 +276,7 @@ impl Projection<Event> for CasesProjection {
                 centre: rec.state.centre().unwrap_or(CentreId::NationalPlatform),
                 since: rec.referent_since.unwrap_or(at),
                 queue: rec.queue.map(|(_, k, _)| k),
+                overdue: rec.state.overdue().collect(),
             };
             model.put_typed(load_key(referent, case_id), &entry)?;
         }
@@ -326,6 +353,8 @@ impl Cases {
             closed_reason: rec.closed_reason,
             last_activity: rec.last_activity,
             queue: rec.queue.map(|(_, k, since)| (k, since)),
+            deadlines: s.deadlines().iter().map(|(k, d)| (*k, *d)).collect(),
+            overdue: s.overdue().collect(),
         }))
     }
 
@@ -358,15 +387,16 @@ impl Cases {
             let prefix = format!("q/{centre}/{}/", kind.key());
             let mut entries: Vec<QueueEntry> = self
                 .reader
-                .scan::<DateTime<Utc>>(prefix.as_bytes())?
+                .scan::<QueueValue>(prefix.as_bytes())?
                 .into_iter()
-                .filter_map(|(k, since)| {
+                .filter_map(|(k, v)| {
                     let id = std::str::from_utf8(&k[prefix.len()..]).ok()?;
                     let case_id = CaseId::from_uuid(uuid::Uuid::parse_str(id).ok()?);
                     Some(QueueEntry {
                         case_id,
-                        since,
-                        waited: now.signed_duration_since(since).max(Duration::zero()),
+                        since: v.since,
+                        waited: now.signed_duration_since(v.since).max(Duration::zero()),
+                        overdue: v.overdue,
                     })
                 })
                 .collect();

@@ -67,6 +67,7 @@ mod cases;
 mod statistics;
 mod subjects;
 mod timeline;
+mod timers;
 
 pub use cases::{
     CaseSummary, CaseloadEntry, Cases, CasesProjection, CentreQueue, QueueEntry, QueueKind,
@@ -76,7 +77,8 @@ pub use statistics::{
     DurationStats, Statistics, StatisticsProjection, StatisticsQuery, StatisticsReport,
 };
 pub use subjects::{SubjectRef, Subjects, SubjectsProjection};
-pub use timeline::{TimelineEntry, Timelines};
+pub use timeline::{deadline_words, TimelineEntry, Timelines};
+pub use timers::{ArmedDeadline, TimerCounts, Timers, TimersProjection};
 
 /// Decodes stored events into the domain's events; the store's own `$` records are skipped.
 pub fn decoder() -> Decoder<Event> {
@@ -98,6 +100,7 @@ pub fn projections() -> Vec<Arc<dyn Projection<Event>>> {
         Arc::new(CasesProjection),
         Arc::new(StatisticsProjection),
         Arc::new(SubjectsProjection),
+        Arc::new(TimersProjection),
     ]
 }
 
@@ -112,6 +115,8 @@ pub struct HelplineViews {
     pub statistics: Statistics,
     /// The subject index.
     pub subjects: Subjects,
+    /// The armed deadlines, by due time.
+    pub timers: Timers,
 }
 
 impl HelplineViews {
@@ -122,6 +127,7 @@ impl HelplineViews {
             timelines: Timelines::new(store),
             statistics: Statistics::new(runtime.reader(statistics::NAME)?),
             subjects: Subjects::new(runtime.reader(subjects::NAME)?),
+            timers: Timers::new(runtime.reader(timers::NAME)?),
         })
     }
 }

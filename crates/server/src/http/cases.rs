@@ -101,6 +101,31 @@ pub struct CaseView {
     pub last_activity: DateTime<Utc>,
     /// The queue it sits in, if any.
     pub queue: Option<QueueView>,
+    /// The deadlines armed or missed.
+    pub deadlines: Vec<DeadlineView>,
+    /// The promises that fell due unkept (`referent`, `recontact`, `follow-up/<id>`).
+    pub overdue: Vec<String>,
+}
+
+/// One deadline of a case.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadlineView {
+    /// `referent`, `recontact` or `follow-up/<solution id>`.
+    pub kind: String,
+    /// When it falls (or fell) due.
+    pub due: DateTime<Utc>,
+    /// Whether it fell due unkept.
+    pub missed: bool,
+}
+
+/// A deadline kind as the API names it.
+pub fn deadline_kind(kind: ecoute_domain::case::DeadlineKind) -> String {
+    use ecoute_domain::case::DeadlineKind as K;
+    match kind {
+        K::Referent => "referent".into(),
+        K::Recontact => "recontact".into(),
+        K::FollowUp(s) => format!("follow-up/{s}"),
+    }
 }
 
 /// A queue kind as the API names it.
@@ -144,6 +169,16 @@ impl From<CaseSummary> for CaseView {
                 kind: queue_kind(kind),
                 since,
             }),
+            deadlines: s
+                .deadlines
+                .iter()
+                .map(|(k, d)| DeadlineView {
+                    kind: deadline_kind(*k),
+                    due: d.due,
+                    missed: d.missed,
+                })
+                .collect(),
+            overdue: s.overdue.iter().map(|k| deadline_kind(*k)).collect(),
         }
     }
 }

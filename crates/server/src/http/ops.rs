@@ -44,6 +44,9 @@ async fn metrics(State(state): State<ApiState>) -> Result<Response, AppError> {
         .status()
         .into_iter()
         .map(|s| (s.name.to_string(), s.lag));
+    let counts = app.views.timers.counts()?;
+    app.metrics
+        .deadlines(counts.armed, counts.fired, counts.overdue);
     let body = app.metrics.render(head, lags);
     let mut r = (StatusCode::OK, body).into_response();
     r.headers_mut().insert(

@@ -33,6 +33,8 @@ pub struct Waiting {
     pub since: DateTime<Utc>,
     /// How long it has waited, in seconds, as of the answer.
     pub waited_seconds: i64,
+    /// Whether a deadline of the case fell due unkept.
+    pub overdue: bool,
 }
 
 /// A centre's queues, each oldest first.
@@ -57,6 +59,7 @@ fn waiting(entries: Vec<QueueEntry>) -> Vec<Waiting> {
             case_id: *e.case_id.as_uuid(),
             since: e.since,
             waited_seconds: e.waited.num_seconds(),
+            overdue: e.overdue,
         })
         .collect()
 }
@@ -102,6 +105,8 @@ pub struct CaseloadLine {
     pub since: DateTime<Utc>,
     /// The queue it sits in, if any.
     pub queue: Option<String>,
+    /// The promises of the case that fell due unkept.
+    pub overdue: Vec<String>,
 }
 
 #[utoipa::path(get, path = "/v1/staff/{id}/caseload", tag = "queries",
@@ -130,6 +135,11 @@ pub async fn caseload(
             centre: e.centre.to_string(),
             since: e.since,
             queue: e.queue.map(queue_kind),
+            overdue: e
+                .overdue
+                .iter()
+                .map(|k| super::cases::deadline_kind(*k))
+                .collect(),
         })
         .collect();
     Ok(answer(StatusCode::OK, false, lines))
