@@ -51,11 +51,17 @@ pub(crate) struct ActiveModel {
 }
 
 impl ModelDb {
-    /// Opens (or creates) the read-model database in directory `path`.
+    /// Opens (or creates) the read-model database in directory `path`, with a 128 MiB
+    /// page cache.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with_cache(path, 128 << 20)
+    }
+
+    /// Opens (or creates) the read-model database with a page cache of `cache_bytes`.
+    pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: u64) -> Result<Self> {
         let config = sled::Config::new()
             .path(path.as_ref())
-            .cache_capacity(128 << 20);
+            .cache_capacity(cache_bytes);
         let db = ecoute_store::open_sled(&config, std::time::Duration::from_secs(5))
             .map_err(|e| ProjectionError::Db(e.to_string()))?;
         Self::from_db(db)

@@ -71,7 +71,7 @@ impl AccessLog {
     pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, AppError> {
         let config = StoreConfig {
             clock,
-            cache_capacity: 16 << 20,
+            cache_capacity: 4 << 20,
             ..StoreConfig::default()
         };
         let store = SledStore::open(dir, config)

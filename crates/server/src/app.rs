@@ -57,6 +57,8 @@ pub struct AppConfig {
     pub durability: Durability,
     /// sled's page cache for the event store, in bytes.
     pub cache_bytes: u64,
+    /// sled's page cache for the read models, in bytes.
+    pub models_cache_bytes: u64,
     /// How many times a command that lost a race is tried again on fresh state.
     pub retries: usize,
     /// How long a read waits for the projections to catch up with the last write.
@@ -83,6 +85,7 @@ impl AppConfig {
             clock: Arc::new(SystemClock),
             durability: Durability::Flush,
             cache_bytes: 64 << 20,
+            models_cache_bytes: 32 << 20,
             retries: 5,
             read_wait: Duration::from_secs(10),
         }
@@ -330,7 +333,8 @@ impl App {
             &config.data_dir.join("keys"),
             &config.master_key,
         )?);
-        let db = ModelDb::open(config.data_dir.join("models"))?;
+        let db =
+            ModelDb::open_with_cache(config.data_dir.join("models"), config.models_cache_bytes)?;
         let dyn_store: Arc<dyn EventStore> = store.clone();
         let runtime = Runtime::start(
             dyn_store.clone(),

@@ -136,7 +136,7 @@ impl KeyStore {
         let fail = |e: &dyn std::fmt::Display| {
             AppError::Internal(format!("key store {}: {e}", dir.display()))
         };
-        let config = sled::Config::new().path(dir).cache_capacity(8 << 20);
+        let config = sled::Config::new().path(dir).cache_capacity(2 << 20);
         let db = ecoute_store::open_sled(&config, std::time::Duration::from_secs(5))
             .map_err(|e| fail(&e))?;
         let tree = db.open_tree("subject-keys").map_err(|e| fail(&e))?;

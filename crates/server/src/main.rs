@@ -97,6 +97,9 @@ struct ServeArgs {
     /// sled's page cache for the event log, in MiB.
     #[arg(long, env = "ECOUTE_CACHE_MIB", default_value_t = 64)]
     cache_mib: u64,
+    /// sled's page cache for the read models, in MiB.
+    #[arg(long, env = "ECOUTE_MODELS_CACHE_MIB", default_value_t = 32)]
+    models_cache_mib: u64,
     /// A file holding the master key (64 hexadecimal digits) that wraps the keys of
     /// personal data. Keep it apart from the data directory and its backups.
     #[arg(long, env = "ECOUTE_MASTER_KEY_FILE")]
@@ -257,6 +260,7 @@ async fn main() -> std::process::ExitCode {
 async fn start(data_dir: &Path, args: &ServeArgs, master: MasterKey) -> Result<Server> {
     let mut app = AppConfig::new(data_dir, master);
     app.cache_bytes = args.cache_mib << 20;
+    app.models_cache_bytes = args.models_cache_mib << 20;
     app.retention = args
         .retention_days
         .map(|d| chrono::Duration::days(i64::from(d)));
