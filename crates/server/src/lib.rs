@@ -60,6 +60,7 @@ pub struct Server {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
+    scheduler_passes: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Server {
@@ -96,8 +97,10 @@ impl Server {
             }
             http::set_ready(&ready_state, true);
         }));
+        let (passes, scheduler_passes) = tokio::sync::watch::channel(0u64);
         {
-            // Deadlines that fell due while the server was down fire at once.
+            // Deadlines that fell due while the server was down fire at once: the
+            // interval's first tick is immediate.
             let app = app.clone();
             background.push(tokio::spawn(async move {
                 let mut every = tokio::time::interval(app.scheduler_tick());
@@ -107,6 +110,7 @@ impl Server {
                     if let Err(e) = app.fire_due().await {
                         tracing::warn!(error = %e, "the scheduler could not fire due deadlines");
                     }
+                    passes.send_modify(|n| *n += 1);
                 }
             }));
         }
@@ -131,7 +135,14 @@ impl Server {
             stop: Some(stop),
             task,
             background,
+            scheduler_passes,
         })
+    }
+
+    /// Counts the scheduler's completed passes (the first runs at start): wait on it
+    /// to know that deadlines due at start have been fired.
+    pub fn scheduler_passes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.scheduler_passes.clone()
     }
 
     /// The address the server listens on.
