@@ -520,20 +520,16 @@ impl App {
             let mut decided = decide(&loaded, self.now())?;
             self.seal(&mut decided).await?;
             let commit = self.commit(req, decided)?;
+            // The types appended, in commit order: no need to read them back.
+            let events: Vec<String> = commit
+                .appends
+                .iter()
+                .flat_map(|a| a.events.iter().map(|e| e.event_type.clone()))
+                .collect();
             match self.store.append(commit).await {
                 Ok(result) => {
                     self.metrics
                         .commit(result.positions.last - result.positions.first + 1);
-                    let events = self
-                        .store
-                        .read_all(
-                            result.positions.first,
-                            (result.positions.last - result.positions.first + 1) as usize,
-                        )
-                        .await?
-                        .into_iter()
-                        .map(|e| e.event_type)
-                        .collect();
                     return Ok(Outcome {
                         first_position: result.positions.first,
                         last_position: result.positions.last,
