@@ -11,16 +11,6 @@ use ecoute_domain::*;
 use CaseCommand as C;
 use CaseEvent as E;
 
-fn linked(summary: &CallSummary) -> LinkedCall {
-    LinkedCall {
-        call_id: summary.call_id,
-        centre: summary.door.centre(),
-        taken_by: summary.door.taken_by(),
-        number: summary.number,
-        subjects: summary.subjects.iter().map(|s| (s.id, s.whose)).collect(),
-    }
-}
-
 fn opened_by_platform(number: NumberStatus) -> E {
     E::CaseOpened(CaseOpened {
         case_id: CASE_1,

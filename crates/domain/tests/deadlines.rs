@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use ecoute_domain::call::{CallSummary, NumberStatus};
+use ecoute_domain::call::NumberStatus;
 use ecoute_domain::case::*;
 use ecoute_domain::vocabulary::*;
 use ecoute_domain::*;
@@ -20,16 +20,6 @@ fn policy() -> DeadlinePolicy {
 /// A context at minute `m` with the default deadlines.
 fn dctx(actor: StaffId, m: i64) -> Context {
     ctx(actor, m).with_deadlines(policy())
-}
-
-fn linked(summary: &CallSummary) -> LinkedCall {
-    LinkedCall {
-        call_id: summary.call_id,
-        centre: summary.door.centre(),
-        taken_by: summary.door.taken_by(),
-        number: summary.number,
-        subjects: summary.subjects.iter().map(|s| (s.id, s.whose)).collect(),
-    }
 }
 
 /// A platform case, opened at minute 0; no deadline until it is transferred.

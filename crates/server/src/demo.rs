@@ -35,6 +35,8 @@ use ecoute_domain::vocabulary::{
     RecontactOutcome, Relation, Setting, Since, SolutionKind,
 };
 use ecoute_domain::Role;
+use ecoute_sim::rng::Rng;
+use ecoute_sim::text::{FIRST_NAMES, STREETS, SURNAMES};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -502,67 +504,6 @@ fn uuid_of(answer: &Value, field: &str) -> Result<Uuid> {
 }
 
 // ---------------------------------------------------------------------------------
-// A small, portable random generator (SplitMix64): the same seed gives the same draws
-// everywhere.
-
-#[derive(Clone, Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x3977_3977_3977_3977)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A float in `[0, 1)`.
-    fn f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.f64() < p
-    }
-
-    /// An integer in `[0, n)`; 0 when `n` is 0.
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-
-    fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below((hi - lo + 1) as usize) as u64
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn weighted<T: Copy>(&mut self, items: &[(T, f64)]) -> T {
-        let total: f64 = items.iter().map(|(_, w)| w).sum();
-        let mut x = self.f64() * total;
-        for (item, w) in items {
-            if x < *w {
-                return *item;
-            }
-            x -= w;
-        }
-        items[items.len() - 1].0
-    }
-
-    fn uuid(&mut self) -> Uuid {
-        let bytes =
-            ((u128::from(self.next_u64()) << 64) | u128::from(self.next_u64())).to_le_bytes();
-        uuid::Builder::from_random_bytes(bytes).into_uuid()
-    }
-}
-
-// ---------------------------------------------------------------------------------
 // Staff.
 
 /// A centre of the demo: its département code, a city and its volunteers and referents.
@@ -931,7 +872,7 @@ impl<'a> Journey<'a> {
     }
 
     fn listener(&mut self) -> Member {
-        self.rng.pick(&self.staff.listeners).clone()
+        self.rng.choose(&self.staff.listeners).clone()
     }
 
     /// Two distinct volunteers of the centre.
@@ -997,7 +938,7 @@ impl<'a> Journey<'a> {
                 .filter(|r| !takers.contains(&r.id))
                 .collect();
             if !free.is_empty() {
-                let r = (*self.rng.pick(&free)).clone();
+                let r = (*self.rng.choose(&free)).clone();
                 self.post(
                     &r.token,
                     &format!("{case_path}/referent"),
@@ -1014,7 +955,7 @@ impl<'a> Journey<'a> {
                 self.api.get(&r.token, &case_path).await?;
             }
             if self.rng.chance(0.7) {
-                let text = self.rng.pick(&ANALYSES).to_string();
+                let text = self.rng.choose(&ANALYSES).to_string();
                 self.post(
                     &r.token,
                     &format!("{case_path}/analysis"),
@@ -1129,7 +1070,7 @@ impl<'a> Journey<'a> {
         let n = if self.rng.chance(0.35) { 2 } else { 1 };
         let (mut consented, mut refused) = (0, 0);
         for _ in 0..n {
-            let (kind, description, action) = *self.rng.pick(&SOLUTIONS);
+            let (kind, description, action) = *self.rng.choose(&SOLUTIONS);
             let answer = self
                 .post(
                     &r.token,
@@ -1156,7 +1097,7 @@ impl<'a> Journey<'a> {
                     let note = if i == 0 {
                         action.to_string()
                     } else {
-                        self.rng.pick(&FOLLOW_UPS).to_string()
+                        self.rng.choose(&FOLLOW_UPS).to_string()
                     };
                     self.post(
                         &r.token,
@@ -1298,12 +1239,12 @@ impl<'a> Journey<'a> {
             "lives_with_victim": lives_with_victim,
             "name": caller_name,
             "address": caller_address,
-            "description": self.rng.pick(&CALLER_WORDS),
+            "description": self.rng.choose(&CALLER_WORDS),
         });
         let described = self.post(token, &format!("{call}/persons"), body).await?;
         let caller = uuid_of(&described, "subject_id")?;
         if !full {
-            let text = self.rng.pick(&SHORT_NOTES).to_string();
+            let text = self.rng.choose(&SHORT_NOTES).to_string();
             self.post(token, &format!("{call}/notes"), json!({ "text": text }))
                 .await?;
             return Ok(Call { id, number });
@@ -1318,7 +1259,7 @@ impl<'a> Journey<'a> {
                 "age_band": victim_age,
                 "name": name,
                 "address": address,
-                "description": self.rng.pick(&VICTIM_WORDS),
+                "description": self.rng.choose(&VICTIM_WORDS),
             });
             let answer = self.post(token, &format!("{call}/persons"), body).await?;
             victim = uuid_of(&answer, "subject_id")?;
@@ -1328,7 +1269,7 @@ impl<'a> Journey<'a> {
             .weighted(&[(Setting::Home, 0.73), (Setting::Institution, 0.27)]);
         if self.rng.chance(0.88) {
             let (relation, age, lives, words) = if setting == Setting::Institution {
-                *self.rng.pick(&IMPLICATED_IN_INSTITUTION)
+                *self.rng.choose(&IMPLICATED_IN_INSTITUTION)
             } else {
                 self.rng.weighted(&IMPLICATED_AT_HOME)
             };
@@ -1348,7 +1289,7 @@ impl<'a> Journey<'a> {
             .await?;
         }
         if self.rng.chance(0.25) {
-            let (role, relation, words) = *self.rng.pick(&OTHERS);
+            let (role, relation, words) = *self.rng.choose(&OTHERS);
             self.post(
                 token,
                 &format!("{call}/persons"),
@@ -1396,9 +1337,9 @@ impl<'a> Journey<'a> {
         for _ in 0..notes {
             let about_victim = victim != caller && self.rng.chance(0.4);
             let (text, about) = if about_victim {
-                (self.rng.pick(&VICTIM_NOTES).to_string(), Some(victim))
+                (self.rng.choose(&VICTIM_NOTES).to_string(), Some(victim))
             } else {
-                (self.rng.pick(&CALLER_NOTES).to_string(), None)
+                (self.rng.choose(&CALLER_NOTES).to_string(), None)
             };
             self.post(
                 token,
@@ -1411,20 +1352,20 @@ impl<'a> Journey<'a> {
     }
 
     fn name(&mut self) -> String {
-        let first = self.rng.pick(&FIRST_NAMES);
-        let last = self.rng.pick(&SURNAMES);
+        let first = self.rng.choose(&FIRST_NAMES);
+        let last = self.rng.choose(&SURNAMES);
         format!("{first} {last}")
     }
 
     fn old_name(&mut self) -> String {
-        let (title, first) = *self.rng.pick(&OLD_FIRST_NAMES);
-        let last = self.rng.pick(&SURNAMES);
+        let (title, first) = *self.rng.choose(&OLD_FIRST_NAMES);
+        let last = self.rng.choose(&SURNAMES);
         format!("{title} {first} {last}")
     }
 
     fn address(&mut self, info: &CentreInfo) -> String {
         let n = self.rng.between(1, 140);
-        let street = self.rng.pick(&STREETS);
+        let street = self.rng.choose(&STREETS);
         let district = self.rng.between(1, 9);
         format!("{n} {street}, {}{district:02} {}", info.postcode, info.city)
     }
@@ -1646,25 +1587,6 @@ const OTHERS: [(PersonRole, Relation, &str); 4] = [
     ),
 ];
 
-const FIRST_NAMES: [&str; 16] = [
-    "Sophie",
-    "Nathalie",
-    "Isabelle",
-    "Sandrine",
-    "Valérie",
-    "Céline",
-    "Karine",
-    "Christophe",
-    "Stéphane",
-    "Laurent",
-    "Olivier",
-    "Thierry",
-    "Nicolas",
-    "Frédéric",
-    "Julien",
-    "Camille",
-];
-
 const OLD_FIRST_NAMES: [(&str, &str); 16] = [
     ("Mme", "Jeanne"),
     ("Mme", "Monique"),
@@ -1682,25 +1604,6 @@ const OLD_FIRST_NAMES: [(&str, &str); 16] = [
     ("M.", "Roger"),
     ("M.", "André"),
     ("M.", "Georges"),
-];
-
-const SURNAMES: [&str; 20] = [
-    "Martin", "Bernard", "Petit", "Durand", "Dubois", "Moreau", "Laurent", "Lefebvre", "Leroy",
-    "Roux", "Morel", "Fournier", "Girard", "Bonnet", "Dupont", "Lambert", "Fontaine", "Rousseau",
-    "Vincent", "Mercier",
-];
-
-const STREETS: [&str; 10] = [
-    "rue des Lilas",
-    "avenue Jean Jaurès",
-    "rue de la République",
-    "chemin des Vignes",
-    "place de l'Église",
-    "rue Victor Hugo",
-    "boulevard Pasteur",
-    "impasse des Tilleuls",
-    "rue du Moulin",
-    "allée des Peupliers",
 ];
 
 const CALLER_WORDS: [&str; 6] = [

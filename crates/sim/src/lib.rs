@@ -36,9 +36,9 @@
 
 mod config;
 mod load;
-mod rng;
+pub mod rng;
 mod sim;
-mod text;
+pub mod text;
 
 pub use config::SimConfig;
 pub use load::{load, load_batched, LoadReport};

@@ -7,13 +7,13 @@ use uuid::Uuid;
 
 /// xoshiro256** (Blackman and Vigna), seeded with SplitMix64.
 #[derive(Clone, Debug)]
-pub(crate) struct Rng {
+pub struct Rng {
     s: [u64; 4],
 }
 
 impl Rng {
     /// A generator for `seed`.
-    pub(crate) fn new(seed: u64) -> Self {
+    pub fn new(seed: u64) -> Self {
         let mut sm = seed;
         let mut next = || {
             sm = sm.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -28,7 +28,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.s[1] << 17;
         self.s[2] ^= self.s[0];
@@ -41,22 +41,22 @@ impl Rng {
     }
 
     /// A float in `[0, 1)`.
-    pub(crate) fn f64(&mut self) -> f64 {
+    pub fn f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     /// True with probability `p`.
-    pub(crate) fn chance(&mut self, p: f64) -> bool {
+    pub fn chance(&mut self, p: f64) -> bool {
         self.f64() < p
     }
 
     /// An integer in `[0, n)`; 0 when `n` is 0.
-    pub(crate) fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
 
     /// An integer in `[lo, hi]`.
-    pub(crate) fn between(&mut self, lo: i64, hi: i64) -> i64 {
+    pub fn between(&mut self, lo: i64, hi: i64) -> i64 {
         if hi <= lo {
             return lo;
         }
@@ -65,7 +65,7 @@ impl Rng {
     }
 
     /// One element of `items`, if any.
-    pub(crate) fn pick<T: Copy>(&mut self, items: &[T]) -> Option<T> {
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> Option<T> {
         if items.is_empty() {
             None
         } else {
@@ -73,8 +73,8 @@ impl Rng {
         }
     }
 
-    /// One of `items`, with probability proportional to its weight.
-    pub(crate) fn weighted<T: Copy, const N: usize>(&mut self, items: &[(T, f64); N]) -> T {
+    /// One of `items` (not empty), with probability proportional to its weight.
+    pub fn weighted<T: Copy>(&mut self, items: &[(T, f64)]) -> T {
         let total: f64 = items.iter().map(|(_, w)| w).sum();
         let mut x = self.f64() * total;
         for (item, w) in items {
@@ -83,17 +83,22 @@ impl Rng {
             }
             x -= w;
         }
-        items[N - 1].0
+        items[items.len() - 1].0
     }
 
     /// Roughly a standard normal draw (Irwin–Hall: the sum of twelve uniforms, minus 6),
     /// in plain arithmetic so that it is the same everywhere.
-    pub(crate) fn normal(&mut self) -> f64 {
+    pub fn normal(&mut self) -> f64 {
         (0..12).map(|_| self.f64()).sum::<f64>() - 6.0
     }
 
+    /// One of `items` (not empty), by reference.
+    pub fn choose<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
     /// A random (version 4) UUID.
-    pub(crate) fn uuid(&mut self) -> Uuid {
+    pub fn uuid(&mut self) -> Uuid {
         let hi = u128::from(self.next_u64());
         let lo = u128::from(self.next_u64());
         uuid::Builder::from_random_bytes(((hi << 64) | lo).to_le_bytes()).into_uuid()

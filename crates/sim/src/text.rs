@@ -4,7 +4,8 @@
 use crate::rng::Rng;
 use ecoute_domain::{Personal, Subject};
 
-const FIRST_NAMES: [&str; 24] = [
+/// First names, for made-up people.
+pub const FIRST_NAMES: [&str; 24] = [
     "Jeanne",
     "Marie",
     "Monique",
@@ -31,13 +32,15 @@ const FIRST_NAMES: [&str; 24] = [
     "Georges",
 ];
 
-const SURNAMES: [&str; 24] = [
+/// Surnames, for made-up people.
+pub const SURNAMES: [&str; 24] = [
     "Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau",
     "Laurent", "Simon", "Michel", "Lefebvre", "Leroy", "Roux", "David", "Bertrand", "Morel",
     "Fournier", "Girard", "Bonnet", "Dupont", "Lambert", "Fontaine",
 ];
 
-const STREETS: [&str; 10] = [
+/// Street names, for made-up addresses.
+pub const STREETS: [&str; 10] = [
     "rue des Lilas",
     "avenue Jean Jaurès",
     "rue de la République",

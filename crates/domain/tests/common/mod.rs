@@ -231,3 +231,14 @@ pub fn centre_call(id: CallId, a: StaffId, b: StaffId, number: NumberStatus) -> 
 pub fn takers(ids: &[StaffId]) -> BTreeSet<StaffId> {
     ids.iter().copied().collect()
 }
+
+/// What a case keeps of a call.
+pub fn linked(summary: &call::CallSummary) -> case::LinkedCall {
+    case::LinkedCall {
+        call_id: summary.call_id,
+        centre: summary.door.centre(),
+        taken_by: summary.door.taken_by(),
+        number: summary.number,
+        subjects: summary.subjects.iter().map(|s| (s.id, s.whose)).collect(),
+    }
+}

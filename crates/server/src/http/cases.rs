@@ -307,7 +307,11 @@ pub struct AtQuery {
 }
 
 /// Checks that the case exists and may be read, recording the attempt either way.
-async fn readable(state: &ApiState, staff: &Staff, id: CaseId) -> Result<CentreId, AppError> {
+pub(super) async fn readable(
+    state: &ApiState,
+    staff: &Staff,
+    id: CaseId,
+) -> Result<CentreId, AppError> {
     let app = &state.app;
     let Some(case) = app.case_state(id).await? else {
         return Err(staff

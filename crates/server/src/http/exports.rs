@@ -6,14 +6,12 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
-use ecoute_domain::{CaseId, CentreId};
+use ecoute_domain::CaseId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{answer, parse_id, ApiState, Body, Staff};
-use crate::access::Action;
-use crate::access_log::Outcome;
 use crate::error::AppError;
 
 /// The format name of an export document.
@@ -106,22 +104,7 @@ pub async fn export(
 ) -> Result<Response, AppError> {
     let app = &state.app;
     let case = CaseId::from_uuid(parse_id("id", &id)?);
-    let Some(current) = app.case_state(case).await? else {
-        return Err(staff
-            .refused(
-                app,
-                Action::ReadCase(CentreId::NationalPlatform),
-                Some(case),
-            )
-            .await);
-    };
-    let centre = current.centre().ok_or(AppError::NotFound("case"))?;
-    staff
-        .check(app, Action::ReadCase(centre), Some(case))
-        .await?;
-    staff
-        .record(app, Action::ReadCase(centre), Some(case), Outcome::Allowed)
-        .await?;
+    super::cases::readable(&state, &staff, case).await?;
     let head = ecoute_store::EventStore::head(app.store.as_ref()).await?;
     let history = app
         .history(case, None)
@@ -173,22 +156,7 @@ pub async fn verify(
         return Err(AppError::bad("format", format!("expected {EXPORT_FORMAT}")));
     }
     let case = CaseId::from_uuid(doc.case_id);
-    let current = app.case_state(case).await?;
-    let centre = current
-        .as_ref()
-        .and_then(|c| c.centre())
-        .unwrap_or(CentreId::NationalPlatform);
-    if current.is_none() {
-        return Err(staff
-            .refused(app, Action::ReadCase(centre), Some(case))
-            .await);
-    }
-    staff
-        .check(app, Action::ReadCase(centre), Some(case))
-        .await?;
-    staff
-        .record(app, Action::ReadCase(centre), Some(case), Outcome::Allowed)
-        .await?;
+    super::cases::readable(&state, &staff, case).await?;
     let mut faults = Vec::new();
     let stamped = match doc.log.head {
         0 => Some(String::new()),
