@@ -127,6 +127,10 @@ pub struct KeyStore {
     data_file: File,
     master: [u8; 32],
     cache: Mutex<HashMap<SubjectId, Slot>>,
+    /// Writes made so far, and the count the last sync covered: concurrent requests
+    /// share one sync (group commit for keys).
+    written: std::sync::atomic::AtomicU64,
+    synced: Mutex<u64>,
 }
 
 impl KeyStore {
@@ -147,6 +151,8 @@ impl KeyStore {
             data_file,
             master: master.0,
             cache: Mutex::new(HashMap::new()),
+            written: std::sync::atomic::AtomicU64::new(0),
+            synced: Mutex::new(0),
         };
         match store.tree.get(CHECK_KEY).map_err(|e| fail(&e))? {
             Some(v) => {
@@ -181,6 +187,20 @@ impl KeyStore {
         self.data_file
             .sync_data()
             .map_err(|e| AppError::Internal(format!("key store sync: {e}")))
+    }
+
+    /// Makes every write so far durable, sharing the sync with concurrent callers:
+    /// whoever holds the lock syncs all that was written before it started, and
+    /// those who waited behind it find their writes covered.
+    fn sync_shared(&self, mine: u64) -> Result<(), AppError> {
+        let mut synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
+        if *synced >= mine {
+            return Ok(());
+        }
+        let target = self.written.load(std::sync::atomic::Ordering::SeqCst);
+        self.sync()?;
+        *synced = target;
+        Ok(())
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<SubjectId, Slot>> {
@@ -259,7 +279,11 @@ impl KeyStore {
             }
         }
         if created {
-            self.sync()?;
+            let mine = self
+                .written
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            self.sync_shared(mine)?;
         }
         Ok(())
     }
