@@ -153,11 +153,17 @@ pub(crate) fn words(debug: impl std::fmt::Debug) -> String {
     let chars: Vec<char> = format!("{debug:?}").chars().collect();
     let mut out = String::with_capacity(chars.len() + 8);
     for (i, &c) in chars.iter().enumerate() {
+        if c == '(' {
+            // `CloseCircle(Family)` → `close circle (family)`.
+            out.push_str(" (");
+            continue;
+        }
         if i > 0 {
             let p = chars[i - 1];
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            let boundary = (c.is_uppercase() && (!p.is_uppercase() || next_lower))
-                || (c.is_ascii_digit() != p.is_ascii_digit());
+            let boundary = p != '('
+                && ((c.is_uppercase() && (!p.is_uppercase() || next_lower))
+                    || (c.is_ascii_digit() != p.is_ascii_digit()));
             if boundary {
                 out.push(' ');
             }
@@ -188,6 +194,12 @@ mod tests {
         assert_eq!(
             words(ecoute_domain::vocabulary::Since::MoreThanAYear),
             "more than a year"
+        );
+        assert_eq!(
+            words(ecoute_domain::vocabulary::PersonRole::CloseCircle(
+                ecoute_domain::vocabulary::CloseCircle::Family
+            )),
+            "close circle (family)"
         );
     }
 }
