@@ -226,6 +226,14 @@ async fn after_erasure_nothing_of_the_person_can_be_read_and_the_rest_is_intact(
     assert!(text.contains("\"Erased\""));
     assert!(text.contains("Bernard, takes her pension") && text.contains("reprisals"));
 
+    // An export made now holds no value of hers either.
+    let auditor = h.enrol(&["Auditor"], &[]).await;
+    let export = h
+        .get(&auditor, &format!("/v1/cases/{}/export", s.case))
+        .await;
+    let text = export.ok().to_string();
+    assert!(!text.contains("Odette") && text.contains("Bernard, takes her pension"));
+
     // The access answer says so, with no value left.
     let a = h
         .get(&dpo, &format!("/v1/subjects/{}/access", s.victim))
