@@ -91,6 +91,17 @@ pub enum DeadlineKind {
     FollowUp(SolutionId),
 }
 
+impl std::fmt::Display for DeadlineKind {
+    /// The stable name of a deadline: `referent`, `recontact`, `follow-up/<solution>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeadlineKind::Referent => f.write_str("referent"),
+            DeadlineKind::Recontact => f.write_str("recontact"),
+            DeadlineKind::FollowUp(s) => write!(f, "follow-up/{s}"),
+        }
+    }
+}
+
 /// An armed deadline of a case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deadline {

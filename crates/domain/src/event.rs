@@ -523,6 +523,16 @@ pub fn fold_case<'a>(events: impl IntoIterator<Item = &'a Event>) -> case::CaseS
     }))
 }
 
+/// Folds the events of a subject stream, skipping events of other streams.
+pub fn fold_subject<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
+) -> crate::subject::SubjectState {
+    crate::subject::fold(events.into_iter().filter_map(|e| match e {
+        Event::Subject(s) => Some(s),
+        _ => None,
+    }))
+}
+
 /// Folds the events of a staff stream, skipping events of other streams.
 pub fn fold_staff<'a>(events: impl IntoIterator<Item = &'a Event>) -> staff::StaffState {
     staff::fold(events.into_iter().filter_map(|e| match e {

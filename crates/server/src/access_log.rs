@@ -38,6 +38,18 @@ pub enum Outcome {
     NotFound,
 }
 
+impl Outcome {
+    /// The outcome's name, as stored.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Refused => "refused",
+            Outcome::Unauthenticated => "unauthenticated",
+            Outcome::NotFound => "not_found",
+        }
+    }
+}
+
 /// One line of the access log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessRecord {

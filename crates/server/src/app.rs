@@ -23,8 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ecoute_domain::call::{self, CallState};
+use ecoute_domain::call::CallState;
 use ecoute_domain::case::{self, CaseState};
+use ecoute_domain::event::{fold_call, fold_case, fold_staff, fold_subject};
 use ecoute_domain::staff::{StaffCommand, StaffState};
 use ecoute_domain::{
     call_stream, case_stream, encode, staff_stream, CallId, CaseId, Context, Event,
@@ -133,10 +134,10 @@ impl StreamLocks {
         let mut idx: Vec<usize> = streams
             .iter()
             .map(|s| {
-                let h = blake3::hash(s.as_bytes());
-                let b = h.as_bytes();
-                u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as usize
-                    % self.stripes.len()
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                s.hash(&mut h);
+                h.finish() as usize % self.stripes.len()
             })
             .collect();
         idx.sort_unstable();
@@ -147,6 +148,14 @@ impl StreamLocks {
         }
         guards
     }
+}
+
+/// The system itself as an actor: the first administrator's enrolment, the
+/// scheduler's missed deadlines, the retention rule's erasures; never a token holder.
+pub fn system(
+    roles: impl IntoIterator<Item = ecoute_domain::Role>,
+) -> ecoute_domain::StaffSnapshot {
+    ecoute_domain::StaffSnapshot::new(ecoute_domain::StaffId::from_uuid(uuid::Uuid::nil()), roles)
 }
 
 /// Who gives a command, and how it was asked.
@@ -247,17 +256,13 @@ impl Loaded {
     /// A call's state and the version to expect.
     pub fn call(&self, id: CallId) -> (CallState, ExpectedVersion) {
         let (events, v) = self.get(&call_stream(id));
-        let state = call::fold(events.iter().filter_map(|e| match e {
-            Event::Call(c) => Some(c),
-            _ => None,
-        }));
-        (state, v)
+        (fold_call(events), v)
     }
 
     /// A case's state and the version to expect.
     pub fn case(&self, id: CaseId) -> (CaseState, ExpectedVersion) {
         let (events, v) = self.get(&case_stream(id));
-        (fold_case(events.iter()), v)
+        (fold_case(events), v)
     }
 
     /// A subject's state and the version to expect.
@@ -266,29 +271,14 @@ impl Loaded {
         id: ecoute_domain::SubjectId,
     ) -> (ecoute_domain::subject::SubjectState, ExpectedVersion) {
         let (events, v) = self.get(&ecoute_domain::subject_stream(id));
-        let state = ecoute_domain::subject::fold(events.iter().filter_map(|e| match e {
-            Event::Subject(s) => Some(s),
-            _ => None,
-        }));
-        (state, v)
+        (fold_subject(events), v)
     }
 
     /// A member's state and the version to expect.
     pub fn staff(&self, id: StaffId) -> (StaffState, ExpectedVersion) {
         let (events, v) = self.get(&staff_stream(id));
-        let state = ecoute_domain::staff::fold(events.iter().filter_map(|e| match e {
-            Event::Staff(s) => Some(s),
-            _ => None,
-        }));
-        (state, v)
+        (fold_staff(events), v)
     }
-}
-
-fn fold_case<'a>(events: impl Iterator<Item = &'a Event>) -> CaseState {
-    case::fold(events.filter_map(|e| match e {
-        Event::Case(c) => Some(c),
-        _ => None,
-    }))
 }
 
 /// One event of a case's history.
@@ -610,8 +600,7 @@ impl App {
                 continue;
             }
             let mut events = Vec::with_capacity(d.events.len());
-            for e in &d.events {
-                let mut e = e.clone();
+            for mut e in d.events {
                 if e.personal_values_mut().iter().any(|v| v.is_clear()) {
                     return Err(AppError::Internal(format!(
                         "{} would reach the log with a personal value in clear",
@@ -725,7 +714,7 @@ impl App {
         if !self.staff.is_empty() {
             return Ok(None);
         }
-        let system = StaffSnapshot::new(StaffId::from_uuid(Uuid::nil()), [Role::Administrator]);
+        let system = system([Role::Administrator]);
         let id = StaffId::from_uuid(Uuid::new_v4());
         let token = NewToken::draw()?;
         let req = Request {
@@ -772,42 +761,31 @@ impl App {
         case_id: CaseId,
         at: Option<DateTime<Utc>>,
     ) -> Result<Option<History>, AppError> {
-        let Some(stored) = self.read_stream(&case_stream(case_id)).await? else {
+        let all = self.views.timelines.events_of_case(case_id).await?;
+        if all.is_empty() {
             return Ok(None);
-        };
+        }
         let upto = |e: &RecordedEvent| at.is_none_or(|at| e.recorded_at <= at);
+        // The calls that had joined the case by then: the others were not its calls yet.
+        let calls: BTreeSet<String> = all
+            .iter()
+            .filter(|(stored, _)| upto(stored))
+            .filter_map(|(_, event)| match event {
+                Event::Case(case::CaseEvent::CaseOpened(o)) => Some(o.call.call_id),
+                Event::Case(case::CaseEvent::CallLinked(l)) => Some(l.call.call_id),
+                _ => None,
+            })
+            .map(call_stream)
+            .collect();
         let mut entries = Vec::new();
-        let mut calls: BTreeSet<CallId> = BTreeSet::new();
-        for e in stored.into_iter().filter(|e| upto(e)) {
-            let mut event = decode(&e)?;
+        for (stored, mut event) in all {
+            let of_case = stored.stream_id.category() == "case";
+            if !upto(&stored) || !(of_case || calls.contains(stored.stream_id.as_str())) {
+                continue;
+            }
             self.open_values(&mut event)?;
-            if let Event::Case(c) = &event {
-                match c {
-                    case::CaseEvent::CaseOpened(o) => {
-                        calls.insert(o.call.call_id);
-                    }
-                    case::CaseEvent::CallLinked(l) => {
-                        calls.insert(l.call.call_id);
-                    }
-                    _ => {}
-                }
-            }
-            entries.push(HistoryEntry { stored: e, event });
+            entries.push(HistoryEntry { stored, event });
         }
-        for call_id in calls {
-            for e in self
-                .read_stream(&call_stream(call_id))
-                .await?
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|e| upto(e))
-            {
-                let mut event = decode(&e)?;
-                self.open_values(&mut event)?;
-                entries.push(HistoryEntry { stored: e, event });
-            }
-        }
-        entries.sort_by_key(|e| e.stored.position);
         let state = fold_case(entries.iter().map(|e| &e.event));
         if state.status() == case::CaseStatus::NotOpened && at.is_some() {
             // The case did not exist yet at that moment.
@@ -824,7 +802,7 @@ impl App {
 fn is_number(event: &Event) -> bool {
     matches!(
         event,
-        Event::Call(call::CallEvent::CallbackNumberRecorded(_))
+        Event::Call(ecoute_domain::call::CallEvent::CallbackNumberRecorded(_))
     )
 }
 

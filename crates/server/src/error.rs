@@ -33,6 +33,9 @@ pub enum AppError {
     /// The domain refused the command, with the rule's explanation.
     #[error("{0}")]
     Rule(#[from] DomainError),
+    /// The request body is over the limit.
+    #[error("the request body is over the limit")]
+    TooLarge,
     /// The same idempotency key was used for another request.
     #[error("the idempotency key was first used for {first}, not for this request")]
     IdempotencyKeyReused {

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use ecoute_domain::call::{CallEvent, Door};
+use ecoute_domain::event::fold_subject;
 use ecoute_domain::subject::{self, ErasureReason, SubjectCommand, SubjectState};
 use ecoute_domain::{
     subject_stream, CaseId, CentreId, Event, HasPersonalData, Protected, Role, StaffSnapshot,
@@ -127,13 +128,14 @@ impl App {
                 }
                 _ => {}
             }
-            if let Some(case) = self.case_of(&r.stream).await? {
-                if let Some(state) = self.case_state(case).await? {
-                    data.centres.extend(state.centre());
-                }
-                data.cases.insert(case);
-            }
             data.items.push(item);
+        }
+        let streams: BTreeSet<&str> = data.items.iter().map(|i| i.stream.as_str()).collect();
+        data.cases = self.cases_of(streams).await?;
+        for case in &data.cases {
+            if let Some(state) = self.case_state(*case).await? {
+                data.centres.extend(state.centre());
+            }
         }
         if data.sources.is_empty() {
             data.sources
@@ -147,19 +149,24 @@ impl App {
         Ok(Some(data))
     }
 
-    /// The case a `call-…` or `case-…` stream belongs to.
-    async fn case_of(&self, stream: &str) -> Result<Option<CaseId>, AppError> {
+    /// The cases the `call-…` and `case-…` streams belong to, each stream read once.
+    async fn cases_of(
+        &self,
+        streams: impl IntoIterator<Item = &str>,
+    ) -> Result<BTreeSet<CaseId>, AppError> {
         let parse = |s: &str| uuid::Uuid::parse_str(s).ok();
-        if let Some(id) = stream.strip_prefix("case-").and_then(parse) {
-            return Ok(Some(CaseId::from_uuid(id)));
+        let mut cases = BTreeSet::new();
+        for stream in streams {
+            if let Some(id) = stream.strip_prefix("case-").and_then(parse) {
+                cases.insert(CaseId::from_uuid(id));
+            } else if let Some(id) = stream.strip_prefix("call-").and_then(parse) {
+                let call = self
+                    .call_state(ecoute_domain::CallId::from_uuid(id))
+                    .await?;
+                cases.extend(call.and_then(|c| c.attached_to()));
+            }
         }
-        if let Some(id) = stream.strip_prefix("call-").and_then(parse) {
-            let call = self
-                .call_state(ecoute_domain::CallId::from_uuid(id))
-                .await?;
-            return Ok(call.and_then(|c| c.attached_to()));
-        }
-        Ok(None)
+        Ok(cases)
     }
 
     /// The subject stream folded.
@@ -168,13 +175,8 @@ impl App {
             .read_stream(&subject_stream(subject))
             .await?
             .unwrap_or_default();
-        let mut decoded = Vec::with_capacity(events.len());
-        for e in &events {
-            if let Event::Subject(s) = decode(e)? {
-                decoded.push(s);
-            }
-        }
-        Ok(subject::fold(&decoded))
+        let decoded = events.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        Ok(fold_subject(&decoded))
     }
 
     /// Erases a subject: destroys their keys (durably, first), then records the
@@ -207,10 +209,14 @@ impl App {
             })
             .await?;
         // The access log holds every erasure, under each case it touched.
-        let mut cases = BTreeSet::new();
-        for r in self.views.subjects.refs(subject)? {
-            cases.extend(self.case_of(&r.stream).await?);
-        }
+        let refs = self.views.subjects.refs(subject)?;
+        let cases = self
+            .cases_of(
+                refs.iter()
+                    .map(|r| r.stream.as_str())
+                    .collect::<BTreeSet<_>>(),
+            )
+            .await?;
         let system = req.actor.id == App::retention_actor().id;
         for case in cases {
             self.access_log
@@ -265,9 +271,6 @@ impl App {
 
     /// The system as data-protection officer, for erasures the retention rule makes.
     pub fn retention_actor() -> StaffSnapshot {
-        StaffSnapshot::new(
-            ecoute_domain::StaffId::from_uuid(uuid::Uuid::nil()),
-            [Role::DataProtectionOfficer],
-        )
+        crate::app::system([Role::DataProtectionOfficer])
     }
 }

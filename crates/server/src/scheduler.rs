@@ -9,7 +9,7 @@
 //! refused if the deadline was kept, re-armed or the case closed.
 
 use ecoute_domain::case::{self, CaseCommand};
-use ecoute_domain::{case_stream, DomainError, Event, StaffId, StaffSnapshot};
+use ecoute_domain::{case_stream, DomainError, Event};
 use uuid::Uuid;
 
 use crate::app::{App, Decided, Ids, Request};
@@ -22,7 +22,7 @@ impl App {
     /// Fires every deadline due now; returns how many were recorded as missed.
     pub async fn fire_due(&self) -> Result<usize, AppError> {
         self.catch_up().await?;
-        let system = StaffSnapshot::new(StaffId::from_uuid(Uuid::nil()), []);
+        let system = crate::app::system([]);
         let mut fired = 0;
         loop {
             let due = self.views.timers.due(self.now(), BATCH)?;

@@ -199,28 +199,36 @@ impl Timelines {
 
     /// A case's history and its calls', in global order. Empty for an unknown case.
     pub async fn of_case(&self, case_id: CaseId) -> Result<Vec<TimelineEntry>> {
+        Ok(self
+            .events_of_case(case_id)
+            .await?
+            .iter()
+            .filter_map(|(stored, event)| entry(stored, event))
+            .collect())
+    }
+
+    /// The stored events of a case and of every call it names, decoded, in global
+    /// order: what a timeline, an audited history or an export is made of. Empty for
+    /// an unknown case.
+    pub async fn events_of_case(&self, case_id: CaseId) -> Result<Vec<(RecordedEvent, Event)>> {
         let case_stream = StreamId::new(case_stream(case_id))
             .map_err(|e| ProjectionError::Model(e.to_string()))?;
-        let mut entries = Vec::new();
-        let mut calls = Vec::new();
-        for (stored, event) in self.read(&case_stream).await? {
-            if let Event::Case(CaseEvent::CaseOpened(o)) = &event {
-                calls.push(o.call.call_id);
-            }
-            if let Event::Case(CaseEvent::CallLinked(l)) = &event {
-                calls.push(l.call.call_id);
-            }
-            entries.extend(entry(&stored, &event));
-        }
+        let mut events = self.read(&case_stream).await?;
+        let calls: Vec<_> = events
+            .iter()
+            .filter_map(|(_, event)| match event {
+                Event::Case(CaseEvent::CaseOpened(o)) => Some(o.call.call_id),
+                Event::Case(CaseEvent::CallLinked(l)) => Some(l.call.call_id),
+                _ => None,
+            })
+            .collect();
         for call in calls {
             let stream = StreamId::new(call_stream(call))
                 .map_err(|e| ProjectionError::Model(e.to_string()))?;
-            for (stored, event) in self.read(&stream).await? {
-                entries.extend(entry(&stored, &event));
-            }
+            events.extend(self.read(&stream).await?);
         }
-        entries.sort_by_key(|e| e.position);
-        Ok(entries)
+        events.sort_by_key(|(stored, _)| stored.position);
+        Ok(events)
     }
 
     /// Every event of a stream, decoded; none if the stream does not exist.

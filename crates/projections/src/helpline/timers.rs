@@ -36,29 +36,21 @@ pub struct TimerCounts {
     pub overdue: u64,
 }
 
-fn kind_key(kind: DeadlineKind) -> String {
-    match kind {
-        DeadlineKind::Referent => "referent".into(),
-        DeadlineKind::Recontact => "recontact".into(),
-        DeadlineKind::FollowUp(s) => format!("follow-up/{s}"),
-    }
-}
-
 /// Seconds since the epoch, shifted to sort as text (dates before 1970 sort first).
 fn due_part(due: DateTime<Utc>) -> String {
     format!("{:020}", (due.timestamp() as i128 + (1i128 << 62)) as u128)
 }
 
 fn due_key(d: &ArmedDeadline) -> Vec<u8> {
-    format!("d/{}/{}/{}", due_part(d.due), d.case_id, kind_key(d.kind)).into_bytes()
+    format!("d/{}/{}/{}", due_part(d.due), d.case_id, d.kind).into_bytes()
 }
 
 fn armed_key(case: CaseId, kind: DeadlineKind) -> Vec<u8> {
-    format!("a/{case}/{}", kind_key(kind)).into_bytes()
+    format!("a/{case}/{}", kind).into_bytes()
 }
 
 fn missed_key(case: CaseId, kind: DeadlineKind) -> Vec<u8> {
-    format!("m/{case}/{}", kind_key(kind)).into_bytes()
+    format!("m/{case}/{}", kind).into_bytes()
 }
 
 const COUNTS: &[u8] = b"n";

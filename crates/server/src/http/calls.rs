@@ -166,12 +166,7 @@ async fn on_call(
     make: impl Fn(&CallState) -> Result<CallCommand, AppError> + Send + Sync,
 ) -> Result<crate::app::Outcome, AppError> {
     let app = &state.app;
-    let req = crate::app::Request {
-        actor: &staff.snapshot,
-        target: format!("{} {}", staff.route, id),
-        request_id: staff.request_id,
-        ids,
-    };
+    let req = staff.request_with(ids, format!("{} {}", staff.route, id));
     let result = app
         .execute(&req, vec![call_stream(id)], |loaded: &Loaded, now| {
             let (call, expected) = loaded.call(id);

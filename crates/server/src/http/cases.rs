@@ -118,16 +118,6 @@ pub struct DeadlineView {
     pub missed: bool,
 }
 
-/// A deadline kind as the API names it.
-pub fn deadline_kind(kind: ecoute_domain::case::DeadlineKind) -> String {
-    use ecoute_domain::case::DeadlineKind as K;
-    match kind {
-        K::Referent => "referent".into(),
-        K::Recontact => "recontact".into(),
-        K::FollowUp(s) => format!("follow-up/{s}"),
-    }
-}
-
 /// A queue kind as the API names it.
 pub fn queue_kind(kind: ecoute_projections::helpline::QueueKind) -> String {
     use ecoute_projections::helpline::QueueKind as K;
@@ -173,12 +163,12 @@ impl From<CaseSummary> for CaseView {
                 .deadlines
                 .iter()
                 .map(|(k, d)| DeadlineView {
-                    kind: deadline_kind(*k),
+                    kind: k.to_string(),
                     due: d.due,
                     missed: d.missed,
                 })
                 .collect(),
-            overdue: s.overdue.iter().map(|k| deadline_kind(*k)).collect(),
+            overdue: s.overdue.iter().map(|k| k.to_string()).collect(),
         }
     }
 }
@@ -446,12 +436,7 @@ async fn on_case(
     make: impl Fn(&CaseState) -> Result<CaseCommand, AppError> + Send + Sync,
 ) -> Result<crate::app::Outcome, AppError> {
     let app = &state.app;
-    let req = crate::app::Request {
-        actor: &staff.snapshot,
-        target: format!("{} {}", staff.route, id),
-        request_id: staff.request_id,
-        ids,
-    };
+    let req = staff.request_with(ids, format!("{} {}", staff.route, id));
     let result = app
         .execute(&req, vec![case_stream(id)], |loaded: &Loaded, now| {
             let (case, expected) = loaded.case(id);

@@ -125,6 +125,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Gone(_) => StatusCode::GONE,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Rule(_) | AppError::IdempotencyKeyReused { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -141,6 +142,7 @@ impl AppError {
             AppError::NotFound(_) => "not-found",
             AppError::Conflict(_) => "conflict",
             AppError::Gone(_) => "gone",
+            AppError::TooLarge => "too-large",
             AppError::Rule(_) => "rule-refused",
             AppError::IdempotencyKeyReused { .. } => "idempotency-key-reused",
             AppError::NotReady(_) => "not-ready",
@@ -167,6 +169,7 @@ impl IntoResponse for AppError {
         }
         let (field, rule) = match &self {
             AppError::BadInput { field, .. } => (Some(field.clone()), None),
+            AppError::TooLarge => (Some("body".to_string()), None),
             AppError::Rule(e) => (None, Some(rule_name(e))),
             _ => (None, None),
         };
@@ -349,18 +352,23 @@ impl Staff {
         Ok(Ids::from_key(self.snapshot.id, key))
     }
 
-    /// A command request for the engine.
+    /// A command request for the engine, with ids from the `Idempotency-Key` header.
     pub fn request(
         &self,
         headers: &HeaderMap,
         target: String,
     ) -> Result<crate::app::Request<'_>, AppError> {
-        Ok(crate::app::Request {
+        Ok(self.request_with(self.ids(headers)?, target))
+    }
+
+    /// A command request for the engine with these ids.
+    pub fn request_with(&self, ids: Ids, target: String) -> crate::app::Request<'_> {
+        crate::app::Request {
             actor: &self.snapshot,
             target,
             request_id: self.request_id,
-            ids: self.ids(headers)?,
-        })
+            ids,
+        }
     }
 }
 
@@ -414,7 +422,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             .is_some_and(|v| v.starts_with("application/json"));
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                too_large()
+                AppError::TooLarge.into_response()
             } else {
                 AppError::bad("body", e.body_text()).into_response()
             }
@@ -436,23 +444,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             .map_err(|e| AppError::bad("body", e.to_string()).into_response())?;
         Ok(Body(value))
     }
-}
-
-fn too_large() -> Response {
-    let problem = Problem {
-        r#type: format!("{PROBLEM_BASE}too-large"),
-        title: "Payload Too Large".into(),
-        status: 413,
-        detail: "the request body is over the limit".into(),
-        field: Some("body".into()),
-        rule: None,
-    };
-    let mut r = (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(problem)).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    r
 }
 
 /// A JSON answer with a status, marked when it replays an earlier answer.

@@ -135,11 +135,7 @@ pub async fn caseload(
             centre: e.centre.to_string(),
             since: e.since,
             queue: e.queue.map(queue_kind),
-            overdue: e
-                .overdue
-                .iter()
-                .map(|k| super::cases::deadline_kind(*k))
-                .collect(),
+            overdue: e.overdue.iter().map(|k| k.to_string()).collect(),
         })
         .collect();
     Ok(answer(StatusCode::OK, false, lines))

@@ -178,10 +178,7 @@ fn answer_of(data: SubjectData, retention: &str) -> AccessAnswer {
                 by_roles: c.roles,
                 action: c.action,
                 purpose: c.purpose,
-                outcome: serde_json::to_value(c.outcome)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                outcome: c.outcome.as_str().to_string(),
             })
             .collect(),
         automated_decision: "none: no decision about the person is made by automated means; \
