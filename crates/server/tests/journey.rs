@@ -213,6 +213,30 @@ async fn platform_call_to_transfer_referent_call_back_consent_action_close_reope
     assert_eq!(then.body["state"]["referent"], serde_json::Value::Null);
     assert_eq!(then.body["state"]["centre"], "69");
 
+    // A call's events count only once it joined the case: as the second call ended,
+    // before it was linked, it was not part of the case yet.
+    let call2_stream = format!("call-{call2}");
+    let ended = events
+        .iter()
+        .find(|e| e["stream"] == call2_stream && e["type"] == "CallEnded")
+        .unwrap();
+    let moment = ended["recorded_at"].as_str().unwrap();
+    let before_link = h
+        .get(
+            &auditor,
+            &format!("{}?at={}", c("history"), moment.replace('+', "%2B")),
+        )
+        .await;
+    assert!(before_link.ok()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["stream"] != call2_stream));
+    assert_eq!(
+        before_link.body["state"]["calls"].as_array().unwrap().len(),
+        1
+    );
+
     // The timeline, in plain words, names nobody.
     let timeline = h.get(&auditor, &c("timeline")).await;
     let text = timeline.ok().to_string();

@@ -179,6 +179,17 @@ async fn acknowledged_writes_survive_kill_9_and_projections_catch_up() {
         assert_eq!(summary["centre"], "69");
         assert_eq!(summary["calls"].as_array().unwrap().len(), 1);
     }
+    // The notes (sealed with keys made durable before each acknowledgement) open.
+    let history: Value = http
+        .get(format!("{}/v1/cases/{}/history", second.base, acked[0]))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(history.to_string().contains("a note"), "{history}");
     let stats: Value = http
         .get(format!("{}/v1/statistics", second.base))
         .bearer_auth(&token)
