@@ -103,9 +103,19 @@ pub fn seed_from_env(var: &str) -> anyhow::Result<u64> {
 /// Opens a durable `SledStore` in `path`, waiting generously (30 s, for a
 /// loaded CI machine) for sled's file lock after the previous process.
 pub fn open_store(path: &std::path::Path) -> Result<SledStore, StoreError> {
+    open_store_with_journal(path, None)
+}
+
+/// [`open_store`] with journal segments of `segment_bytes` (default if `None`).
+pub fn open_store_with_journal(
+    path: &std::path::Path,
+    segment_bytes: Option<u64>,
+) -> Result<SledStore, StoreError> {
+    let default = StoreConfig::default();
     let config = StoreConfig {
         lock_wait: std::time::Duration::from_secs(30),
-        ..StoreConfig::default()
+        journal_segment_bytes: segment_bytes.unwrap_or(default.journal_segment_bytes),
+        ..default
     };
     SledStore::open(path, config)
 }

@@ -15,11 +15,15 @@
 //! What a `kill -9` cannot show: whether acknowledged data was *fsynced*.
 //! The kernel keeps a killed process's writes in its page cache, and sled
 //! hands its buffers to the kernel promptly, so the same test passes with
-//! `Durability::UnsafeNoFlush` (tried by hand). Losing unsynced writes takes a
+//! `Durability::UnsafeNoFlush` (tried by hand). With the write-ahead journal, an
+//! acknowledged group is in the journal, not necessarily in sled's files, so
+//! these rounds do exercise the journal's replay; and every other round uses
+//! segments of 16 KiB, so that the kill also lands in background checkpoints
+//! and segment deletions. Losing unsynced writes takes a
 //! power cut or an OS crash (a VM, or dm-flakey); this test checks atomicity,
 //! order, recovery and idempotency across process death.
 //!
-//! The default is 5 rounds. For many rounds, and a fixed seed (the kill
+//! The default is 6 rounds. For many rounds, and a fixed seed (the kill
 //! delays and the writers' mix; the moment of the kill itself cannot be
 //! replayed exactly):
 //!
@@ -46,7 +50,9 @@ use ecoute_tests::{
 use uuid::Uuid;
 
 const WRITERS: usize = 16;
-const DEFAULT_ROUNDS: u64 = 5;
+const DEFAULT_ROUNDS: u64 = 6;
+/// A journal segment of a few groups: checkpoints run all the time.
+const SMALL_JOURNAL_SEGMENT: u64 = 16 << 10;
 /// How long after its first acknowledgement the child is killed, in milliseconds.
 const KILL_AFTER_MS: (u64, u64) = (50, 400);
 /// Generous bound for the child to start acknowledging; only a hang trips it.
@@ -69,10 +75,14 @@ fn acknowledged_commits_survive_kill_9() -> anyhow::Result<()> {
         .build()?;
     let mut acked: HashMap<Uuid, Acked> = HashMap::new();
     for round in 0..rounds {
+        // Every other round writes tiny journal segments, so that the kill also
+        // lands in background checkpoints and segment deletions.
+        let segment = (round % 2 == 1).then_some(SMALL_JOURNAL_SEGMENT);
         let acks = run_child(
             &db,
             rng.next_u64(),
             rng.between(KILL_AFTER_MS.0, KILL_AFTER_MS.1),
+            segment,
         )
         .with_context(|| format!("round {round}, ECOUTE_CRASH_SEED={seed}"))?;
         for ack in &acks {
@@ -118,11 +128,21 @@ struct Acked {
 
 /// Runs the child until `kill_after_ms` after its first acknowledgement, kills
 /// it with SIGKILL, and returns every acknowledgement it printed in full.
-fn run_child(db: &Path, seed: u64, kill_after_ms: u64) -> anyhow::Result<Vec<Ack>> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_writer"))
+fn run_child(
+    db: &Path,
+    seed: u64,
+    kill_after_ms: u64,
+    journal_segment: Option<u64>,
+) -> anyhow::Result<Vec<Ack>> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_writer"));
+    child
         .arg(db)
         .arg(WRITERS.to_string())
-        .arg(seed.to_string())
+        .arg(seed.to_string());
+    if let Some(bytes) = journal_segment {
+        child.arg(bytes.to_string());
+    }
+    let mut child = child
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

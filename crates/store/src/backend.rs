@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use crate::error::{Result, StoreError};
+use crate::wal::{self, Wal, WAL_DIR};
 
 /// A visitor over key-value pairs: returns `Ok(false)` to stop.
 pub type Visit<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> Result<bool>;
@@ -28,6 +29,11 @@ pub trait Kv: sealed::Sealed + Send + Sync + 'static {
     fn apply(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()>;
     /// Makes everything applied so far durable.
     fn flush(&self) -> Result<()>;
+    /// Makes everything applied so far durable in its final place (a clean
+    /// close): for sled, its own files, leaving no journal to replay.
+    fn checkpoint(&self) -> Result<()> {
+        self.flush()
+    }
 }
 
 /// Opens a sled database, waiting up to `wait` while another handle still
@@ -52,8 +58,16 @@ pub fn open_sled(config: &sled::Config, wait: std::time::Duration) -> Result<sle
     }
 }
 
-/// The sled backend: one tree holding every key space.
+/// The sled backend: one tree holding every key space, and the journal that
+/// makes its commits durable (see the `wal` module).
 pub struct SledKv {
+    pub(crate) parts: Arc<SledParts>,
+    /// The write-ahead journal; `None` for a store that never syncs (or a backup copy).
+    pub(crate) wal: Option<Wal>,
+}
+
+/// sled's database and what its durable flush needs.
+pub(crate) struct SledParts {
     pub(crate) db: sled::Db,
     pub(crate) tree: sled::Tree,
     /// sled's log file, opened again so that a flush can end in `fdatasync`.
@@ -64,7 +78,27 @@ pub struct SledKv {
     pub(crate) synced_blobs: std::sync::Mutex<std::collections::HashSet<std::ffi::OsString>>,
 }
 
-impl SledKv {
+impl SledParts {
+    pub(crate) fn new(db: sled::Db, tree: sled::Tree, dir: &std::path::Path) -> Result<Self> {
+        Ok(SledParts {
+            data_file: std::fs::File::open(dir.join("db"))?,
+            blobs_dir: dir.join("blobs"),
+            db,
+            tree,
+            synced_blobs: Default::default(),
+        })
+    }
+
+    /// sled's own flush writes its log with `sync_file_range` on Linux, which
+    /// neither flushes the disk's cache nor the file's metadata, and writes
+    /// large values (blobs) with no sync at all. So after it: `fdatasync` of the
+    /// log file, and `fsync` of any new blob file.
+    pub(crate) fn make_durable(&self) -> Result<()> {
+        self.db.flush()?;
+        self.data_file.sync_data()?;
+        self.sync_blobs()
+    }
+
     /// Makes new blob files durable: sled 0.34 writes them without syncing.
     fn sync_blobs(&self) -> Result<()> {
         let entries = match std::fs::read_dir(&self.blobs_dir) {
@@ -90,18 +124,81 @@ impl SledKv {
         *synced = present;
         Ok(())
     }
+
+    fn apply(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+        let mut b = sled::Batch::default();
+        for (k, v) in batch {
+            b.insert(k, v);
+        }
+        self.tree.apply_batch(b)?;
+        Ok(())
+    }
+}
+
+impl SledKv {
+    /// Opens the backend over an open sled tree: replays the journal in
+    /// `dir/wal` into it, makes it durable, and starts a new journal with segments of
+    /// `journal` bytes (`None`: no journal, flushes go through sled itself).
+    pub(crate) fn open(
+        db: sled::Db,
+        tree: sled::Tree,
+        dir: &std::path::Path,
+        journal: Option<u64>,
+    ) -> Result<Self> {
+        let parts = Arc::new(SledParts::new(db, tree, dir)?);
+        let wal_dir = dir.join(WAL_DIR);
+        let replayed = wal::replay(&wal_dir, &mut |pairs| parts.apply(pairs))?;
+        if replayed.segments > 0 {
+            parts.make_durable()?;
+            if replayed.frames > 0 || replayed.torn_bytes > 0 {
+                tracing::info!(
+                    frames = replayed.frames,
+                    torn_bytes = replayed.torn_bytes,
+                    "journal replayed into the log"
+                );
+            }
+        }
+        let wal = match journal {
+            Some(segment_bytes) => {
+                let durable = parts.clone();
+                Some(Wal::start(
+                    &wal_dir,
+                    segment_bytes,
+                    Arc::new(move || durable.make_durable()),
+                )?)
+            }
+            None => {
+                if replayed.segments > 0 {
+                    wal::remove_all(&wal_dir)?;
+                }
+                None
+            }
+        };
+        Ok(SledKv { parts, wal })
+    }
+
+}
+
+impl Drop for SledKv {
+    fn drop(&mut self) {
+        if let Some(w) = &self.wal {
+            if let Err(e) = w.checkpoint() {
+                tracing::warn!(error = %e, "cannot checkpoint the journal on close; it is replayed on the next open");
+            }
+        }
+    }
 }
 
 impl Kv for SledKv {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
+        Ok(self.parts.tree.get(key)?.map(|v| v.to_vec()))
     }
 
     fn scan(&self, start: &[u8], end: &[u8], reverse: bool, visit: Visit<'_>) -> Result<()> {
         if start >= end {
             return Ok(());
         }
-        let range = self.tree.range(start..end);
+        let range = self.parts.tree.range(start..end);
         if reverse {
             for item in range.rev() {
                 let (k, v) = item?;
@@ -120,23 +217,34 @@ impl Kv for SledKv {
         Ok(())
     }
 
+    /// Applies the pairs to sled, then hands them to the journal: a frame in the
+    /// journal is always already in sled, so a checkpoint after it covers it.
     fn apply(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
-        let mut b = sled::Batch::default();
-        for (k, v) in batch {
-            b.insert(k, v);
+        let frame = match &self.wal {
+            Some(_) => Some(wal::encode_frame(&batch)?),
+            None => None,
+        };
+        self.parts.apply(batch)?;
+        if let (Some(w), Some(frame)) = (&self.wal, frame) {
+            w.push(frame);
         }
-        self.tree.apply_batch(b)?;
         Ok(())
     }
 
-    /// sled's own flush writes its log with `sync_file_range` on Linux, which
-    /// neither flushes the disk's cache nor the file's metadata, and writes
-    /// large values (blobs) with no sync at all. So after it: `fdatasync` of the
-    /// log file, and `fsync` of any new blob file.
+    /// With the journal: one `write` and one `fdatasync` of it. Without:
+    /// sled's flush, then `fdatasync` of its file and `fsync` of new blobs.
     fn flush(&self) -> Result<()> {
-        self.db.flush()?;
-        self.data_file.sync_data()?;
-        self.sync_blobs()
+        match &self.wal {
+            Some(w) => w.sync(),
+            None => self.parts.make_durable(),
+        }
+    }
+
+    fn checkpoint(&self) -> Result<()> {
+        match &self.wal {
+            Some(w) => w.checkpoint(),
+            None => self.parts.make_durable(),
+        }
     }
 }
 

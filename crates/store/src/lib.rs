@@ -70,6 +70,7 @@ mod record;
 mod store;
 mod subscription;
 mod types;
+mod wal;
 
 pub use api::EventStore;
 /// Re-exported so that other implementations of [`EventStore`] use the same macro.
@@ -80,6 +81,7 @@ pub use engine::{
 };
 pub use error::{ActualVersion, Result, StoreError};
 pub use headfile::HEAD_FILE_NAME;
+pub use wal::WAL_DIR;
 pub use store::{BackupReport, MemoryStore, SledStore, Store, StoreConfig, TREE_NAME};
 pub use subscription::{subscribe, Filter, Start, SubscriptionMessage, SubscriptionOptions};
 pub use types::{

@@ -1,6 +1,8 @@
 //! The child process of the crash test.
 //!
-//! `crash_writer DIR WRITERS SEED` opens a durable `SledStore` in `DIR` and runs
+//! `crash_writer DIR WRITERS SEED [JOURNAL_SEGMENT_BYTES]` opens a durable
+//! `SledStore` in `DIR` (with journal segments of that size: a small one makes
+//! the background checkpoints run all the time, so the kill lands in them) and runs
 //! `WRITERS` concurrent tasks. Writer `w` owns the streams `crash-w<w>` and
 //! `pair-w<w>`; it reads where they stand, then appends with exact expected
 //! versions: single events, several events, and commits over both streams,
@@ -18,7 +20,7 @@ use anyhow::{bail, ensure, Context};
 use ecoute_store::{
     Commit, CommitResult, EventStore, ExpectedVersion, SledStore, StreamId, StreamState,
 };
-use ecoute_tests::{event_for, open_store, writer_streams, Ack, AckedEvent, Rng};
+use ecoute_tests::{event_for, open_store_with_journal, writer_streams, Ack, AckedEvent, Rng};
 use uuid::Uuid;
 
 /// The child stops by itself after this long, in case nobody kills it.
@@ -26,19 +28,20 @@ const LIFETIME: Duration = Duration::from_secs(60);
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: crash_writer DIR WRITERS SEED";
+    let usage = "usage: crash_writer DIR WRITERS SEED [JOURNAL_SEGMENT_BYTES]";
     let dir = args.next().context(usage)?;
     let writers: usize = args.next().context(usage)?.parse()?;
     let seed: u64 = args.next().context(usage)?.parse()?;
+    let segment: Option<u64> = args.next().map(|s| s.parse()).transpose()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
         .build()?;
-    rt.block_on(run(dir, writers, seed))
+    rt.block_on(run(dir, writers, seed, segment))
 }
 
-async fn run(dir: String, writers: usize, seed: u64) -> anyhow::Result<()> {
-    let store = Arc::new(open_store(Path::new(&dir))?);
+async fn run(dir: String, writers: usize, seed: u64, segment: Option<u64>) -> anyhow::Result<()> {
+    let store = Arc::new(open_store_with_journal(Path::new(&dir), segment)?);
     let deadline = Instant::now() + LIFETIME;
     let mut seeds = Rng::new(seed);
     let tasks: Vec<_> = (0..writers)

@@ -1,0 +1,129 @@
+//! The write-ahead journal carries acknowledged commits across a power loss.
+//!
+//! A `kill -9` cannot show this (the kernel keeps a killed process's writes),
+//! so the loss is staged: the store's sled files are copied at a durable
+//! point, more commits are acknowledged, and the copy gets only what a power
+//! cut would leave of the later work — the journal, which was `fdatasync`ed
+//! before each acknowledgement, and the head file. Opened, the copy must hold
+//! every acknowledged event and verify.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use ecoute_store::*;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+async fn append(store: &SledStore, from: u128, to: u128) {
+    for i in from..to {
+        store
+            .append_to_stream(
+                stream(&format!("case-{}", i % 7)),
+                ExpectedVersion::Any,
+                vec![event(i + 1, "x")],
+            )
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_commits_come_back_from_the_journal_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let live = tmp.path().join("live");
+    let lost = tmp.path().join("after-power-loss");
+    {
+        let store = SledStore::open(&live, StoreConfig::default()).unwrap();
+        append(&store, 0, 50).await;
+        store.close().await.unwrap();
+    }
+    // sled's files as they stand at a durable point: all a power cut keeps of them.
+    let store = SledStore::open(&live, StoreConfig::default()).unwrap();
+    copy_dir(&live, &lost);
+    std::fs::remove_dir_all(lost.join(WAL_DIR)).unwrap();
+    append(&store, 50, 250).await;
+    let acked_head = store.head().await.unwrap();
+    // What the acknowledgements made durable: the journal and the head file.
+    copy_dir(&live.join(WAL_DIR), &lost.join(WAL_DIR));
+    std::fs::copy(live.join(HEAD_FILE_NAME), lost.join(HEAD_FILE_NAME)).unwrap();
+    drop(store);
+
+    let store = SledStore::open(&lost, StoreConfig::default()).unwrap();
+    assert_eq!(store.head().await.unwrap(), acked_head);
+    let all = store.read_all(0, 1000).await.unwrap();
+    assert_eq!(all.len(), 250);
+    for (i, e) in all.iter().enumerate() {
+        assert_eq!(e.id, event(i as u128 + 1, "x").id, "at {i}");
+    }
+    let report = store.verify().await.unwrap();
+    assert_eq!(report.first_fault, None);
+    assert_eq!(report.records_checked, 250);
+    // It goes on from there, and a clean close leaves no journal to replay.
+    append(&store, 250, 260).await;
+    store.close().await.unwrap();
+    drop(store);
+    let left = std::fs::read_dir(lost.join(WAL_DIR)).unwrap().count();
+    assert_eq!(left, 0, "a clean close leaves no journal segment");
+    let store = SledStore::open(&lost, StoreConfig::default()).unwrap();
+    assert_eq!(store.head().await.unwrap(), 260);
+}
+
+#[tokio::test]
+async fn without_the_journal_the_head_file_reports_the_loss() {
+    // The same staging with the journal left out: the store must not pretend.
+    let tmp = tempfile::tempdir().unwrap();
+    let live = tmp.path().join("live");
+    let lost = tmp.path().join("after-power-loss");
+    {
+        let store = SledStore::open(&live, StoreConfig::default()).unwrap();
+        append(&store, 0, 20).await;
+        store.close().await.unwrap();
+    }
+    let store = SledStore::open(&live, StoreConfig::default()).unwrap();
+    copy_dir(&live, &lost);
+    std::fs::remove_dir_all(lost.join(WAL_DIR)).unwrap();
+    append(&store, 20, 40).await;
+    std::fs::copy(live.join(HEAD_FILE_NAME), lost.join(HEAD_FILE_NAME)).unwrap();
+    drop(store);
+    let store = SledStore::open(&lost, StoreConfig::default()).unwrap();
+    let report = store.verify().await.unwrap();
+    assert!(report.first_fault.is_some(), "a lost tail went unnoticed");
+}
+
+#[tokio::test]
+async fn small_segments_are_checkpointed_while_writing_and_reopen_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("db");
+    let config = StoreConfig {
+        journal_segment_bytes: 4 << 10,
+        ..StoreConfig::default()
+    };
+    let store = SledStore::open(&path, config.clone()).unwrap();
+    append(&store, 0, 400).await;
+    // Checkpoints run in the background: old segments go away while writing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_dir(path.join(WAL_DIR)).unwrap().count() > 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "segments were never checkpointed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    drop(store);
+    let store = SledStore::open(&path, config).unwrap();
+    assert_eq!(store.head().await.unwrap(), 400);
+    assert_eq!(store.verify().await.unwrap().first_fault, None);
+}
