@@ -135,10 +135,7 @@ fn run_child(
     journal_segment: Option<u64>,
 ) -> anyhow::Result<Vec<Ack>> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crash_writer"));
-    child
-        .arg(db)
-        .arg(WRITERS.to_string())
-        .arg(seed.to_string());
+    child.arg(db).arg(WRITERS.to_string()).arg(seed.to_string());
     if let Some(bytes) = journal_segment {
         child.arg(bytes.to_string());
     }

@@ -34,6 +34,9 @@ pub trait Kv: sealed::Sealed + Send + Sync + 'static {
     fn checkpoint(&self) -> Result<()> {
         self.flush()
     }
+    /// Removes the keys in `[start, end)` and makes that durable (rolling back
+    /// an unacknowledged, incomplete last commit on open).
+    fn remove_range(&self, start: &[u8], end: &[u8]) -> Result<()>;
 }
 
 /// Opens a sled database, waiting up to `wait` while another handle still
@@ -125,12 +128,24 @@ impl SledParts {
         Ok(())
     }
 
-    fn apply(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+    /// An atomic sled batch: all or nothing after a crash. sled writes (and
+    /// `sync_file_range`s) its log buffer for every batch, on its I/O threads.
+    fn apply_batch(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
         let mut b = sled::Batch::default();
         for (k, v) in batch {
             b.insert(k, v);
         }
         self.tree.apply_batch(b)?;
+        Ok(())
+    }
+
+    /// Plain inserts, in order: sled keeps them in its log buffer until it is
+    /// full or flushed, and recovers a prefix of them after a crash. Used with
+    /// the journal, which holds the group whole.
+    fn insert_all(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+        for (k, v) in batch {
+            self.tree.insert(k, v)?;
+        }
         Ok(())
     }
 }
@@ -147,7 +162,7 @@ impl SledKv {
     ) -> Result<Self> {
         let parts = Arc::new(SledParts::new(db, tree, dir)?);
         let wal_dir = dir.join(WAL_DIR);
-        let replayed = wal::replay(&wal_dir, &mut |pairs| parts.apply(pairs))?;
+        let replayed = wal::replay(&wal_dir, &mut |pairs| parts.insert_all(pairs))?;
         if replayed.segments > 0 {
             parts.make_durable()?;
             if replayed.frames > 0 || replayed.torn_bytes > 0 {
@@ -176,7 +191,6 @@ impl SledKv {
         };
         Ok(SledKv { parts, wal })
     }
-
 }
 
 impl Drop for SledKv {
@@ -217,18 +231,30 @@ impl Kv for SledKv {
         Ok(())
     }
 
-    /// Applies the pairs to sled, then hands them to the journal: a frame in the
-    /// journal is always already in sled, so a checkpoint after it covers it.
+    /// With the journal: the pairs are inserted into sled one by one (sled's
+    /// own batches would write its log at every group), then handed to the
+    /// journal as one frame — a frame in the journal is always already in
+    /// sled, so a checkpoint after it covers it, and the frame makes the group
+    /// whole again after a crash. Without: one atomic sled batch.
     fn apply(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
-        let frame = match &self.wal {
-            Some(_) => Some(wal::encode_frame(&batch)?),
-            None => None,
-        };
-        self.parts.apply(batch)?;
-        if let (Some(w), Some(frame)) = (&self.wal, frame) {
-            w.push(frame);
+        match &self.wal {
+            Some(w) => {
+                let frame = wal::encode_frame(&batch)?;
+                self.parts.insert_all(batch)?;
+                w.push(frame);
+                Ok(())
+            }
+            None => self.parts.apply_batch(batch),
         }
-        Ok(())
+    }
+
+    fn remove_range(&self, start: &[u8], end: &[u8]) -> Result<()> {
+        let mut b = sled::Batch::default();
+        for item in self.parts.tree.range(start..end) {
+            b.remove(item?.0);
+        }
+        self.parts.tree.apply_batch(b)?;
+        self.parts.make_durable()
     }
 
     /// With the journal: one `write` and one `fdatasync` of it. Without:
@@ -288,6 +314,18 @@ impl Kv for MemKv {
     fn apply(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
         let mut map = self.map.write().map_err(|_| poisoned())?;
         map.extend(batch);
+        Ok(())
+    }
+
+    fn remove_range(&self, start: &[u8], end: &[u8]) -> Result<()> {
+        let mut map = self.map.write().map_err(|_| poisoned())?;
+        let keys: Vec<Vec<u8>> = map
+            .range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            map.remove(&k);
+        }
         Ok(())
     }
 

@@ -617,12 +617,11 @@ pub(crate) struct Committer<K: Kv> {
     shared: Arc<Shared<K>>,
     rx: mpsc::Receiver<Request>,
     clock: Arc<dyn Clock>,
-    durability: Durability,
     max_batch: usize,
     next: u64,
     chain: [u8; HASH_LEN],
     last_micros: i64,
-    head_file: Option<HeadFile>,
+    completion: Arc<Completion<K>>,
 }
 
 enum Reply {
@@ -639,6 +638,8 @@ pub(crate) struct Recovered {
     pub fault: Option<String>,
     /// The indexes, built from every record.
     pub index: Index,
+    /// The first position of the last commit, when only a prefix of it is there.
+    pub incomplete_tail: Option<u64>,
 }
 
 /// Reads the whole log once: builds the indexes, finds where the log ends, and
@@ -651,6 +652,7 @@ pub(crate) fn recover<K: Kv>(kv: &K, note: Option<&HeadNote>) -> Result<Recovere
         last_micros: i64::MIN,
         fault: None,
         index: Index::default(),
+        incomplete_tail: None,
     };
     let mut last: Option<(u64, [u8; HASH_LEN], RecordedEvent)> = None;
     let mut expected = 0u64;
@@ -690,6 +692,7 @@ pub(crate) fn recover<K: Kv>(kv: &K, note: Option<&HeadNote>) -> Result<Recovere
     match last {
         Some((position, hash, ev)) if position + 1 == expected => {
             if ev.commit.last != position {
+                rec.incomplete_tail = Some(ev.commit.first);
                 rec.fault.get_or_insert(format!(
                     "the last commit is incomplete: it ends at {} but the log at {position}",
                     ev.commit.last
@@ -737,16 +740,20 @@ impl<K: Kv> Committer<K> {
         head_file: Option<HeadFile>,
     ) -> Self {
         Committer {
-            shared,
+            shared: shared.clone(),
             rx,
             clock,
-            durability,
             max_batch: max_batch.max(1),
             next: recovered.next,
             chain: recovered.chain,
             last_micros: recovered.last_micros,
-            // Only a flushed head may be noted: an unflushed one could run ahead of the disk.
-            head_file: head_file.filter(|_| durability == Durability::Flush),
+            completion: Arc::new(Completion {
+                shared,
+                durability,
+                // Only a flushed head may be noted: an unflushed one could run ahead of the disk.
+                head_file: Mutex::new(head_file.filter(|_| durability == Durability::Flush)),
+                in_flight: AtomicU64::new(0),
+            }),
         }
     }
 
@@ -757,9 +764,7 @@ impl<K: Kv> Committer<K> {
     pub(crate) fn run(mut self) {
         let (to_flusher, jobs) = std::sync::mpsc::sync_channel::<FlushJob>(FLUSH_QUEUE);
         let flusher = Flusher {
-            shared: self.shared.clone(),
-            durability: self.durability,
-            head_file: self.head_file.take(),
+            completion: self.completion.clone(),
         };
         let flusher = match std::thread::Builder::new()
             .name("ecoute-flusher".into())
@@ -864,6 +869,13 @@ impl<K: Kv> Committer<K> {
             wrote,
             replies,
         };
+        // Nothing in flight and nobody waiting: flush here rather than wake the
+        // flusher (one thread hand-off less for a lone writer). Under load the
+        // flusher takes it, so that the next group is planned during this flush.
+        if self.completion.in_flight.load(Ordering::Acquire) == 0 && self.rx.is_empty() {
+            return self.completion.complete(vec![job]);
+        }
+        self.completion.in_flight.fetch_add(1, Ordering::AcqRel);
         if let Err(std::sync::mpsc::SendError(job)) = flusher.send(job) {
             let mut replies = job.replies;
             fail_replies(
@@ -1183,62 +1195,89 @@ struct FlushJob {
     replies: Vec<Reply>,
 }
 
-/// The second thread: one flush for every group applied since the last one,
-/// then the head moves, the head file is noted and the commits are acknowledged.
-struct Flusher<K: Kv> {
+/// Flushes groups and acknowledges them: on the flusher thread, or on the
+/// committer's own when nothing else is in flight.
+struct Completion<K: Kv> {
     shared: Arc<Shared<K>>,
     durability: Durability,
-    head_file: Option<HeadFile>,
+    /// Taken only to note the head after a flush (a plain write, never synced).
+    head_file: Mutex<Option<HeadFile>>,
+    /// Groups handed to the flusher and not yet acknowledged.
+    in_flight: AtomicU64,
+}
+
+impl<K: Kv> Completion<K> {
+    /// One flush for the groups, then the head moves, the head file is noted
+    /// and the commits are acknowledged. False if the flush failed: the store
+    /// has failed, and the groups' commits were answered with the error.
+    fn complete(&self, group: Vec<FlushJob>) -> bool {
+        let wrote = group.iter().any(|j| j.wrote);
+        let outcome = if wrote && self.durability == Durability::Flush {
+            self.shared.kv.flush()
+        } else {
+            Ok(())
+        };
+        match outcome {
+            Ok(()) => {
+                if let Some(last) = group.last() {
+                    self.shared.publish(last.end);
+                    if wrote {
+                        self.note(last.end, last.chain);
+                    }
+                }
+                for j in group {
+                    send_replies(j.replies);
+                }
+                true
+            }
+            Err(e) => {
+                let why = e.to_string();
+                tracing::error!(error = %why, "flush failed; the store refuses writes until reopened");
+                self.shared.fail(why);
+                for mut j in group {
+                    fail_replies(&mut j.replies, &e);
+                    send_replies(j.replies);
+                }
+                false
+            }
+        }
+    }
+
+    fn note(&self, count: u64, hash: [u8; HASH_LEN]) {
+        let mut hf = self.head_file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hf) = hf.as_mut() {
+            if let Err(e) = hf.write(&HeadNote { count, hash }) {
+                tracing::warn!(error = %e, "cannot note the head in the head file");
+            }
+        }
+    }
+}
+
+/// The second thread: one flush for every group applied since the last one.
+struct Flusher<K: Kv> {
+    completion: Arc<Completion<K>>,
 }
 
 impl<K: Kv> Flusher<K> {
-    fn run(mut self, jobs: std::sync::mpsc::Receiver<FlushJob>) {
+    fn run(self, jobs: std::sync::mpsc::Receiver<FlushJob>) {
+        let c = &self.completion;
         while let Ok(first) = jobs.recv() {
             let mut group = vec![first];
             while let Ok(j) = jobs.try_recv() {
                 group.push(j);
             }
-            let wrote = group.iter().any(|j| j.wrote);
-            let outcome = if wrote && self.durability == Durability::Flush {
-                self.shared.kv.flush()
-            } else {
-                Ok(())
-            };
-            match outcome {
-                Ok(()) => {
-                    if let Some(last) = group.last() {
-                        self.shared.publish(last.end);
-                        if wrote {
-                            self.note(last.end, last.chain);
-                        }
-                    }
-                    for j in group {
-                        send_replies(j.replies);
-                    }
+            let n = group.len() as u64;
+            let ok = c.complete(group);
+            c.in_flight.fetch_sub(n, Ordering::AcqRel);
+            if !ok {
+                // Refuse the groups still coming.
+                let e = StoreError::Failed(c.shared.failure().unwrap_or_default());
+                while let Ok(mut j) = jobs.recv() {
+                    fail_replies(&mut j.replies, &e);
+                    send_replies(j.replies);
+                    c.in_flight.fetch_sub(1, Ordering::AcqRel);
                 }
-                Err(e) => {
-                    let why = e.to_string();
-                    tracing::error!(error = %why, "flush failed; the store refuses writes until reopened");
-                    self.shared.fail(why);
-                    for mut j in group {
-                        fail_replies(&mut j.replies, &e);
-                        send_replies(j.replies);
-                    }
-                    // Refuse the groups still coming.
-                    while let Ok(mut j) = jobs.recv() {
-                        fail_replies(&mut j.replies, &e);
-                        send_replies(j.replies);
-                    }
-                    return;
-                }
-            }
-        }
-    }
-
-    fn note(&mut self, count: u64, hash: [u8; HASH_LEN]) {
-        if let Some(hf) = self.head_file.as_mut() {
-            if let Err(e) = hf.write(&HeadNote { count, hash }) {
-                tracing::warn!(error = %e, "cannot note the head in the head file");
+                return;
             }
         }
     }

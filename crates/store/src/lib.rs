@@ -8,9 +8,13 @@
 //! # Guarantees
 //!
 //! - **Durable acknowledgement.** An append is acknowledged only after its
-//!   events are flushed to disk and `fdatasync`ed (unless
+//!   events are written to the write-ahead journal and `fdatasync`ed (unless
 //!   [`Durability::UnsafeNoFlush`] was chosen explicitly); an acknowledged
-//!   commit survives `kill -9` and power loss.
+//!   commit survives `kill -9` and power loss, and the journal is replayed
+//!   into sled on open.
+//! - **Group commit.** Concurrent appends are gathered by one committer and
+//!   made durable together by one journal write and one `fdatasync`; sled's
+//!   own flush runs in the background.
 //! - **Atomic commits.** A commit, over one stream or several, is 100% visible
 //!   or 0% visible, to readers and after a crash.
 //! - **Gapless order.** Every event has a global position (0, 1, 2, … in commit
@@ -34,7 +38,9 @@
 //!   kept in memory, so they can never disagree with the log.
 //! - **Damage is reported, never papered over.** A damaged or missing record,
 //!   or a log shorter than the head file says was durable, opens the store
-//!   read-only with the reason; nothing is appended on top of damage.
+//!   read-only with the reason; nothing is appended on top of damage. (The
+//!   one thing repaired on open is an incomplete last commit that was never
+//!   acknowledged: it is rolled back.)
 //! - **Deletion.** A soft delete hides a stream (a later append recreates it
 //!   and numbering continues); a tombstone is permanent. Both are recorded as
 //!   events of the `$$stream` metadata stream, so the log stays complete.
@@ -81,7 +87,6 @@ pub use engine::{
 };
 pub use error::{ActualVersion, Result, StoreError};
 pub use headfile::HEAD_FILE_NAME;
-pub use wal::WAL_DIR;
 pub use store::{BackupReport, MemoryStore, SledStore, Store, StoreConfig, TREE_NAME};
 pub use subscription::{subscribe, Filter, Start, SubscriptionMessage, SubscriptionOptions};
 pub use types::{
@@ -89,5 +94,6 @@ pub use types::{
     ExpectedVersion, Metadata, ReadFrom, RecordedEvent, StreamAppend, StreamId, StreamState,
     StreamWritten, VerifyReport, MAX_EVENT_TYPE_LEN, MAX_STREAM_ID_LEN,
 };
+pub use wal::WAL_DIR;
 
 pub use backend::{open_sled, Kv, MemKv, SledKv, Visit};

@@ -231,6 +231,24 @@ impl<K: Kv> Store<K> {
         head_file: Option<HeadFile>,
     ) -> Result<Self> {
         let mut recovered = recover(&kv, note.as_ref())?;
+        if let Some(first) = recovered.incomplete_tail {
+            // Only a prefix of the last commit reached the disk and the head file
+            // never noted it durable: it was never acknowledged (a crash between
+            // its first records and its journal frame). Roll it back, durably,
+            // before new commits take its positions.
+            if note.as_ref().is_none_or(|n| n.count <= first) && fault.is_none() {
+                tracing::warn!(
+                    first,
+                    end = recovered.next,
+                    "rolling back an incomplete, unacknowledged last commit"
+                );
+                kv.remove_range(
+                    &record::event_key(first),
+                    &record::event_key(recovered.next),
+                )?;
+                recovered = recover(&kv, note.as_ref())?;
+            }
+        }
         let index = std::mem::take(&mut recovered.index);
         let shared = Arc::new(Shared::new(kv, recovered.next, note, index));
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
@@ -465,6 +483,9 @@ mod tests {
                 return Err(std::io::Error::from_raw_os_error(28).into());
             }
             self.inner.apply(batch)
+        }
+        fn remove_range(&self, start: &[u8], end: &[u8]) -> Result<()> {
+            self.inner.remove_range(start, end)
         }
         fn flush(&self) -> Result<()> {
             if self

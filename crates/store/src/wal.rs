@@ -29,7 +29,8 @@
 //! or fails its CRC: the torn tail of a write that was never acknowledged.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -41,6 +42,9 @@ const PREFIX: &str = "wal-";
 const HEADER: usize = 8;
 /// A frame larger than this is taken for damage, not a frame.
 const MAX_FRAME: u32 = 1 << 30;
+
+/// The key-value pairs of one group, as the committer wrote them.
+pub(crate) type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Makes everything applied to the backend so far durable (sled's flush and syncs).
 pub(crate) type MakeDurable = Arc<dyn Fn() -> Result<()> + Send + Sync>;
@@ -118,7 +122,7 @@ fn len32(n: usize) -> Result<u32> {
 }
 
 /// Decodes a frame's payload; `None` if it does not parse (damage).
-fn decode_payload(payload: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+fn decode_payload(payload: &[u8]) -> Option<Pairs> {
     fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
         if b.len() < n {
             return None;
@@ -146,10 +150,7 @@ fn decode_payload(payload: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
 
 /// Applies every frame of every segment in `dir`, oldest first, through
 /// `apply`; stops at the first short or damaged frame.
-pub(crate) fn replay(
-    dir: &Path,
-    apply: &mut dyn FnMut(Vec<(Vec<u8>, Vec<u8>)>) -> Result<()>,
-) -> Result<Replayed> {
+pub(crate) fn replay(dir: &Path, apply: &mut dyn FnMut(Pairs) -> Result<()>) -> Result<Replayed> {
     let mut report = Replayed::default();
     let segs = segments(dir)?;
     let mut stopped = false;
@@ -164,6 +165,7 @@ pub(crate) fn replay(
         let mut reader = BufReader::with_capacity(1 << 20, file);
         let mut offset = 0u64;
         let mut payload = Vec::new();
+        let mut clean_end = false;
         loop {
             let mut header = [0u8; HEADER];
             if size - offset < HEADER as u64 {
@@ -172,6 +174,11 @@ pub(crate) fn replay(
             reader.read_exact(&mut header)?;
             let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
             let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+            if header == [0; HEADER] {
+                // The zero-filled, never written rest of the segment.
+                clean_end = true;
+                break;
+            }
             if len == 0 || len > MAX_FRAME || size - offset - (HEADER as u64) < u64::from(len) {
                 break;
             }
@@ -187,7 +194,7 @@ pub(crate) fn replay(
             report.frames += 1;
             offset += HEADER as u64 + u64::from(len);
         }
-        if offset < size {
+        if offset < size && !clean_end {
             report.torn_bytes += size - offset;
             stopped = true;
         }
@@ -222,8 +229,30 @@ fn remove_segments(dir: &Path, upto: u64) -> Result<()> {
 struct Segment {
     file: File,
     seq: u64,
+    /// Bytes of frames written.
     len: u64,
+    /// Bytes preallocated (zero-filled): writes inside them change no metadata,
+    /// so `fdatasync` has only the data to write.
+    capacity: u64,
 }
+
+/// A zero-filled file made ready in the background, to become the next segment.
+struct Spare {
+    file: File,
+    capacity: u64,
+}
+
+enum Job {
+    /// Make the backend durable, then delete the segments up to this one.
+    Checkpoint(u64),
+    /// Zero-fill a spare of this many bytes.
+    Prepare(u64),
+}
+
+/// Name of the spare file while it waits (not a segment: replay ignores it).
+const SPARE: &str = "wal-spare";
+/// The first segment's preallocation; each next one doubles, up to the segment size.
+const FIRST_CAPACITY: u64 = 256 << 10;
 
 /// The journal a store writes while open.
 pub(crate) struct Wal {
@@ -232,12 +261,20 @@ pub(crate) struct Wal {
     make_durable: MakeDurable,
     /// Frames handed over by the committer, not yet written.
     pending: Mutex<Vec<Vec<u8>>>,
-    /// The segment being written; only flushes (the flusher, a close) take it.
-    active: Mutex<Segment>,
-    checkpoints: Mutex<Option<mpsc::Sender<u64>>>,
+    /// The segment being written. Only flushes (the flusher, or the committer
+    /// when nothing else is in flight, and a close) take it; the committer's
+    /// hand-over goes through `pending`, so it never waits for a sync.
+    active: Mutex<ActiveState>,
+    spare: Arc<Mutex<Option<Spare>>>,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
     checkpointer: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Why the checkpointer stopped, if it failed: the next flush reports it.
     failure: Arc<Mutex<Option<String>>>,
+}
+
+struct ActiveState {
+    segment: Segment,
+    spare_asked: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -254,25 +291,43 @@ impl Wal {
         if let Some(last) = last {
             remove_segments(dir, last)?;
         }
+        match std::fs::remove_file(dir.join(SPARE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        let segment_bytes = segment_bytes.max(1);
         let seq = last.map_or(0, |s| s + 1);
-        let file = create_segment(dir, seq)?;
-        let (tx, rx) = mpsc::channel::<u64>();
+        let capacity = FIRST_CAPACITY.min(segment_bytes);
+        let file = zero_filled(&segment_path(dir, seq), capacity)?;
+        sync_dir(dir)?;
+        let (tx, rx) = mpsc::channel::<Job>();
         let failure = Arc::new(Mutex::new(None));
+        let spare = Arc::new(Mutex::new(None));
         let thread = {
             let dir = dir.to_path_buf();
             let make_durable = make_durable.clone();
             let failure = failure.clone();
+            let spare = spare.clone();
             std::thread::Builder::new()
                 .name("ecoute-checkpoint".into())
-                .spawn(move || checkpointer(&dir, &make_durable, &rx, &failure))?
+                .spawn(move || checkpointer(&dir, &make_durable, &rx, &spare, &failure))?
         };
         Ok(Wal {
             dir: dir.to_path_buf(),
-            segment_bytes: segment_bytes.max(1),
+            segment_bytes,
             make_durable,
             pending: Mutex::new(Vec::new()),
-            active: Mutex::new(Segment { file, seq, len: 0 }),
-            checkpoints: Mutex::new(Some(tx)),
+            active: Mutex::new(ActiveState {
+                segment: Segment {
+                    file,
+                    seq,
+                    len: 0,
+                    capacity,
+                },
+                spare_asked: false,
+            }),
+            spare,
+            jobs: Mutex::new(Some(tx)),
             checkpointer: Mutex::new(Some(thread)),
             failure,
         })
@@ -283,8 +338,16 @@ impl Wal {
         lock(&self.pending).push(frame);
     }
 
+    fn send(&self, job: Job) {
+        if let Some(tx) = lock(&self.jobs).as_ref() {
+            // A stopped checkpointer leaves the work to the next open.
+            let _ = tx.send(job);
+        }
+    }
+
     /// Writes every frame handed over so far and syncs it: after this returns,
-    /// they survive a crash. Starts a new segment when this one is full.
+    /// they survive a crash. Moves to the next segment when this one is full
+    /// and its successor is ready; until then the segment grows.
     pub(crate) fn sync(&self) -> Result<()> {
         if let Some(why) = lock(&self.failure).clone() {
             return Err(StoreError::Failed(why));
@@ -299,23 +362,35 @@ impl Wal {
         for f in &frames {
             buf.extend_from_slice(f);
         }
-        active.file.write_all(&buf)?;
-        active.file.sync_data()?;
-        active.len += total as u64;
-        if active.len >= self.segment_bytes {
-            let next = active.seq + 1;
-            let file = create_segment(&self.dir, next)?;
-            let done = std::mem::replace(
-                &mut *active,
-                Segment {
-                    file,
-                    seq: next,
-                    len: 0,
-                },
-            );
-            if let Some(tx) = lock(&self.checkpoints).as_ref() {
-                // A stopped checkpointer leaves the segment for the next open.
-                let _ = tx.send(done.seq);
+        let seg = &mut active.segment;
+        seg.file.write_all_at(&buf, seg.len)?;
+        seg.file.sync_data()?;
+        seg.len += total as u64;
+        let (len, capacity) = (seg.len, seg.capacity);
+        if !active.spare_asked && len.saturating_mul(2) >= capacity {
+            active.spare_asked = true;
+            self.send(Job::Prepare(
+                capacity.saturating_mul(2).min(self.segment_bytes),
+            ));
+        }
+        if len >= capacity {
+            let ready = lock(&self.spare).take();
+            if let Some(spare) = ready {
+                let next = active.segment.seq + 1;
+                std::fs::rename(self.dir.join(SPARE), segment_path(&self.dir, next))?;
+                // The new name must be durable before frames in it are acknowledged.
+                sync_dir(&self.dir)?;
+                let done = std::mem::replace(
+                    &mut active.segment,
+                    Segment {
+                        file: spare.file,
+                        seq: next,
+                        len: 0,
+                        capacity: spare.capacity,
+                    },
+                );
+                active.spare_asked = false;
+                self.send(Job::Checkpoint(done.seq));
             }
         }
         Ok(())
@@ -328,11 +403,15 @@ impl Wal {
         self.stop_checkpointer();
         let active = lock(&self.active);
         (self.make_durable)()?;
-        remove_segments(&self.dir, active.seq)
+        remove_segments(&self.dir, active.segment.seq)?;
+        match std::fs::remove_file(self.dir.join(SPARE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     fn stop_checkpointer(&self) {
-        drop(lock(&self.checkpoints).take());
+        drop(lock(&self.jobs).take());
         if let Some(t) = lock(&self.checkpointer).take() {
             let _ = t.join();
         }
@@ -345,27 +424,38 @@ impl Drop for Wal {
     }
 }
 
-fn create_segment(dir: &Path, seq: u64) -> Result<File> {
+/// Creates `path` holding `capacity` zero bytes, synced.
+fn zero_filled(path: &Path, capacity: u64) -> Result<File> {
     let file = OpenOptions::new()
-        .create_new(true)
-        .append(true)
-        .open(segment_path(dir, seq))?;
-    // The new name must be durable before frames in it are acknowledged.
-    sync_dir(dir)?;
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(path)?;
+    let zeros = vec![0u8; 1 << 20];
+    let mut at = 0;
+    while at < capacity {
+        let n = (capacity - at).min(zeros.len() as u64);
+        file.write_all_at(&zeros[..n as usize], at)?;
+        at += n;
+    }
+    file.sync_all()?;
     Ok(file)
 }
 
 fn checkpointer(
     dir: &Path,
     make_durable: &MakeDurable,
-    rx: &mpsc::Receiver<u64>,
+    rx: &mpsc::Receiver<Job>,
+    spare: &Mutex<Option<Spare>>,
     failure: &Mutex<Option<String>>,
 ) {
-    while let Ok(mut upto) = rx.recv() {
-        while let Ok(more) = rx.try_recv() {
-            upto = upto.max(more);
-        }
-        let outcome = make_durable().and_then(|()| remove_segments(dir, upto));
+    while let Ok(job) = rx.recv() {
+        let outcome = match job {
+            Job::Checkpoint(upto) => make_durable().and_then(|()| remove_segments(dir, upto)),
+            Job::Prepare(capacity) => zero_filled(&dir.join(SPARE), capacity).map(|file| {
+                *lock(spare) = Some(Spare { file, capacity });
+            }),
+        };
         if let Err(e) = outcome {
             tracing::error!(error = %e, "journal checkpoint failed; the store refuses writes until reopened");
             *lock(failure) = Some(format!("journal checkpoint failed: {e}"));
@@ -379,11 +469,13 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn pairs(n: u8) -> Vec<(Vec<u8>, Vec<u8>)> {
-        (0..n).map(|i| (vec![b'k', i], vec![i; i as usize])).collect()
+    fn pairs(n: u8) -> Pairs {
+        (0..n)
+            .map(|i| (vec![b'k', i], vec![i; i as usize]))
+            .collect()
     }
 
-    fn replay_all(dir: &Path) -> (Vec<Vec<(Vec<u8>, Vec<u8>)>>, Replayed) {
+    fn replay_all(dir: &Path) -> (Vec<Pairs>, Replayed) {
         let mut got = Vec::new();
         let r = replay(dir, &mut |p| {
             got.push(p);
@@ -412,12 +504,17 @@ mod tests {
         assert_eq!((r.frames, r.torn_bytes), (3, 0));
         // A write cut short: its frame and anything after it are not replayed.
         let seg = segments(&dir).unwrap().pop().unwrap().1;
+        let written: usize = (1..=3)
+            .map(|n| encode_frame(&pairs(n)).unwrap().len())
+            .sum();
         let frame = encode_frame(&pairs(4)).unwrap();
-        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
-        f.write_all(&frame[..frame.len() - 1]).unwrap();
+        let f = OpenOptions::new().write(true).open(&seg).unwrap();
+        f.write_all_at(&frame[..frame.len() - 1], written as u64)
+            .unwrap();
         let (got, r) = replay_all(&dir);
         assert_eq!(got.len(), 3);
-        assert_eq!(r.torn_bytes, frame.len() as u64 - 1);
+        let size = std::fs::metadata(&seg).unwrap().len();
+        assert_eq!(r.torn_bytes, size - written as u64);
     }
 
     #[test]
@@ -492,7 +589,10 @@ mod tests {
             if wal.sync().is_err() {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "the failure never surfaced");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the failure never surfaced"
+            );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
