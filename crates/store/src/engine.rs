@@ -1219,14 +1219,16 @@ impl<K: Kv> Completion<K> {
         };
         match outcome {
             Ok(()) => {
-                if let Some(last) = group.last() {
-                    self.shared.publish(last.end);
-                    if wrote {
-                        self.note(last.end, last.chain);
-                    }
-                }
+                let Some(&FlushJob { end, chain, .. }) = group.last() else {
+                    return true;
+                };
+                self.shared.publish(end);
                 for j in group {
                     send_replies(j.replies);
+                }
+                // After the answers: the note is a plain write that no answer waits for.
+                if wrote {
+                    self.note(end, chain);
                 }
                 true
             }
