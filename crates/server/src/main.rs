@@ -210,8 +210,21 @@ struct DemoArgs {
     concurrency: usize,
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    ecoute_server::allocator::limit_arenas();
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(run_cli()),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_cli() -> std::process::ExitCode {
     let cli = Cli::parse();
     let json = match &cli.command {
         Command::Serve(a) | Command::Demo(DemoArgs { serve: a, .. }) => a.log_json,
