@@ -613,15 +613,24 @@ struct Pending {
 }
 
 /// One writer: positions, chains, batches and flushes every commit.
+///
+/// It sits behind a mutex: the committer thread takes it for each group it
+/// gathered from the queue, and an appending task may take it too, when the
+/// queue is empty and nothing is in flight, to commit and flush its own commit
+/// at once (see [`Committer::try_commit_now`]). Either way one holder at a time
+/// assigns positions, so they stay gapless and in commit order.
 pub(crate) struct Committer<K: Kv> {
     shared: Arc<Shared<K>>,
-    rx: mpsc::Receiver<Request>,
     clock: Arc<dyn Clock>,
     max_batch: usize,
     next: u64,
     chain: [u8; HASH_LEN],
     last_micros: i64,
     completion: Arc<Completion<K>>,
+    /// The flusher's queue, while the committer thread runs.
+    flusher: Option<std::sync::mpsc::SyncSender<FlushJob>>,
+    /// Set when the committer thread stops: nothing is committed after it.
+    stopped: bool,
 }
 
 enum Reply {
@@ -729,10 +738,89 @@ pub(crate) fn recover<K: Kv>(kv: &K, note: Option<&HeadNote>) -> Result<Recovere
     Ok(rec)
 }
 
+fn lock_core<K: Kv>(c: &Mutex<Committer<K>>) -> std::sync::MutexGuard<'_, Committer<K>> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The committer thread: gathers queued requests into groups and commits them,
+/// until shutdown, the last sender is dropped, or a write fails. A second
+/// thread flushes groups, so that the next group is planned and applied while
+/// the last is flushed.
+
+pub(crate) fn run_committer<K: Kv>(
+    core: Arc<Mutex<Committer<K>>>,
+    mut rx: mpsc::Receiver<Request>,
+) {
+    let (to_flusher, jobs) = std::sync::mpsc::sync_channel::<FlushJob>(FLUSH_QUEUE);
+    let (shared, max_batch) = {
+        let mut c = lock_core(&core);
+        c.flusher = Some(to_flusher);
+        (c.shared.clone(), c.max_batch)
+    };
+    let flusher = Flusher {
+        completion: lock_core(&core).completion.clone(),
+    };
+    let flusher = match std::thread::Builder::new()
+        .name("ecoute-flusher".into())
+        .spawn(move || flusher.run(jobs))
+    {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            shared.fail(format!("cannot start the flusher thread: {e}"));
+            None
+        }
+    };
+    let mut shutdown = flusher.is_none();
+    while !shutdown {
+        let Some(first) = rx.blocking_recv() else {
+            break;
+        };
+        let mut requests = Vec::with_capacity(64);
+        match first {
+            Request::Shutdown => break,
+            r => requests.push(r),
+        }
+        while requests.len() < max_batch {
+            match rx.try_recv() {
+                Ok(Request::Shutdown) => {
+                    shutdown = true;
+                    break;
+                }
+                Ok(r) => requests.push(r),
+                Err(_) => break,
+            }
+        }
+        if !lock_core(&core).process(requests, rx.is_empty()) {
+            break;
+        }
+    }
+    // No commit after this one, on this thread or any other; let the flusher
+    // finish what it was given, then refuse whatever is still queued.
+    {
+        let mut c = lock_core(&core);
+        c.stopped = true;
+        c.flusher = None;
+    }
+    if let Some(handle) = flusher {
+        let _ = handle.join();
+    }
+    rx.close();
+    while let Ok(r) = rx.try_recv() {
+        let err = || match shared.failure() {
+            Some(f) => StoreError::Failed(f),
+            None => StoreError::Closed,
+        };
+        match r {
+            Request::Commit(_, tx) => drop(tx.send(Err(err()))),
+            Request::Delete(_, _, _, tx) => drop(tx.send(Err(err()))),
+            Request::Shutdown => {}
+        }
+    }
+}
+
 impl<K: Kv> Committer<K> {
     pub(crate) fn new(
         shared: Arc<Shared<K>>,
-        rx: mpsc::Receiver<Request>,
         clock: Arc<dyn Clock>,
         durability: Durability,
         max_batch: usize,
@@ -741,7 +829,6 @@ impl<K: Kv> Committer<K> {
     ) -> Self {
         Committer {
             shared: shared.clone(),
-            rx,
             clock,
             max_batch: max_batch.max(1),
             next: recovered.next,
@@ -754,79 +841,36 @@ impl<K: Kv> Committer<K> {
                 head_file: Mutex::new(head_file.filter(|_| durability == Durability::Flush)),
                 in_flight: AtomicU64::new(0),
             }),
+            flusher: None,
+            stopped: false,
         }
     }
 
-    /// Runs until shutdown, the last sender is dropped, or a write fails.
-    ///
-    /// This thread plans and applies groups; a second thread flushes them, so
-    /// that the next group is planned and applied while the last is flushed.
-    pub(crate) fn run(mut self) {
-        let (to_flusher, jobs) = std::sync::mpsc::sync_channel::<FlushJob>(FLUSH_QUEUE);
-        let flusher = Flusher {
-            completion: self.completion.clone(),
-        };
-        let flusher = match std::thread::Builder::new()
-            .name("ecoute-flusher".into())
-            .spawn(move || flusher.run(jobs))
+    /// Commits and flushes `commit` on the calling thread if nothing else is
+    /// queued or in flight (a lone writer then costs no thread hand-off at
+    /// all); gives it back otherwise, to go through the queue.
+    pub(crate) fn try_commit_now(
+        &mut self,
+        commit: Commit,
+        queue_empty: bool,
+    ) -> std::result::Result<Result<CommitResult>, Commit> {
+        if self.stopped
+            || !queue_empty
+            || self.flusher.is_none()
+            || self.completion.in_flight.load(Ordering::Acquire) != 0
         {
-            Ok(handle) => Some(handle),
-            Err(e) => {
-                self.shared
-                    .fail(format!("cannot start the flusher thread: {e}"));
-                None
-            }
-        };
-        let mut shutdown = flusher.is_none();
-        while !shutdown {
-            let Some(first) = self.rx.blocking_recv() else {
-                break;
-            };
-            let mut requests = Vec::with_capacity(64);
-            match first {
-                Request::Shutdown => break,
-                r => requests.push(r),
-            }
-            while requests.len() < self.max_batch {
-                match self.rx.try_recv() {
-                    Ok(Request::Shutdown) => {
-                        shutdown = true;
-                        break;
-                    }
-                    Ok(r) => requests.push(r),
-                    Err(_) => break,
-                }
-            }
-            if !self.process(requests, &to_flusher) {
-                break;
-            }
+            return Err(commit);
         }
-        // Let the flusher finish what it was given, then refuse whatever is still queued.
-        drop(to_flusher);
-        if let Some(handle) = flusher {
-            let _ = handle.join();
-        }
-        self.rx.close();
-        while let Ok(r) = self.rx.try_recv() {
-            let err = || match self.shared.failure() {
-                Some(f) => StoreError::Failed(f),
-                None => StoreError::Closed,
-            };
-            match r {
-                Request::Commit(_, tx) => drop(tx.send(Err(err()))),
-                Request::Delete(_, _, _, tx) => drop(tx.send(Err(err()))),
-                Request::Shutdown => {}
-            }
-        }
+        let (tx, mut rx) = oneshot::channel();
+        self.process(vec![Request::Commit(commit, tx)], true);
+        Ok(rx
+            .try_recv()
+            .unwrap_or_else(|_| Err(StoreError::Failed("the commit got no answer".into()))))
     }
 
     /// Plans and applies one group, then hands it to the flusher; returns false
     /// if the store failed.
-    fn process(
-        &mut self,
-        requests: Vec<Request>,
-        flusher: &std::sync::mpsc::SyncSender<FlushJob>,
-    ) -> bool {
+    fn process(&mut self, requests: Vec<Request>, queue_empty: bool) -> bool {
         let now = self.clock.now().timestamp_micros().max(self.last_micros);
         let mut pending = Pending {
             base: self.next,
@@ -872,7 +916,10 @@ impl<K: Kv> Committer<K> {
         // Nothing in flight and nobody waiting: flush here rather than wake the
         // flusher (one thread hand-off less for a lone writer). Under load the
         // flusher takes it, so that the next group is planned during this flush.
-        if self.completion.in_flight.load(Ordering::Acquire) == 0 && self.rx.is_empty() {
+        let Some(flusher) = self.flusher.as_ref() else {
+            return self.completion.complete(vec![job]);
+        };
+        if self.completion.in_flight.load(Ordering::Acquire) == 0 && queue_empty {
             return self.completion.complete(vec![job]);
         }
         self.completion.in_flight.fetch_add(1, Ordering::AcqRel);

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::api::EventStore;
 use crate::backend::{open_sled, Kv, MemKv, SledKv};
 use crate::clock::{Clock, SystemClock};
-use crate::engine::{recover, Committer, Durability, Request, Shared, Visible};
+use crate::engine::{recover, run_committer, Committer, Durability, Request, Shared, Visible};
 use crate::error::{Result, StoreError};
 use crate::headfile::{HeadFile, HeadNote, HeadRead, HEAD_FILE_NAME};
 use crate::record;
@@ -68,6 +68,8 @@ pub struct Store<K: Kv> {
     shared: Arc<Shared<K>>,
     tx: mpsc::Sender<Request>,
     committer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The committer's state, for a lone writer to commit on its own thread.
+    core: Option<Arc<Mutex<Committer<K>>>>,
 }
 
 /// The durable store on sled.
@@ -261,25 +263,28 @@ impl<K: Kv> Store<K> {
                 shared,
                 tx,
                 committer: Mutex::new(None),
+                core: None,
             });
         }
         let committer = Committer::new(
             shared.clone(),
-            rx,
             config.clock.clone(),
             config.durability,
             config.max_batch,
             recovered,
             head_file,
         );
+        let core = Arc::new(Mutex::new(committer));
+        let thread_core = core.clone();
         let handle = std::thread::Builder::new()
             .name("ecoute-committer".into())
-            .spawn(move || committer.run())
+            .spawn(move || run_committer(thread_core, rx))
             .map_err(StoreError::from)?;
         Ok(Store {
             shared,
             tx,
             committer: Mutex::new(Some(handle)),
+            core: Some(core),
         })
     }
 
@@ -315,6 +320,26 @@ impl<K: Kv> Store<K> {
             return Err(self.closed_error());
         }
         rx.await.unwrap_or_else(|_| Err(self.closed_error()))
+    }
+
+    /// Hands a commit to the committer. When nothing is queued or in flight and
+    /// the runtime has worker threads to spare, the commit is made and flushed
+    /// right here (in `block_in_place`), saving the two thread hand-offs of the
+    /// queue; otherwise it joins the queue and a group.
+    async fn submit(&self, commit: Commit) -> Result<CommitResult> {
+        let mut commit = commit;
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if let (Some(core), true) = (&self.core, multi_thread) {
+            if let Ok(mut c) = core.try_lock() {
+                let queue_empty = self.tx.capacity() == self.tx.max_capacity();
+                match tokio::task::block_in_place(|| c.try_commit_now(commit, queue_empty)) {
+                    Ok(result) => return result,
+                    Err(back) => commit = back,
+                }
+            }
+        }
+        self.send(|tx| Request::Commit(commit, tx)).await
     }
 
     fn closed_error(&self) -> StoreError {
@@ -361,7 +386,7 @@ impl<K: Kv> Drop for Store<K> {
 #[async_trait]
 impl<K: Kv> EventStore for Store<K> {
     async fn append(&self, commit: Commit) -> Result<CommitResult> {
-        self.send(|tx| Request::Commit(commit, tx)).await
+        self.submit(commit).await
     }
 
     async fn delete_stream(

@@ -119,6 +119,17 @@ async fn check(
 
 #[tokio::test]
 async fn expected_version_times_state_times_replay() {
+    expected_version_table().await;
+}
+
+/// The same table on worker threads, where a lone commit is made and flushed by
+/// the appending task itself rather than through the committer's queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expected_version_times_state_times_replay_on_worker_threads() {
+    expected_version_table().await;
+}
+
+async fn expected_version_table() {
     use ActualVersion as A;
     use ExpectedVersion::*;
     use Outcome::*;
