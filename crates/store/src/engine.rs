@@ -746,7 +746,6 @@ fn lock_core<K: Kv>(c: &Mutex<Committer<K>>) -> std::sync::MutexGuard<'_, Commit
 /// until shutdown, the last sender is dropped, or a write fails. A second
 /// thread flushes groups, so that the next group is planned and applied while
 /// the last is flushed.
-
 pub(crate) fn run_committer<K: Kv>(
     core: Arc<Mutex<Committer<K>>>,
     mut rx: mpsc::Receiver<Request>,
