@@ -9,6 +9,9 @@
 //! back to the kernel once a burst ends. Elsewhere than glibc on Linux both are
 //! no-ops.
 
+/// How often the server hands free memory back to the kernel.
+pub const RELEASE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Arenas allowed when `MALLOC_ARENA_MAX` is not set in the environment.
 pub const DEFAULT_ARENAS: i32 = 2;
 

@@ -85,8 +85,8 @@ impl AppConfig {
             data_dir: data_dir.into(),
             clock: Arc::new(SystemClock),
             durability: Durability::Flush,
-            cache_bytes: 64 << 20,
-            models_cache_bytes: 32 << 20,
+            cache_bytes: 32 << 20,
+            models_cache_bytes: 16 << 20,
             retries: 5,
             read_wait: Duration::from_secs(10),
         }

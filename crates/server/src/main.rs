@@ -94,11 +94,12 @@ struct ServeArgs {
     /// Longest time a request may take, in seconds.
     #[arg(long, env = "ECOUTE_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
-    /// sled's page cache for the event log, in MiB.
-    #[arg(long, env = "ECOUTE_CACHE_MIB", default_value_t = 64)]
+    /// sled's page cache for the event log, in MiB (sled's own accounting: the
+    /// memory it takes is larger).
+    #[arg(long, env = "ECOUTE_CACHE_MIB", default_value_t = 32)]
     cache_mib: u64,
     /// sled's page cache for the read models, in MiB.
-    #[arg(long, env = "ECOUTE_MODELS_CACHE_MIB", default_value_t = 32)]
+    #[arg(long, env = "ECOUTE_MODELS_CACHE_MIB", default_value_t = 16)]
     models_cache_mib: u64,
     /// A file holding the master key (64 hexadecimal digits) that wraps the keys of
     /// personal data. Keep it apart from the data directory and its backups.

@@ -789,7 +789,7 @@ pub(crate) fn run_committer<K: Kv>(
                 Err(_) => break,
             }
         }
-        if !lock_core(&core).process(requests, rx.is_empty()) {
+        if !lock_core(&core).process(requests, &|| rx.is_empty()) {
             break;
         }
     }
@@ -851,25 +851,27 @@ impl<K: Kv> Committer<K> {
     pub(crate) fn try_commit_now(
         &mut self,
         commit: Commit,
-        queue_empty: bool,
-    ) -> std::result::Result<Result<CommitResult>, Commit> {
+        queue_empty: &dyn Fn() -> bool,
+    ) -> std::result::Result<oneshot::Receiver<Result<CommitResult>>, Commit> {
         if self.stopped
-            || !queue_empty
+            || !queue_empty()
             || self.flusher.is_none()
             || self.completion.in_flight.load(Ordering::Acquire) != 0
         {
             return Err(commit);
         }
-        let (tx, mut rx) = oneshot::channel();
-        self.process(vec![Request::Commit(commit, tx)], true);
-        Ok(rx
-            .try_recv()
-            .unwrap_or_else(|_| Err(StoreError::Failed("the commit got no answer".into()))))
+        let (tx, rx) = oneshot::channel();
+        // Answered here once flushed; or, if others queued meanwhile, by the
+        // flusher, which then takes the group so that theirs can be planned.
+        self.process(vec![Request::Commit(commit, tx)], queue_empty);
+        Ok(rx)
     }
 
     /// Plans and applies one group, then hands it to the flusher; returns false
     /// if the store failed.
-    fn process(&mut self, requests: Vec<Request>, queue_empty: bool) -> bool {
+    /// `queue_empty` is asked once the group is applied: whether anyone queued
+    /// meanwhile decides between flushing here and handing over to the flusher.
+    fn process(&mut self, requests: Vec<Request>, queue_empty: &dyn Fn() -> bool) -> bool {
         let now = self.clock.now().timestamp_micros().max(self.last_micros);
         let mut pending = Pending {
             base: self.next,
@@ -918,7 +920,7 @@ impl<K: Kv> Committer<K> {
         let Some(flusher) = self.flusher.as_ref() else {
             return self.completion.complete(vec![job]);
         };
-        if self.completion.in_flight.load(Ordering::Acquire) == 0 && queue_empty {
+        if self.completion.in_flight.load(Ordering::Acquire) == 0 && queue_empty() {
             return self.completion.complete(vec![job]);
         }
         self.completion.in_flight.fetch_add(1, Ordering::AcqRel);

@@ -70,6 +70,25 @@ pub struct Store<K: Kv> {
     committer: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The committer's state, for a lone writer to commit on its own thread.
     core: Option<Arc<Mutex<Committer<K>>>>,
+    /// Commits being submitted right now, to tell a lone writer.
+    appending: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a commit being submitted, for as long as it lives (also when the
+/// submitting future is dropped).
+struct Appending<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Appending<'a> {
+    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Appending(count)
+    }
+}
+
+impl Drop for Appending<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// The durable store on sled.
@@ -264,6 +283,7 @@ impl<K: Kv> Store<K> {
                 tx,
                 committer: Mutex::new(None),
                 core: None,
+                appending: Default::default(),
             });
         }
         let committer = Committer::new(
@@ -285,6 +305,7 @@ impl<K: Kv> Store<K> {
             tx,
             committer: Mutex::new(Some(handle)),
             core: Some(core),
+            appending: Default::default(),
         })
     }
 
@@ -322,21 +343,32 @@ impl<K: Kv> Store<K> {
         rx.await.unwrap_or_else(|_| Err(self.closed_error()))
     }
 
-    /// Hands a commit to the committer. When nothing is queued or in flight and
-    /// the runtime has worker threads to spare, the commit is made and flushed
+    /// Hands a commit to the committer. When it is the only commit being
+    /// submitted, nothing is queued or in flight, and the runtime has worker
+    /// threads, the commit is made and flushed
     /// right here (in `block_in_place`), saving the two thread hand-offs of the
     /// queue; otherwise it joins the queue and a group.
     async fn submit(&self, commit: Commit) -> Result<CommitResult> {
         let mut commit = commit;
+        let _appending = Appending::enter(&self.appending);
+        // Only a writer alone: under concurrency, commits must meet in the queue to
+        // share a flush (group commit), and no worker thread should block.
+        let alone = self.appending.load(std::sync::atomic::Ordering::Acquire) == 1;
         let multi_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if let (Some(core), true) = (&self.core, multi_thread) {
-            if let Ok(mut c) = core.try_lock() {
-                let queue_empty = self.tx.capacity() == self.tx.max_capacity();
-                match tokio::task::block_in_place(|| c.try_commit_now(commit, queue_empty)) {
-                    Ok(result) => return result,
-                    Err(back) => commit = back,
+        if let (Some(core), true) = (&self.core, multi_thread && alone) {
+            let answer = match core.try_lock() {
+                Ok(mut c) => {
+                    let queue_empty = || self.tx.capacity() == self.tx.max_capacity();
+                    tokio::task::block_in_place(|| c.try_commit_now(commit, &queue_empty))
                 }
+                Err(_) => Err(commit),
+            };
+            match answer {
+                Ok(answer) => {
+                    return answer.await.unwrap_or_else(|_| Err(self.closed_error()));
+                }
+                Err(back) => commit = back,
             }
         }
         self.send(|tx| Request::Commit(commit, tx)).await

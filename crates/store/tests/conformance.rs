@@ -708,6 +708,63 @@ async fn metadata_and_recorded_at_come_back_as_given() {
 
 #[tokio::test]
 async fn concurrent_writers_get_gapless_positions_and_one_winner_per_version() {
+    concurrent_writers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_on_worker_threads() {
+    concurrent_writers().await;
+}
+
+/// A writer mostly alone (committing on its own thread) while another comes and
+/// goes: every commit is answered once, in one gapless order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_writer_and_an_occasional_one_interleave_gaplessly() {
+    for (name, make) in implementations() {
+        let h = make();
+        let steady = {
+            let store = h.store.clone();
+            tokio::spawn(async move {
+                for i in 0..300u128 {
+                    store
+                        .append_to_stream(
+                            stream("case-steady"),
+                            ExpectedVersion::Any,
+                            vec![event(i + 1, "s")],
+                        )
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        let occasional = {
+            let store = h.store.clone();
+            tokio::spawn(async move {
+                for i in 0..30u128 {
+                    store
+                        .append_to_stream(
+                            stream("case-other"),
+                            ExpectedVersion::Any,
+                            vec![event(10_000 + i, "o")],
+                        )
+                        .await
+                        .unwrap();
+                    tokio::time::sleep(std::time::Duration::from_micros(300)).await;
+                }
+            })
+        };
+        steady.await.unwrap();
+        occasional.await.unwrap();
+        assert_eq!(h.store.head().await.unwrap(), 330, "{name}");
+        let all = h.store.read_all(0, 1000).await.unwrap();
+        for (i, e) in all.iter().enumerate() {
+            assert_eq!(e.position, i as u64, "{name}");
+        }
+        assert!(h.store.verify().await.unwrap().is_ok(), "{name}");
+    }
+}
+
+async fn concurrent_writers() {
     for (name, make) in implementations() {
         let h = make();
         let mut tasks = Vec::new();
