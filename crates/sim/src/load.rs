@@ -145,7 +145,7 @@ pub async fn load_batched(
         }
         kept.append(&mut buffer);
         buffer = kept;
-        let results = futures::future::join_all(batch.into_iter().map(|c| store.append(c))).await;
+        let results = store.append_many(batch).await;
         for r in results {
             r?;
         }

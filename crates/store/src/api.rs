@@ -21,6 +21,16 @@ pub trait EventStore: Send + Sync + 'static {
     /// `duplicate: true` and appends nothing, whatever the expected versions.
     async fn append(&self, commit: Commit) -> Result<CommitResult>;
 
+    /// Appends several independent commits submitted together, each atomically
+    /// and durably, and answers each in order. Use it rather than awaiting
+    /// several [`EventStore::append`]s from one task (a `join_all`): a store may
+    /// commit a writer that looks alone at once, on its own thread, and the
+    /// commits of one task would then be made one after the other instead of
+    /// sharing a group commit.
+    async fn append_many(&self, commits: Vec<Commit>) -> Vec<Result<CommitResult>> {
+        futures::future::join_all(commits.into_iter().map(|c| self.append(c))).await
+    }
+
     /// Appends events to one stream; shorthand for [`EventStore::append`].
     async fn append_to_stream(
         &self,

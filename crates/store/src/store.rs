@@ -421,6 +421,16 @@ impl<K: Kv> EventStore for Store<K> {
         self.submit(commit).await
     }
 
+    /// All through the committer's queue, so that they meet in groups.
+    async fn append_many(&self, commits: Vec<Commit>) -> Vec<Result<CommitResult>> {
+        futures::future::join_all(
+            commits
+                .into_iter()
+                .map(|c| self.send(|tx| Request::Commit(c, tx))),
+        )
+        .await
+    }
+
     async fn delete_stream(
         &self,
         stream: StreamId,

@@ -30,7 +30,9 @@ use ecoute_domain::{
     case_stream, encode, CallId, CaseId, CentreId, DepartementCode, Event, StaffId,
 };
 use ecoute_server::{App, AppConfig, MasterKey};
-use ecoute_store::{Durability, EventData, EventStore, ExpectedVersion, ManualClock, StreamId};
+use ecoute_store::{
+    Commit, Durability, EventData, EventStore, ExpectedVersion, ManualClock, StreamId,
+};
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -89,17 +91,14 @@ async fn load(app: &App, n: usize, t0: chrono::DateTime<chrono::Utc>) -> Result<
             }))?,
         ];
         let stream = StreamId::new(case_stream(case_id))?;
-        pending.push(
-            app.store
-                .append_to_stream(stream, ExpectedVersion::NoStream, events),
-        );
+        pending.push(Commit::single(stream, ExpectedVersion::NoStream, events));
         if pending.len() == 256 {
-            for r in futures::future::join_all(pending.drain(..)).await {
+            for r in app.store.append_many(std::mem::take(&mut pending)).await {
                 r?;
             }
         }
     }
-    for r in futures::future::join_all(pending).await {
+    for r in app.store.append_many(pending).await {
         r?;
     }
     // The timer index follows the log.
