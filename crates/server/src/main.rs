@@ -99,7 +99,7 @@ struct ServeArgs {
     #[arg(long, env = "ECOUTE_CACHE_MIB", default_value_t = 32)]
     cache_mib: u64,
     /// sled's page cache for the read models, in MiB.
-    #[arg(long, env = "ECOUTE_MODELS_CACHE_MIB", default_value_t = 16)]
+    #[arg(long, env = "ECOUTE_MODELS_CACHE_MIB", default_value_t = 8)]
     models_cache_mib: u64,
     /// A file holding the master key (64 hexadecimal digits) that wraps the keys of
     /// personal data. Keep it apart from the data directory and its backups.
