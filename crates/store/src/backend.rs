@@ -163,6 +163,20 @@ impl SledKv {
         let parts = Arc::new(SledParts::new(db, tree, dir)?);
         let wal_dir = dir.join(WAL_DIR);
         let replayed = wal::replay(&wal_dir, &mut |pairs| parts.insert_all(pairs))?;
+        if replayed.damaged {
+            // Frames after the damage were not replayed: keep the journal aside
+            // for an operator (the head file tells whether acknowledged commits
+            // are missing, and the store then opens read-only).
+            let aside = dir.join(format!(
+                "{WAL_DIR}-damaged-{}",
+                chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ")
+            ));
+            tracing::error!(
+                kept = %aside.display(),
+                "the journal is damaged before its last segment; later frames were not replayed"
+            );
+            std::fs::rename(&wal_dir, &aside)?;
+        }
         if replayed.segments > 0 {
             parts.make_durable()?;
             if replayed.frames > 0 || replayed.torn_bytes > 0 {

@@ -58,6 +58,9 @@ pub(crate) struct Replayed {
     pub frames: u64,
     /// Bytes after the last whole frame, ignored (a torn, unacknowledged write).
     pub torn_bytes: u64,
+    /// Whether reading stopped before the last segment: not a torn tail but
+    /// damage, with later segments left unread.
+    pub damaged: bool,
 }
 
 fn segment_path(dir: &Path, seq: u64) -> PathBuf {
@@ -160,6 +163,7 @@ pub(crate) fn replay(dir: &Path, apply: &mut dyn FnMut(Pairs) -> Result<()>) -> 
         let size = file.metadata()?.len();
         if stopped {
             report.torn_bytes += size;
+            report.damaged = true;
             continue;
         }
         let mut reader = BufReader::with_capacity(1 << 20, file);

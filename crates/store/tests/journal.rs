@@ -193,3 +193,52 @@ async fn a_torn_commit_the_head_file_noted_durable_is_damage_not_rolled_back() {
     );
     assert!(store.verify().await.unwrap().first_fault.is_some());
 }
+
+#[tokio::test]
+async fn a_journal_damaged_before_its_last_segment_is_kept_aside_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let live = tmp.path().join("live");
+    let lost = tmp.path().join("after-power-loss");
+    {
+        let store = SledStore::open(&live, StoreConfig::default()).unwrap();
+        append(&store, 0, 10).await;
+        store.close().await.unwrap();
+    }
+    let store = SledStore::open(&live, StoreConfig::default()).unwrap();
+    copy_dir(&live, &lost);
+    std::fs::remove_dir_all(lost.join(WAL_DIR)).unwrap();
+    append(&store, 10, 60).await;
+    copy_dir(&live.join(WAL_DIR), &lost.join(WAL_DIR));
+    std::fs::copy(live.join(HEAD_FILE_NAME), lost.join(HEAD_FILE_NAME)).unwrap();
+    drop(store);
+    // Damage in the middle of the first segment, and a later segment after it.
+    let mut segments: Vec<_> = std::fs::read_dir(lost.join(WAL_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap() != "wal-spare")
+        .collect();
+    segments.sort();
+    assert_eq!(segments.len(), 1);
+    let first = segments[0].clone();
+    let name = first.file_name().unwrap().to_str().unwrap();
+    let seq: u64 = name.trim_start_matches("wal-").parse().unwrap();
+    let later = lost.join(WAL_DIR).join(format!("wal-{:016}", seq + 1));
+    std::fs::copy(&first, &later).unwrap();
+    let mut bytes = std::fs::read(&first).unwrap();
+    bytes[300] ^= 0xff;
+    std::fs::write(&first, &bytes).unwrap();
+
+    let store = SledStore::open(&lost, StoreConfig::default()).unwrap();
+    assert!(
+        store.failure().is_some(),
+        "acknowledged commits past the damage went missing unnoticed"
+    );
+    let kept: Vec<_> = std::fs::read_dir(&lost)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("wal-damaged-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the damaged journal was not kept aside");
+    let aside = std::fs::read_dir(lost.join(&kept[0])).unwrap().count();
+    assert!(aside >= 2, "the journal kept aside lost its segments");
+}
