@@ -85,6 +85,18 @@ async fn post(
     r.json().await.ok()
 }
 
+/// A successful GET's JSON body.
+async fn get_json(http: &reqwest::Client, base: &str, token: &str, path: &str) -> Value {
+    let r = http
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "GET {path}: {}", r.status());
+    r.json().await.unwrap()
+}
+
 /// One platform call transferred to a centre; the case id once acknowledged.
 async fn one_case(http: &reqwest::Client, base: &str, token: &str) -> Option<String> {
     let call = post(http, base, token, "/v1/calls", json!({"door": "platform"})).await?;
@@ -180,25 +192,15 @@ async fn acknowledged_writes_survive_kill_9_and_projections_catch_up() {
         assert_eq!(summary["calls"].as_array().unwrap().len(), 1);
     }
     // The notes (sealed with keys made durable before each acknowledgement) open.
-    let history: Value = http
-        .get(format!("{}/v1/cases/{}/history", second.base, acked[0]))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = get_json(
+        &http,
+        &second.base,
+        &token,
+        &format!("/v1/cases/{}/history", acked[0]),
+    )
+    .await;
     assert!(history.to_string().contains("a note"), "{history}");
-    let stats: Value = http
-        .get(format!("{}/v1/statistics", second.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = get_json(&http, &second.base, &token, "/v1/statistics").await;
     let transferred: u64 = stats["report"]["cases_transferred_to_centre"]["69"]
         .as_u64()
         .unwrap_or(0);

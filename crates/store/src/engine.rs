@@ -627,10 +627,9 @@ pub(crate) struct Committer<K: Kv> {
     chain: [u8; HASH_LEN],
     last_micros: i64,
     completion: Arc<Completion<K>>,
-    /// The flusher's queue, while the committer thread runs.
+    /// The flusher's queue, while the committer thread runs: `None` before it
+    /// starts and once it stopped, when nothing may be committed here.
     flusher: Option<std::sync::mpsc::SyncSender<FlushJob>>,
-    /// Set when the committer thread stops: nothing is committed after it.
-    stopped: bool,
 }
 
 enum Reply {
@@ -797,7 +796,6 @@ pub(crate) fn run_committer<K: Kv>(
     // finish what it was given, then refuse whatever is still queued.
     {
         let mut c = lock_core(&core);
-        c.stopped = true;
         c.flusher = None;
     }
     if let Some(handle) = flusher {
@@ -841,7 +839,6 @@ impl<K: Kv> Committer<K> {
                 in_flight: AtomicU64::new(0),
             }),
             flusher: None,
-            stopped: false,
         }
     }
 
@@ -853,9 +850,8 @@ impl<K: Kv> Committer<K> {
         commit: Commit,
         queue_empty: &dyn Fn() -> bool,
     ) -> std::result::Result<oneshot::Receiver<Result<CommitResult>>, Commit> {
-        if self.stopped
+        if self.flusher.is_none()
             || !queue_empty()
-            || self.flusher.is_none()
             || self.completion.in_flight.load(Ordering::Acquire) != 0
         {
             return Err(commit);

@@ -493,16 +493,25 @@ mod tests {
         Arc::new(|| Ok(()))
     }
 
-    #[test]
-    fn frames_round_trip_and_a_torn_tail_is_ignored() {
+    /// A journal holding the frames of `pairs(1..=n)`, synced after each frame or
+    /// once at the end; closed without a checkpoint, as after a crash.
+    fn journal_of(n: u8, sync_each: bool) -> (tempfile::TempDir, PathBuf) {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join(WAL_DIR);
         let wal = Wal::start(&dir, 1 << 20, noop()).unwrap();
-        for n in 1..=3 {
-            wal.push(encode_frame(&pairs(n)).unwrap());
+        for i in 1..=n {
+            wal.push(encode_frame(&pairs(i)).unwrap());
+            if sync_each {
+                wal.sync().unwrap();
+            }
         }
         wal.sync().unwrap();
-        drop(wal);
+        (tmp, dir)
+    }
+
+    #[test]
+    fn frames_round_trip_and_a_torn_tail_is_ignored() {
+        let (_tmp, dir) = journal_of(3, false);
         let (got, r) = replay_all(&dir);
         assert_eq!(got, vec![pairs(1), pairs(2), pairs(3)]);
         assert_eq!((r.frames, r.torn_bytes), (3, 0));
@@ -523,14 +532,7 @@ mod tests {
 
     #[test]
     fn a_flipped_byte_stops_the_replay_at_its_frame() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join(WAL_DIR);
-        let wal = Wal::start(&dir, 1 << 20, noop()).unwrap();
-        for n in 1..=3 {
-            wal.push(encode_frame(&pairs(n)).unwrap());
-            wal.sync().unwrap();
-        }
-        drop(wal);
+        let (_tmp, dir) = journal_of(3, true);
         let seg = segments(&dir).unwrap().pop().unwrap().1;
         let mut bytes = std::fs::read(&seg).unwrap();
         let second = encode_frame(&pairs(1)).unwrap().len() + HEADER + 5;

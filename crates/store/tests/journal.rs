@@ -40,29 +40,41 @@ async fn append(store: &SledStore, from: u128, to: u128) {
     }
 }
 
-#[tokio::test]
-async fn acknowledged_commits_come_back_from_the_journal_alone() {
+/// Stages a power loss. A store holds events `0..durable` made durable in
+/// sled's own files (a clean close), then acknowledges `durable..acked` more.
+/// The directory returned holds what a power cut would leave: sled's files
+/// from the durable point, the head file as the acknowledgements left it, and
+/// the journal if `with_journal`.
+async fn after_power_loss(
+    durable: u128,
+    acked: u128,
+    with_journal: bool,
+) -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let live = tmp.path().join("live");
     let lost = tmp.path().join("after-power-loss");
     {
         let store = SledStore::open(&live, StoreConfig::default()).unwrap();
-        append(&store, 0, 50).await;
+        append(&store, 0, durable).await;
         store.close().await.unwrap();
     }
-    // sled's files as they stand at a durable point: all a power cut keeps of them.
     let store = SledStore::open(&live, StoreConfig::default()).unwrap();
     copy_dir(&live, &lost);
     std::fs::remove_dir_all(lost.join(WAL_DIR)).unwrap();
-    append(&store, 50, 250).await;
-    let acked_head = store.head().await.unwrap();
-    // What the acknowledgements made durable: the journal and the head file.
-    copy_dir(&live.join(WAL_DIR), &lost.join(WAL_DIR));
+    append(&store, durable, acked).await;
+    if with_journal {
+        copy_dir(&live.join(WAL_DIR), &lost.join(WAL_DIR));
+    }
     std::fs::copy(live.join(HEAD_FILE_NAME), lost.join(HEAD_FILE_NAME)).unwrap();
     drop(store);
+    (tmp, lost)
+}
 
+#[tokio::test]
+async fn acknowledged_commits_come_back_from_the_journal_alone() {
+    let (_tmp, lost) = after_power_loss(50, 250, true).await;
     let store = SledStore::open(&lost, StoreConfig::default()).unwrap();
-    assert_eq!(store.head().await.unwrap(), acked_head);
+    assert_eq!(store.head().await.unwrap(), 250);
     let all = store.read_all(0, 1000).await.unwrap();
     assert_eq!(all.len(), 250);
     for (i, e) in all.iter().enumerate() {
@@ -84,20 +96,7 @@ async fn acknowledged_commits_come_back_from_the_journal_alone() {
 #[tokio::test]
 async fn without_the_journal_the_head_file_reports_the_loss() {
     // The same staging with the journal left out: the store must not pretend.
-    let tmp = tempfile::tempdir().unwrap();
-    let live = tmp.path().join("live");
-    let lost = tmp.path().join("after-power-loss");
-    {
-        let store = SledStore::open(&live, StoreConfig::default()).unwrap();
-        append(&store, 0, 20).await;
-        store.close().await.unwrap();
-    }
-    let store = SledStore::open(&live, StoreConfig::default()).unwrap();
-    copy_dir(&live, &lost);
-    std::fs::remove_dir_all(lost.join(WAL_DIR)).unwrap();
-    append(&store, 20, 40).await;
-    std::fs::copy(live.join(HEAD_FILE_NAME), lost.join(HEAD_FILE_NAME)).unwrap();
-    drop(store);
+    let (_tmp, lost) = after_power_loss(20, 40, false).await;
     let store = SledStore::open(&lost, StoreConfig::default()).unwrap();
     let report = store.verify().await.unwrap();
     assert!(report.first_fault.is_some(), "a lost tail went unnoticed");
@@ -196,21 +195,7 @@ async fn a_torn_commit_the_head_file_noted_durable_is_damage_not_rolled_back() {
 
 #[tokio::test]
 async fn a_journal_damaged_before_its_last_segment_is_kept_aside_and_reported() {
-    let tmp = tempfile::tempdir().unwrap();
-    let live = tmp.path().join("live");
-    let lost = tmp.path().join("after-power-loss");
-    {
-        let store = SledStore::open(&live, StoreConfig::default()).unwrap();
-        append(&store, 0, 10).await;
-        store.close().await.unwrap();
-    }
-    let store = SledStore::open(&live, StoreConfig::default()).unwrap();
-    copy_dir(&live, &lost);
-    std::fs::remove_dir_all(lost.join(WAL_DIR)).unwrap();
-    append(&store, 10, 60).await;
-    copy_dir(&live.join(WAL_DIR), &lost.join(WAL_DIR));
-    std::fs::copy(live.join(HEAD_FILE_NAME), lost.join(HEAD_FILE_NAME)).unwrap();
-    drop(store);
+    let (_tmp, lost) = after_power_loss(10, 60, true).await;
     // Damage in the middle of the first segment, and a later segment after it.
     let mut segments: Vec<_> = std::fs::read_dir(lost.join(WAL_DIR))
         .unwrap()
