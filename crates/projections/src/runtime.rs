@@ -534,9 +534,14 @@ impl<E: Send + Sync + 'static> Inner<E> {
             self.db.drop_tree(name, &old)?;
         }
         let version = st.model.version;
-        drop(st);
         // Readers waiting for their writes must count the swapped-in model at once:
-        // while it was frozen it was left out of the progress.
+        // while it was frozen it was left out of the progress (which may then have
+        // said "everything"). Lower it before anyone can see the model live: the
+        // other live models only move forward, so the minimum stays a lower bound
+        // until the next full publish recomputes it.
+        let next = st.next;
+        self.progress.send_modify(|p| *p = (*p).min(next));
+        drop(st);
         self.publish_progress();
         tracing::info!(projection = name, version, "rebuilt model swapped in");
         Ok(true)
