@@ -1,19 +1,35 @@
-//! Where read models live: a sled database of their own, one tree per
-//! projection generation, written in atomic batches with the checkpoint.
+//! Where read models live: in memory, each generation of a model persisted in
+//! a sled tree of its own as packed snapshot pages and deltas, each write
+//! atomic with the model's checkpoint.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Instant;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ProjectionError, Result};
 
-/// Key of the checkpoint inside a projection's tree: the next position to apply.
-/// Model keys may not start with `0x00`, so it never collides with them.
-pub(crate) const CHECKPOINT_KEY: &[u8] = b"\x00checkpoint";
+/// Key of the persisted checkpoint: the next position the persisted state will
+/// apply (u64), then the number of snapshot pages (u32) and the numbers of the
+/// first delta and of the next one (u64 each), all big-endian — so a lost page
+/// or delta is noticed.
+const CHECKPOINT_KEY: &[u8] = b"\x00checkpoint";
+/// Prefix of the snapshot pages (then the page number, big-endian u32).
+const PAGE: u8 = 1;
+/// Prefix of the deltas written since the snapshot (then their number, big-endian u64).
+const DELTA: u8 = 2;
+/// Bytes of entries per snapshot page.
+const PAGE_BYTES: usize = 256 << 10;
+/// Deltas are folded into a new snapshot once they outweigh it (and this much).
+const MIN_COMPACT_BYTES: usize = 4 << 20;
+/// The layout of the model trees; older layouts are dropped and rebuilt.
+const LAYOUT: u32 = 2;
 const META_TREE: &str = "ecoute-projections-meta";
+const LAYOUT_KEY: &[u8] = b"\x00layout";
 
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<{ 16 << 20 }>()
@@ -36,7 +52,8 @@ pub fn decode_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 ///
 /// Read models are derived and disposable; keeping them apart means a rebuild
 /// never grows the log's files, the log can be verified and backed up on its
-/// own, and a damaged model can be deleted and rebuilt.
+/// own, and a damaged model can be deleted and rebuilt. The database only
+/// persists the models: they are held, updated and queried in memory.
 #[derive(Clone)]
 pub struct ModelDb {
     pub(crate) db: sled::Db,
@@ -51,10 +68,10 @@ pub(crate) struct ActiveModel {
 }
 
 impl ModelDb {
-    /// Opens (or creates) the read-model database in directory `path`, with a 128 MiB
-    /// page cache.
+    /// Opens (or creates) the read-model database in directory `path`, with an
+    /// 8 MiB page cache (the models themselves are held in memory).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_with_cache(path, 128 << 20)
+        Self::open_with_cache(path, 8 << 20)
     }
 
     /// Opens (or creates) the read-model database with a page cache of `cache_bytes`.
@@ -75,6 +92,29 @@ impl ModelDb {
 
     fn from_db(db: sled::Db) -> Result<Self> {
         let meta = db.open_tree(META_TREE)?;
+        let layout = match meta.get(LAYOUT_KEY)? {
+            None => None,
+            Some(v) => Some(decode_value::<u32>(&v)?),
+        };
+        if layout != Some(LAYOUT) {
+            // Models written in another layout (or none yet): they are derived
+            // data, so drop them all and let the runtime rebuild from the log.
+            if !meta.is_empty() {
+                tracing::warn!(
+                    found = layout.unwrap_or(1),
+                    layout = LAYOUT,
+                    "read models of another layout dropped; they will be rebuilt from the log"
+                );
+            }
+            for t in db.tree_names() {
+                if t.starts_with(b"model/") {
+                    db.drop_tree(t)?;
+                }
+            }
+            meta.clear()?;
+            meta.insert(LAYOUT_KEY, encode_value(&LAYOUT)?)?;
+            db.flush()?;
+        }
         Ok(ModelDb { db, meta })
     }
 
@@ -124,8 +164,8 @@ impl ModelDb {
     }
 
     /// Makes every model write so far durable. Not needed for correctness: a
-    /// model and its checkpoint are written together, so after a crash the
-    /// runtime resumes from whatever consistent point survived.
+    /// model's state and its checkpoint are written together, so after a crash
+    /// the runtime resumes from whatever consistent point survived.
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
@@ -136,30 +176,379 @@ fn tree_name(name: &str, active: &ActiveModel) -> String {
     format!("model/{name}/v{}/g{}", active.version, active.generation)
 }
 
-pub(crate) fn checkpoint_of(tree: &sled::Tree) -> Result<u64> {
-    match tree.get(CHECKPOINT_KEY)? {
-        None => Ok(0),
+type Entries = BTreeMap<Box<[u8]>, Box<[u8]>>;
+
+/// What readers see of a model: its entries and how far they are built.
+struct View {
+    entries: Entries,
+    /// The next position to apply.
+    checkpoint: u64,
+    /// Bytes of keys and values.
+    bytes: usize,
+}
+
+/// What is persisted of a model, and what is not yet.
+struct Persisted {
+    /// Keys changed in memory since the last write.
+    dirty: BTreeSet<Box<[u8]>>,
+    /// Bytes written into memory since the last write (a cue for writing).
+    dirty_bytes: usize,
+    /// The checkpoint of the persisted state.
+    checkpoint: u64,
+    pages: u32,
+    page_bytes: usize,
+    first_delta: u64,
+    next_delta: u64,
+    delta_bytes: usize,
+    last_write: Instant,
+}
+
+/// One generation of a read model: every entry in memory, persisted in its
+/// own sled tree as snapshot pages plus deltas.
+///
+/// Each persisted write (a delta, or a whole new snapshot that replaces the
+/// pages and deltas before it) is one atomic sled batch that also carries the
+/// checkpoint, so the persisted state always equals the model at that
+/// checkpoint: after a crash the runtime loads it and applies the log from
+/// there, neither skipping nor doubling an event.
+pub(crate) struct Model {
+    tree: sled::Tree,
+    /// Deltas are folded into a new snapshot once they outweigh it and this.
+    min_compact: usize,
+    /// Bytes of entries per snapshot page.
+    page_size: usize,
+    view: RwLock<View>,
+    persisted: std::sync::Mutex<Persisted>,
+}
+
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Model {
+    /// Loads the model persisted in `tree` (empty at checkpoint 0 if none).
+    /// A damaged tree is an error: the caller rebuilds the model.
+    pub(crate) fn load(tree: sled::Tree) -> Result<Model> {
+        Self::load_with(tree, MIN_COMPACT_BYTES, PAGE_BYTES)
+    }
+
+    fn load_with(tree: sled::Tree, min_compact: usize, page_size: usize) -> Result<Model> {
+        let (checkpoint, expect_pages, first_delta, next_delta) = match tree.get(CHECKPOINT_KEY)? {
+            None => (0, 0, 0, 0),
+            Some(v) => {
+                let mut c = Cursor(&v);
+                let record = (c.u64()?, c.u32_be()?, c.u64()?, c.u64()?);
+                if !c.0.is_empty() {
+                    return Err(damaged("a malformed checkpoint"));
+                }
+                record
+            }
+        };
+        let mut entries = Entries::new();
+        let (mut pages, mut page_bytes) = (0u32, 0usize);
+        for item in tree.scan_prefix([PAGE]) {
+            let (k, v) = item?;
+            if k.len() != 5 || k[1..] != pages.to_be_bytes() {
+                return Err(damaged("a snapshot page is missing"));
+            }
+            for_each_change(&v, |key, value| {
+                if let Some(value) = value {
+                    entries.insert(key.into(), value.into());
+                }
+            })?;
+            pages += 1;
+            page_bytes += v.len();
+        }
+        let (mut expect_seq, mut delta_bytes) = (first_delta, 0usize);
+        for item in tree.scan_prefix([DELTA]) {
+            let (k, v) = item?;
+            if k[..] != delta_key(expect_seq) || expect_seq >= next_delta {
+                return Err(damaged("deltas are missing or left over"));
+            }
+            expect_seq += 1;
+            for_each_change(&v, |key, value| match value {
+                Some(value) => {
+                    entries.insert(key.into(), value.into());
+                }
+                None => {
+                    entries.remove(key);
+                }
+            })?;
+            delta_bytes += v.len();
+        }
+        if pages != expect_pages {
+            return Err(damaged("snapshot pages are missing"));
+        }
+        if expect_seq != next_delta {
+            return Err(damaged("deltas are missing"));
+        }
+        if checkpoint == 0 && !entries.is_empty() {
+            return Err(damaged("entries without a checkpoint"));
+        }
+        let bytes = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
+        Ok(Model {
+            tree,
+            min_compact,
+            page_size,
+            view: RwLock::new(View {
+                entries,
+                checkpoint,
+                bytes,
+            }),
+            persisted: std::sync::Mutex::new(Persisted {
+                dirty: BTreeSet::new(),
+                dirty_bytes: 0,
+                checkpoint,
+                pages,
+                page_bytes,
+                first_delta,
+                next_delta,
+                delta_bytes,
+                last_write: Instant::now(),
+            }),
+        })
+    }
+
+    /// Empties the tree and returns an empty model at checkpoint 0.
+    pub(crate) fn fresh(tree: sled::Tree) -> Result<Model> {
+        tree.clear()?;
+        Model::load(tree)
+    }
+
+    pub(crate) fn checkpoint(&self) -> u64 {
+        read(&self.view).checkpoint
+    }
+
+    /// Entries and bytes of keys and values held in memory.
+    pub(crate) fn size(&self) -> (usize, usize) {
+        let v = read(&self.view);
+        (v.entries.len(), v.bytes)
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Box<[u8]>> {
+        read(&self.view).entries.get(key).cloned()
+    }
+
+    /// Applies a chunk's changes and its new checkpoint in memory, at once for readers.
+    fn apply(&self, writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>, checkpoint: u64) {
+        let mut p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v = self.view.write().unwrap_or_else(|p| p.into_inner());
+        for (k, val) in writes {
+            let k: Box<[u8]> = k.into();
+            let old = match val {
+                Some(val) => {
+                    p.dirty_bytes += k.len() + val.len();
+                    v.bytes += k.len() + val.len();
+                    v.entries.insert(k.clone(), val.into())
+                }
+                None => {
+                    p.dirty_bytes += k.len();
+                    v.entries.remove(&k)
+                }
+            };
+            if let Some(old) = old {
+                v.bytes -= k.len() + old.len();
+            }
+            p.dirty.insert(k);
+        }
+        v.checkpoint = checkpoint;
+    }
+
+    /// Whether changes wait to be persisted and are `bytes` or more, or older than `age`.
+    pub(crate) fn persist_due(&self, bytes: usize, age: std::time::Duration) -> bool {
+        let p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
+        let behind = p.checkpoint != self.checkpoint();
+        behind && (p.dirty_bytes >= bytes || p.last_write.elapsed() >= age)
+    }
+
+    /// Persists the changes made in memory since the last write, with the
+    /// checkpoint, in one atomic batch: a delta, or a new snapshot once the
+    /// deltas outweigh the last one. Nothing to do if nothing changed.
+    pub(crate) fn persist(&self) -> Result<()> {
+        let mut p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
+        let view = read(&self.view);
+        if p.checkpoint == view.checkpoint && p.dirty.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        let compact = p.delta_bytes + p.dirty_bytes > p.page_bytes.max(self.min_compact);
+        let (pages, page_bytes, delta_bytes);
+        if compact {
+            let mut page = Vec::new();
+            let mut n = 0u32;
+            let mut written = 0usize;
+            for (k, v) in &view.entries {
+                push_change(&mut page, k, Some(v));
+                if page.len() >= self.page_size {
+                    written += page.len();
+                    batch.insert(page_key(n).to_vec(), seal(std::mem::take(&mut page)));
+                    n += 1;
+                }
+            }
+            if !page.is_empty() {
+                written += page.len();
+                batch.insert(page_key(n).to_vec(), seal(page));
+                n += 1;
+            }
+            for old in n..p.pages {
+                batch.remove(page_key(old).to_vec());
+            }
+            for seq in p.first_delta..p.next_delta {
+                batch.remove(delta_key(seq).to_vec());
+            }
+            (pages, page_bytes, delta_bytes) = (n, written, 0);
+        } else {
+            let mut delta = Vec::new();
+            for k in &p.dirty {
+                push_change(&mut delta, k, view.entries.get(k).map(|v| &v[..]));
+            }
+            let len = delta.len();
+            batch.insert(delta_key(p.next_delta).to_vec(), seal(delta));
+            (pages, page_bytes, delta_bytes) = (p.pages, p.page_bytes, p.delta_bytes + len);
+        }
+        let (first_delta, next_delta) = if compact {
+            (p.next_delta, p.next_delta)
+        } else {
+            (p.first_delta, p.next_delta + 1)
+        };
+        let mut record = Vec::with_capacity(28);
+        record.extend_from_slice(&view.checkpoint.to_be_bytes());
+        record.extend_from_slice(&pages.to_be_bytes());
+        record.extend_from_slice(&first_delta.to_be_bytes());
+        record.extend_from_slice(&next_delta.to_be_bytes());
+        batch.insert(CHECKPOINT_KEY, record);
+        let checkpoint = view.checkpoint;
+        drop(view);
+        self.tree.apply_batch(batch)?;
+        p.first_delta = first_delta;
+        p.next_delta = next_delta;
+        p.pages = pages;
+        p.page_bytes = page_bytes;
+        p.delta_bytes = delta_bytes;
+        p.checkpoint = checkpoint;
+        p.dirty.clear();
+        p.dirty_bytes = 0;
+        p.last_write = Instant::now();
+        Ok(())
+    }
+}
+
+fn damaged(what: &str) -> ProjectionError {
+    ProjectionError::Model(format!("persisted model damaged: {what}"))
+}
+
+fn page_key(n: u32) -> [u8; 5] {
+    let mut k = [PAGE; 5];
+    k[1..].copy_from_slice(&n.to_be_bytes());
+    k
+}
+
+fn delta_key(seq: u64) -> [u8; 9] {
+    let mut k = [DELTA; 9];
+    k[1..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// One change: key length (u32 LE), key, then 0 (removed) or 1 with the value's
+/// length (u32 LE) and the value.
+fn push_change(out: &mut Vec<u8>, key: &[u8], value: Option<&[u8]>) {
+    out.extend_from_slice(&len32(key.len()).to_le_bytes());
+    out.extend_from_slice(key);
+    match value {
+        None => out.push(0),
         Some(v) => {
-            let arr: [u8; 8] = v
-                .as_ref()
-                .try_into()
-                .map_err(|_| ProjectionError::Model("malformed checkpoint".into()))?;
-            Ok(u64::from_be_bytes(arr))
+            out.push(1);
+            out.extend_from_slice(&len32(v.len()).to_le_bytes());
+            out.extend_from_slice(v);
         }
     }
 }
 
+fn len32(n: usize) -> u32 {
+    // Keys and values are bounded far below 4 GiB by the codec's 16 MiB limit.
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Appends the CRC-32 of `body` to it.
+fn seal(mut body: Vec<u8>) -> Vec<u8> {
+    let crc = crc32fast::hash(&body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    body
+}
+
+/// Checks a sealed page or delta and calls `f` for each change, in order.
+fn for_each_change(sealed: &[u8], mut f: impl FnMut(&[u8], Option<&[u8]>)) -> Result<()> {
+    let split = sealed
+        .len()
+        .checked_sub(4)
+        .ok_or_else(|| damaged("a truncated value"))?;
+    let (body, crc) = sealed.split_at(split);
+    let mut crc = Cursor(crc);
+    if crc32fast::hash(body) != crc.u32()? {
+        return Err(damaged("a checksum mismatch"));
+    }
+    let mut rest = Cursor(body);
+    while !rest.0.is_empty() {
+        let len = rest.u32()? as usize;
+        let key = rest.take(len)?;
+        let value = match rest.take(1)? {
+            [0] => None,
+            [1] => {
+                let len = rest.u32()? as usize;
+                Some(rest.take(len)?)
+            }
+            _ => return Err(damaged("an unknown change")),
+        };
+        f(key, value);
+    }
+    Ok(())
+}
+
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.0.len() < n {
+            return Err(damaged("a truncated change"));
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+
+    fn u32_be(&mut self) -> Result<u32> {
+        Ok(self.u32()?.swap_bytes())
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        let b: [u8; 8] = self
+            .take(8)?
+            .try_into()
+            .map_err(|_| damaged("a truncated number"))?;
+        Ok(u64::from_be_bytes(b))
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        let b: [u8; 4] = self
+            .take(4)?
+            .try_into()
+            .map_err(|_| damaged("a truncated length"))?;
+        Ok(u32::from_le_bytes(b))
+    }
+}
+
 /// The changes a projection makes while applying a chunk of events: reads see
-/// them, and they reach the tree in one atomic batch with the checkpoint.
+/// them, and they reach the model at once with the new checkpoint — or not at
+/// all if the chunk fails.
 pub struct ModelTx<'a> {
-    tree: &'a sled::Tree,
+    model: &'a Model,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl<'a> ModelTx<'a> {
-    pub(crate) fn new(tree: &'a sled::Tree) -> Self {
+    pub(crate) fn new(model: &'a Model) -> Self {
         ModelTx {
-            tree,
+            model,
             writes: BTreeMap::new(),
         }
     }
@@ -168,7 +557,7 @@ impl<'a> ModelTx<'a> {
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         match self.writes.get(key) {
             Some(v) => Ok(v.clone()),
-            None => Ok(self.tree.get(key)?.map(|v| v.to_vec())),
+            None => Ok(self.model.get(key).map(Vec::from)),
         }
     }
 
@@ -188,7 +577,15 @@ impl<'a> ModelTx<'a> {
 
     /// Reads and decodes a value.
     pub fn get_typed<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
-        self.get(key)?.map(|v| decode_value(&v)).transpose()
+        match self.writes.get(key) {
+            Some(Some(v)) => decode_value(v).map(Some),
+            Some(None) => Ok(None),
+            None => read(&self.model.view)
+                .entries
+                .get(key)
+                .map(|v| decode_value(v))
+                .transpose(),
+        }
     }
 
     /// Encodes and writes a value.
@@ -201,18 +598,9 @@ impl<'a> ModelTx<'a> {
         self.writes.is_empty()
     }
 
-    /// Writes everything and the new checkpoint in one atomic batch.
-    pub(crate) fn commit(self, checkpoint: u64) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        for (k, v) in self.writes {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
-            }
-        }
-        batch.insert(CHECKPOINT_KEY, &checkpoint.to_be_bytes());
-        self.tree.apply_batch(batch)?;
-        Ok(())
+    /// Applies every change and the new checkpoint to the model at once.
+    pub(crate) fn commit(self, checkpoint: u64) {
+        self.model.apply(self.writes, checkpoint);
     }
 }
 
@@ -225,28 +613,43 @@ fn check_key(key: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Read access to one projection's active model; follows blue/green swaps.
+/// Read access to one projection's active model, in memory; follows blue/green swaps.
 #[derive(Clone)]
 pub struct ModelReader {
-    pub(crate) active: Arc<RwLock<sled::Tree>>,
+    pub(crate) active: Arc<RwLock<Arc<Model>>>,
 }
 
 impl ModelReader {
-    fn tree(&self) -> sled::Tree {
-        match self.active.read() {
-            Ok(t) => t.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+    pub(crate) fn new(model: Arc<Model>) -> Self {
+        ModelReader {
+            active: Arc::new(RwLock::new(model)),
         }
+    }
+
+    pub(crate) fn swap(&self, model: Arc<Model>) {
+        *self.active.write().unwrap_or_else(|p| p.into_inner()) = model;
+    }
+
+    fn model(&self) -> Arc<Model> {
+        read(&self.active).clone()
     }
 
     /// Reads and decodes one value.
     pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
-        self.tree().get(key)?.map(|v| decode_value(&v)).transpose()
+        let model = self.model();
+        let view = read(&model.view);
+        view.entries.get(key).map(|v| decode_value(v)).transpose()
     }
 
     /// Decodes every value under a prefix, in key order.
     pub fn scan<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, T)>> {
-        collect(self.tree().scan_prefix(prefix), |v| decode_value(v))
+        let model = self.model();
+        let view = read(&model.view);
+        view.entries
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| Ok((k.to_vec(), decode_value(v)?)))
+            .collect()
     }
 
     /// Decodes the values of keys in `[start, end)`, in key order.
@@ -258,32 +661,143 @@ impl ModelReader {
         if start >= end {
             return Ok(Vec::new());
         }
-        collect(self.tree().range(start..end), |v| decode_value(v))
+        let model = self.model();
+        let view = read(&model.view);
+        view.entries
+            .range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)))
+            .map(|(k, v)| Ok((k.to_vec(), decode_value(v)?)))
+            .collect()
     }
 
-    /// Every key and value of the model, raw, in key order (the checkpoint left
-    /// out): for comparing two builds of the same model.
+    /// Every key and value of the model, raw, in key order: for comparing two
+    /// builds of the same model.
     pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        collect(self.tree().iter(), |v| Ok(v.to_vec()))
+        let model = self.model();
+        let view = read(&model.view);
+        Ok(view
+            .entries
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect())
     }
 
     /// The position up to which this model is built (the next position it will apply).
     pub fn checkpoint(&self) -> Result<u64> {
-        checkpoint_of(&self.tree())
+        Ok(self.model().checkpoint())
+    }
+
+    /// The number of entries and the bytes of their keys and values held in memory.
+    pub fn size(&self) -> (usize, usize) {
+        self.model().size()
     }
 }
 
-/// The model entries of a sled scan (the checkpoint left out), values turned by `value`.
-fn collect<T>(
-    iter: sled::Iter,
-    mut value: impl FnMut(&[u8]) -> Result<T>,
-) -> Result<Vec<(Vec<u8>, T)>> {
-    let mut out = Vec::new();
-    for item in iter {
-        let (k, v) = item?;
-        if k.first() != Some(&0) {
-            out.push((k.to_vec(), value(&v)?));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Put(u8, Vec<u8>),
+        Remove(u8),
+        /// Commit the pending chunk at the next checkpoint.
+        Commit,
+        Persist,
+        /// Drop the model (unpersisted changes lost, as in a crash) and load it again.
+        Reload,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (1u8..40, proptest::collection::vec(any::<u8>(), 0..64)).prop_map(|(k, v)| Op::Put(k, v)),
+            2 => (1u8..40).prop_map(Op::Remove),
+            2 => Just(Op::Commit),
+            1 => Just(Op::Persist),
+            1 => Just(Op::Reload),
+        ]
+    }
+
+    fn entries(m: &Model) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        read(&m.view)
+            .entries
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect()
+    }
+
+    proptest! {
+        /// Whatever the order of commits, writes and crashes, a loaded model is
+        /// exactly the model at its persisted checkpoint, and memory is exactly
+        /// what was committed.
+        #[test]
+        fn a_reloaded_model_is_the_model_at_its_checkpoint(ops in proptest::collection::vec(op(), 1..120)) {
+            let db = sled::Config::new().temporary(true).open().unwrap();
+            let tree = db.open_tree("m").unwrap();
+            // Tiny pages and thresholds: many pages, deltas and compactions.
+            let load = |t: &sled::Tree| Model::load_with(t.clone(), 64, 48).unwrap();
+            let mut model = load(&tree);
+            // The reference: the map at each checkpoint.
+            let mut at: Vec<BTreeMap<Vec<u8>, Vec<u8>>> = vec![BTreeMap::new()];
+            let mut pending: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Put(k, v) => { pending.insert(vec![k; 1 + k as usize % 3], Some(v)); }
+                    Op::Remove(k) => { pending.insert(vec![k; 1 + k as usize % 3], None); }
+                    Op::Commit => {
+                        let mut next = at.last().cloned().unwrap_or_default();
+                        for (k, v) in &pending {
+                            match v {
+                                Some(v) => { next.insert(k.clone(), v.clone()); }
+                                None => { next.remove(k); }
+                            }
+                        }
+                        model.apply(std::mem::take(&mut pending), at.len() as u64);
+                        at.push(next);
+                    }
+                    Op::Persist => model.persist().unwrap(),
+                    Op::Reload => {
+                        pending.clear();
+                        drop(model);
+                        model = load(&tree);
+                        let cp = model.checkpoint() as usize;
+                        prop_assert!(cp < at.len());
+                        at.truncate(cp + 1);
+                    }
+                }
+                let cp = model.checkpoint() as usize;
+                prop_assert_eq!(&entries(&model), &at[cp]);
+                let bytes: usize = at[cp].iter().map(|(k, v)| k.len() + v.len()).sum();
+                prop_assert_eq!(model.size(), (at[cp].len(), bytes));
+            }
         }
     }
-    Ok(out)
+
+    #[test]
+    fn a_damaged_page_is_an_error_never_a_panic() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("m").unwrap();
+        let model = Model::load_with(tree.clone(), 0, 16).unwrap();
+        let writes = (1u8..20).map(|k| (vec![k], Some(vec![k; 10]))).collect();
+        model.apply(writes, 7);
+        model.persist().unwrap();
+        drop(model);
+        let (key, value) = tree.scan_prefix([PAGE]).next().unwrap().unwrap();
+        for cut in 0..value.len() {
+            tree.insert(&key, &value[..cut]).unwrap();
+            assert!(Model::load(tree.clone()).is_err(), "a page cut at {cut}");
+        }
+        let mut flipped = value.to_vec();
+        flipped[3] ^= 0x10;
+        tree.insert(&key, flipped).unwrap();
+        assert!(Model::load(tree.clone()).is_err());
+        tree.insert(&key, value).unwrap();
+        assert_eq!(Model::load(tree.clone()).unwrap().size().0, 19);
+        // A missing page is noticed too, the last one included.
+        let last = tree.scan_prefix([PAGE]).last().unwrap().unwrap().0;
+        tree.remove(last).unwrap();
+        assert!(Model::load(tree.clone()).is_err());
+        tree.remove(page_key(0)).unwrap();
+        assert!(Model::load(tree).is_err());
+    }
 }

@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use ecoute_store::{EventStore, RecordedEvent};
 use tokio::sync::{watch, Notify};
 
 use crate::error::{ProjectionError, Result};
-use crate::model::{checkpoint_of, ActiveModel, ModelDb, ModelReader, ModelTx};
+use crate::model::{ActiveModel, Model, ModelDb, ModelReader, ModelTx};
 
 /// A read model built from the log.
 ///
@@ -44,13 +44,21 @@ pub type Decoder<E> = Arc<dyn Fn(&RecordedEvent) -> Result<Option<E>, String> + 
 /// Settings of the runtime.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
-    /// Events read and applied per chunk (one atomic write per projection per chunk).
+    /// Events read and applied per chunk (the models change at once per chunk).
     pub chunk: usize,
+    /// A model's changes are persisted once they are this old...
+    pub persist_after: Duration,
+    /// ...or this many bytes, whichever comes first (and when the runtime stops).
+    pub persist_bytes: usize,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { chunk: 1024 }
+        RuntimeConfig {
+            chunk: 1024,
+            persist_after: Duration::from_secs(2),
+            persist_bytes: 32 << 20,
+        }
     }
 }
 
@@ -91,13 +99,13 @@ pub struct ProjectionStatus {
 }
 
 struct Rebuild {
-    tree: sled::Tree,
+    tree: Arc<Model>,
     model: ActiveModel,
     next: u64,
 }
 
 struct SlotState {
-    tree: sled::Tree,
+    tree: Arc<Model>,
     model: ActiveModel,
     next: u64,
     /// Built by older code: serves reads, is not updated, awaits its rebuild.
@@ -289,9 +297,8 @@ impl<E: Send + Sync + 'static> Drop for Runtime<E> {
 }
 
 fn new_rebuild(db: &ModelDb, name: &str, model: ActiveModel) -> Result<Rebuild> {
-    let tree = db.tree(name, &model)?;
     // A rebuild interrupted by a crash left a partial tree: start it afresh.
-    tree.clear()?;
+    let tree = Arc::new(Model::fresh(db.tree(name, &model)?)?);
     Ok(Rebuild {
         tree,
         model,
@@ -308,7 +315,7 @@ fn open_slot<E: 'static>(db: &ModelDb, projection: Arc<dyn Projection<E>>) -> Re
                 version,
                 generation: 0,
             };
-            db.tree(name, &model)?.clear()?;
+            Model::fresh(db.tree(name, &model)?)?;
             db.set_active(name, &model)?;
             (model, None)
         }
@@ -329,13 +336,19 @@ fn open_slot<E: 'static>(db: &ModelDb, projection: Arc<dyn Projection<E>>) -> Re
         }
     };
     db.drop_stale_trees(name, &model, rebuild.as_ref().map(|r| &r.model))?;
-    let tree = db.tree(name, &model)?;
-    let next = checkpoint_of(&tree)?;
+    let tree = match Model::load(db.tree(name, &model)?) {
+        Ok(tree) => tree,
+        Err(e) => {
+            // Derived data: a damaged model is built again from the log.
+            tracing::error!(projection = name, error = %e, "read model damaged; rebuilding it from the log");
+            Model::fresh(db.tree(name, &model)?)?
+        }
+    };
+    let tree = Arc::new(tree);
+    let next = tree.checkpoint();
     Ok(Slot {
         projection,
-        reader: ModelReader {
-            active: Arc::new(RwLock::new(tree.clone())),
-        },
+        reader: ModelReader::new(tree.clone()),
         state: Mutex::new(SlotState {
             tree,
             model,
@@ -372,7 +385,7 @@ impl<'a, E: 'static> Chunk<'a, E> {
     fn apply(
         &self,
         projection: &dyn Projection<E>,
-        tree: &sled::Tree,
+        tree: &Model,
         next: u64,
     ) -> Result<u64, (u64, String)> {
         let mut tx = ModelTx::new(tree);
@@ -397,7 +410,7 @@ impl<'a, E: 'static> Chunk<'a, E> {
         if new_next == next && tx.is_empty() {
             return Ok(next);
         }
-        tx.commit(new_next).map_err(|e| (next, e.to_string()))?;
+        tx.commit(new_next);
         Ok(new_next)
     }
 }
@@ -430,6 +443,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
                 }
             };
             self.publish_progress();
+            self.persist_models(false);
             if !progressed {
                 let closed = rt.block_on(async {
                     tokio::select! {
@@ -440,6 +454,28 @@ impl<E: Send + Sync + 'static> Inner<E> {
                     }
                 });
                 head_open &= !closed;
+            }
+        }
+        self.persist_models(true);
+    }
+
+    /// Persists the models whose changes are due (`all`: every change).
+    fn persist_models(&self, all: bool) {
+        for slot in &self.slots {
+            let models: Vec<Arc<Model>> = {
+                let st = lock(&slot.state);
+                std::iter::once(st.tree.clone())
+                    .chain(st.rebuild.as_ref().map(|r| r.tree.clone()))
+                    .collect()
+            };
+            for model in models {
+                let due =
+                    all || model.persist_due(self.config.persist_bytes, self.config.persist_after);
+                if due {
+                    if let Err(e) = model.persist() {
+                        tracing::error!(projection = slot.projection.name(), error = %e, "read model not persisted; retrying later");
+                    }
+                }
             }
         }
     }
@@ -514,22 +550,24 @@ impl<E: Send + Sync + 'static> Inner<E> {
             }
             return Ok(true);
         }
-        // Caught up: swap the new model in.
+        // Caught up: swap the new model in, persisted whole before it becomes
+        // the active one.
         let mut st = lock(&slot.state);
+        let Some(rb) = st.rebuild.as_ref() else {
+            return Ok(false);
+        };
+        rb.tree.persist()?;
+        let name = slot.projection.name();
+        self.db.set_active(name, &rb.model)?;
         let Some(rb) = st.rebuild.take() else {
             return Ok(false);
         };
-        let name = slot.projection.name();
-        self.db.set_active(name, &rb.model)?;
         let old = std::mem::replace(&mut st.model, rb.model);
         st.tree = rb.tree.clone();
         st.next = rb.next;
         st.frozen = false;
         st.failed = None;
-        match slot.reader.active.write() {
-            Ok(mut t) => *t = rb.tree,
-            Err(p) => *p.into_inner() = rb.tree,
-        }
+        slot.reader.swap(rb.tree);
         if old != st.model {
             self.db.drop_tree(name, &old)?;
         }

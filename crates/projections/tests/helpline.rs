@@ -60,7 +60,10 @@ impl World {
             ModelDb::temporary().unwrap(),
             decoder(),
             projections(),
-            RuntimeConfig { chunk: 7 },
+            RuntimeConfig {
+                chunk: 7,
+                ..RuntimeConfig::default()
+            },
         )
         .unwrap();
         let views = HelplineViews::new(&runtime, store.clone()).unwrap();

@@ -18,7 +18,10 @@ fn start(store: &Arc<dyn EventStore>, chunk: usize) -> Runtime<Event> {
         ModelDb::temporary().unwrap(),
         decoder(),
         projections(),
-        RuntimeConfig { chunk },
+        RuntimeConfig {
+            chunk,
+            ..RuntimeConfig::default()
+        },
     )
     .unwrap()
 }

@@ -169,7 +169,10 @@ async fn build_and_stop(store: &Arc<dyn EventStore>, dir: &std::path::Path) {
 }
 
 fn config() -> RuntimeConfig {
-    RuntimeConfig { chunk: 64 }
+    RuntimeConfig {
+        chunk: 64,
+        ..RuntimeConfig::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,7 +25,12 @@ async fn main() -> anyhow::Result<()> {
         models,
         unit_decoder(),
         vec![Arc::new(Counter)],
-        RuntimeConfig { chunk: 37 },
+        RuntimeConfig {
+            chunk: 37,
+            // Persist all the time, so that the kill lands among the model's writes.
+            persist_after: std::time::Duration::from_millis(1),
+            persist_bytes: 4 << 10,
+        },
     )?;
     let mut tasks = Vec::new();
     for w in 0..4 {
