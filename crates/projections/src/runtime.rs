@@ -360,18 +360,33 @@ fn open_slot<E: 'static>(db: &ModelDb, projection: Arc<dyn Projection<E>>) -> Re
     })
 }
 
+/// Below this many events a chunk's projections are applied one after the
+/// other: a thread per projection would cost more than it saves.
+const PARALLEL_MIN: usize = 128;
+
+/// A chunk of the log read, and decoded ahead where a projection wants it.
+struct Prepared<E> {
+    /// The position the read started from.
+    from: u64,
+    events: Vec<RecordedEvent>,
+    decoded: Vec<OnceLock<Result<Option<E>, String>>>,
+}
+
+/// A chunk of the log being read on a blocking thread while the one before is applied.
+type Ahead<E> = (u64, tokio::task::JoinHandle<Result<Prepared<E>>>);
+
 /// Events of one chunk, each decoded at most once, when a projection needs it.
 struct Chunk<'a, E> {
     events: &'a [RecordedEvent],
-    decoded: Vec<OnceLock<Result<Option<E>, String>>>,
+    decoded: &'a [OnceLock<Result<Option<E>, String>>],
     decode: &'a Decoder<E>,
 }
 
 impl<'a, E: 'static> Chunk<'a, E> {
-    fn new(events: &'a [RecordedEvent], decode: &'a Decoder<E>) -> Self {
+    fn new(prepared: &'a Prepared<E>, decode: &'a Decoder<E>) -> Self {
         Chunk {
-            events,
-            decoded: events.iter().map(|_| OnceLock::new()).collect(),
+            events: &prepared.events,
+            decoded: &prepared.decoded,
             decode,
         }
     }
@@ -429,12 +444,13 @@ impl<E: Send + Sync + 'static> Inner<E> {
         self.progress.send_replace(min);
     }
 
-    fn run(&self, rt: &tokio::runtime::Handle) {
+    fn run(self: &Arc<Self>, rt: &tokio::runtime::Handle) {
         let mut head_rx = self.head.clone();
         let mut head_open = true;
+        let mut ahead = None;
         while !self.stop.load(Ordering::SeqCst) {
             let head = *head_rx.borrow_and_update();
-            let progressed = match self.step(rt, head) {
+            let progressed = match self.step(rt, head, &mut ahead) {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(error = %e, "projection runtime cannot read the log; retrying");
@@ -480,8 +496,74 @@ impl<E: Send + Sync + 'static> Inner<E> {
         }
     }
 
+    /// Reads `limit` events from `from` on a blocking thread and decodes those
+    /// a projection accepts, while the runtime's thread applies the chunk before.
+    fn read_ahead(
+        self: &Arc<Self>,
+        rt: &tokio::runtime::Handle,
+        from: u64,
+        limit: usize,
+    ) -> tokio::task::JoinHandle<Result<Prepared<E>>> {
+        let inner = self.clone();
+        let handle = rt.clone();
+        rt.spawn_blocking(move || {
+            let events = handle.block_on(inner.store.read_all(from, limit))?;
+            let decoded = events
+                .iter()
+                .map(|e| {
+                    let cell = OnceLock::new();
+                    if inner.slots.iter().any(|s| s.projection.accepts(e)) {
+                        let _ = cell.set((inner.decode)(e));
+                    }
+                    cell
+                })
+                .collect();
+            Ok(Prepared {
+                from,
+                events,
+                decoded,
+            })
+        })
+    }
+
+    /// The chunk from `from`: the one read ahead if it starts there, else read now.
+    fn chunk_from(
+        self: &Arc<Self>,
+        rt: &tokio::runtime::Handle,
+        from: u64,
+        ahead: &mut Option<Ahead<E>>,
+    ) -> Result<Prepared<E>> {
+        let pending = match ahead.take() {
+            Some((start, handle)) if start == from => handle,
+            // A swap or a failure moved the start: what was read ahead is of no use.
+            _ => self.read_ahead(rt, from, self.config.chunk),
+        };
+        rt.block_on(pending)
+            .map_err(|e| ProjectionError::Store(format!("reading the log ahead failed: {e}")))?
+    }
+
+    /// Applies a chunk to one live projection's model.
+    fn apply_live(&self, slot: &Slot<E>, chunk: &Chunk<'_, E>) {
+        let mut st = lock(&slot.state);
+        if st.failed.is_some() || st.frozen {
+            return;
+        }
+        match chunk.apply(slot.projection.as_ref(), &st.tree, st.next) {
+            Ok(next) => st.next = next,
+            Err((position, error)) => {
+                tracing::error!(projection = slot.projection.name(), position, error = %error, "projection stopped");
+                st.failed = Some((position, error));
+            }
+        }
+    }
+
     /// One chunk of live work and one chunk of each rebuild; true if anything moved.
-    fn step(&self, rt: &tokio::runtime::Handle, head: u64) -> Result<bool> {
+    fn step(
+        self: &Arc<Self>,
+        rt: &tokio::runtime::Handle,
+        head: u64,
+        ahead: &mut Option<Ahead<E>>,
+    ) -> Result<bool> {
         let mut progressed = false;
         let live_from = self
             .slots
@@ -492,22 +574,42 @@ impl<E: Send + Sync + 'static> Inner<E> {
             })
             .min();
         if let Some(from) = live_from.filter(|f| *f < head) {
-            let events = rt.block_on(self.store.read_all(from, self.config.chunk))?;
-            let chunk = Chunk::new(&events, &self.decode);
-            for slot in &self.slots {
-                let mut st = lock(&slot.state);
-                if st.failed.is_some() || st.frozen {
-                    continue;
-                }
-                match chunk.apply(slot.projection.as_ref(), &st.tree, st.next) {
-                    Ok(next) => st.next = next,
-                    Err((position, error)) => {
-                        tracing::error!(projection = slot.projection.name(), position, error = %error, "projection stopped");
-                        st.failed = Some((position, error));
-                    }
+            let prepared = self.chunk_from(rt, from, ahead)?;
+            debug_assert_eq!(prepared.from, from);
+            // Read the next chunk while this one is applied.
+            if let Some(next) = prepared.events.last().map(|e| e.position + 1) {
+                if next < head {
+                    *ahead = Some((next, self.read_ahead(rt, next, self.config.chunk)));
                 }
             }
-            progressed = !events.is_empty();
+            let chunk = Chunk::new(&prepared, &self.decode);
+            let live: Vec<&Slot<E>> = self
+                .slots
+                .iter()
+                .filter(|s| {
+                    let st = lock(&s.state);
+                    st.failed.is_none() && !st.frozen
+                })
+                .collect();
+            match live.split_first() {
+                // The models are independent: apply a large chunk to each on a thread.
+                Some((first, rest)) if prepared.events.len() >= PARALLEL_MIN => {
+                    std::thread::scope(|scope| {
+                        for slot in rest {
+                            let chunk = &chunk;
+                            let spawned = std::thread::Builder::new()
+                                .name("ecoute-projection".into())
+                                .spawn_scoped(scope, move || self.apply_live(slot, chunk));
+                            if spawned.is_err() {
+                                self.apply_live(slot, chunk);
+                            }
+                        }
+                        self.apply_live(first, &chunk);
+                    });
+                }
+                _ => live.iter().for_each(|slot| self.apply_live(slot, &chunk)),
+            }
+            progressed = !prepared.events.is_empty();
         }
         for slot in &self.slots {
             progressed |= self.rebuild_step(rt, slot, head)?;
@@ -535,7 +637,12 @@ impl<E: Send + Sync + 'static> Inner<E> {
                 .chunk
                 .min(usize::try_from(target - from).unwrap_or(usize::MAX));
             let events = rt.block_on(self.store.read_all(from, limit))?;
-            let chunk = Chunk::new(&events, &self.decode);
+            let prepared = Prepared {
+                from,
+                decoded: events.iter().map(|_| OnceLock::new()).collect(),
+                events,
+            };
+            let chunk = Chunk::new(&prepared, &self.decode);
             let mut st = lock(&slot.state);
             let Some(rb) = st.rebuild.as_mut() else {
                 return Ok(false);
