@@ -106,6 +106,7 @@ impl std::fmt::Display for DeadlineKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deadline {
     /// When it falls due.
+    #[serde(with = "crate::time")]
     pub due: DateTime<Utc>,
     /// Whether it fell due unkept: the case is overdue on it until it is kept.
     pub missed: bool,

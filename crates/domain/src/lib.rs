@@ -28,6 +28,7 @@ pub mod ids;
 pub mod personal;
 pub mod staff;
 pub mod subject;
+pub mod time;
 pub mod vocabulary;
 
 pub use centre::{CentreId, DepartementCode};

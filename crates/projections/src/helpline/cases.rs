@@ -132,6 +132,7 @@ pub struct CaseloadEntry {
     /// The centre holding it.
     pub centre: CentreId,
     /// Since when the referent follows it.
+    #[serde(with = "ecoute_domain::time")]
     pub since: DateTime<Utc>,
     /// The queue it sits in, if any.
     pub queue: Option<QueueKind>,
@@ -143,15 +144,21 @@ pub struct CaseloadEntry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CaseRecord {
     state: CaseState,
+    #[serde(with = "ecoute_domain::time")]
     opened_at: DateTime<Utc>,
+    #[serde(with = "ecoute_domain::time")]
     last_activity: DateTime<Utc>,
     recontact_attempts: u32,
     reached: bool,
     closed_reason: Option<CloseReason>,
+    #[serde(with = "ecoute_domain::time::option")]
     referent_since: Option<DateTime<Utc>>,
+    #[serde(with = "ecoute_domain::time::option")]
     awaiting_referent_since: Option<DateTime<Utc>>,
+    #[serde(with = "ecoute_domain::time::option")]
     awaiting_call_back_since: Option<DateTime<Utc>>,
     /// The queue entry written for the case, to remove it when it moves.
+    #[serde(with = "queued")]
     queue: Option<(CentreId, QueueKind, DateTime<Utc>)>,
     /// The caseload entry written for the case.
     load: Option<StaffId>,
@@ -162,8 +169,27 @@ struct CaseRecord {
 /// A queue entry as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct QueueValue {
+    #[serde(with = "ecoute_domain::time")]
     since: DateTime<Utc>,
     overdue: bool,
+}
+
+/// The serde form of a case's queue entry, its time compact.
+mod queued {
+    use super::*;
+    use ecoute_domain::time::At;
+    use serde::{Deserializer, Serializer};
+
+    type Queued = Option<(CentreId, QueueKind, DateTime<Utc>)>;
+
+    pub fn serialize<S: Serializer>(q: &Queued, s: S) -> Result<S::Ok, S::Error> {
+        q.map(|(c, k, t)| (c, k, At(t))).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Queued, D::Error> {
+        let q = Option::<(CentreId, QueueKind, At)>::deserialize(d)?;
+        Ok(q.map(|(c, k, t)| (c, k, t.0)))
+    }
 }
 
 fn case_key(case: CaseId) -> Vec<u8> {
@@ -188,7 +214,8 @@ impl Projection<Event> for CasesProjection {
 
     fn version(&self) -> u32 {
         // 2: deadlines in the case state, overdue flags in queues and caseloads.
-        2
+        // 3: timestamps held compact (ecoute_domain::time).
+        3
     }
 
     fn accepts(&self, event: &RecordedEvent) -> bool {

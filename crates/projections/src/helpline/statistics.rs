@@ -33,7 +33,7 @@ const TO_RECONTACT: &str = "referent_to_recontact";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CallInfo {
     centre: CentreId,
-    day: NaiveDate,
+    #[serde(with = "ecoute_domain::time")]
     at: DateTime<Utc>,
 }
 
@@ -41,7 +41,9 @@ struct CallInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CaseInfo {
     centre: CentreId,
+    #[serde(with = "ecoute_domain::time")]
     first_call_at: DateTime<Utc>,
+    #[serde(with = "ecoute_domain::time::option")]
     referent_at: Option<DateTime<Utc>>,
     recontacted: bool,
     consented: BTreeSet<SolutionId>,
@@ -113,7 +115,8 @@ impl Projection<Event> for StatisticsProjection {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: timestamps held compact, a call's day derived from its time.
+        2
     }
 
     fn accepts(&self, event: &RecordedEvent) -> bool {
@@ -132,14 +135,7 @@ impl Projection<Event> for StatisticsProjection {
                         Door::Centre { centre, .. } => (CentreId::Departement(centre), "centre"),
                     };
                     bump(model, count_key(CALLS, day(at), centre, door))?;
-                    return model.put_typed(
-                        info_key,
-                        &CallInfo {
-                            centre,
-                            day: day(at),
-                            at,
-                        },
-                    );
+                    return model.put_typed(info_key, &CallInfo { centre, at });
                 }
                 let Some(info) = model.get_typed::<CallInfo>(&info_key)? else {
                     return Ok(());
@@ -147,18 +143,21 @@ impl Projection<Event> for StatisticsProjection {
                 match e {
                     CallEvent::FactsRecorded(f) => {
                         for k in &f.facts.abuse_kinds {
-                            bump(model, count_key(ABUSE, info.day, info.centre, &words(k)))?;
+                            bump(
+                                model,
+                                count_key(ABUSE, day(info.at), info.centre, &words(k)),
+                            )?;
                         }
                         bump(
                             model,
-                            count_key(SETTING, info.day, info.centre, &words(f.facts.setting)),
+                            count_key(SETTING, day(info.at), info.centre, &words(f.facts.setting)),
                         )?;
                     }
                     CallEvent::PersonDescribed(p) if p.person.role == PersonRole::Implicated => {
                         let relation = words(p.person.relation);
                         bump(
                             model,
-                            count_key(IMPLICATED, info.day, info.centre, &relation),
+                            count_key(IMPLICATED, day(info.at), info.centre, &relation),
                         )?;
                     }
                     _ => {}

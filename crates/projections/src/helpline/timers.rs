@@ -22,6 +22,7 @@ pub struct ArmedDeadline {
     /// Which promise.
     pub kind: DeadlineKind,
     /// When it falls due.
+    #[serde(with = "ecoute_domain::time")]
     pub due: DateTime<Utc>,
 }
 
@@ -64,7 +65,8 @@ impl Projection<Event> for TimersProjection {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: due times held compact.
+        2
     }
 
     fn accepts(&self, event: &RecordedEvent) -> bool {
