@@ -472,6 +472,11 @@ impl<E: Send + Sync + 'static> Inner<E> {
                 head_open &= !closed;
             }
         }
+        // The read ahead holds the runtime (its store and model database): let it
+        // end before the thread does, so a stopped runtime has let go of both.
+        if let Some((_, pending)) = ahead.take() {
+            let _ = rt.block_on(pending);
+        }
         self.persist_models(true);
     }
 
