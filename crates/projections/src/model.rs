@@ -2,7 +2,7 @@
 //! a sled tree of its own as packed snapshot pages and deltas, each write
 //! atomic with the model's checkpoint.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -35,10 +35,26 @@ fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<{ 16 << 20 }>()
 }
 
-/// Encodes a read-model value.
+/// Encodes a read-model value (into a reused buffer, then one allocation of
+/// the exact size: a growing `Vec` would reallocate several times per value).
 pub fn encode_value<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    bincode::serde::encode_to_vec(value, config())
-        .map_err(|e| ProjectionError::Model(format!("value cannot be encoded: {e}")))
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| {
+        let mut buf = scratch.try_borrow_mut().map_err(|_| {
+            ProjectionError::Model("value encoding re-entered on one thread".into())
+        })?;
+        buf.clear();
+        bincode::serde::encode_into_std_write(value, &mut *buf, config())
+            .map_err(|e| ProjectionError::Model(format!("value cannot be encoded: {e}")))?;
+        let out = buf.to_vec();
+        // Do not keep a rare huge buffer alive on the thread.
+        if buf.capacity() > 1 << 20 {
+            *buf = Vec::new();
+        }
+        Ok(out)
+    })
 }
 
 /// Decodes a read-model value; a damaged value is an error, never a panic.
@@ -190,7 +206,7 @@ struct View {
 /// What is persisted of a model, and what is not yet.
 struct Persisted {
     /// Keys changed in memory since the last write.
-    dirty: BTreeSet<Box<[u8]>>,
+    dirty: HashSet<Box<[u8]>>,
     /// Bytes written into memory since the last write (a cue for writing).
     dirty_bytes: usize,
     /// The checkpoint of the persisted state.
@@ -296,7 +312,7 @@ impl Model {
                 bytes,
             }),
             persisted: std::sync::Mutex::new(Persisted {
-                dirty: BTreeSet::new(),
+                dirty: HashSet::new(),
                 dirty_bytes: 0,
                 checkpoint,
                 pages,
@@ -330,7 +346,7 @@ impl Model {
     }
 
     /// Applies a chunk's changes and its new checkpoint in memory, at once for readers.
-    fn apply(&self, writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>, checkpoint: u64) {
+    fn apply(&self, writes: Writes, checkpoint: u64) {
         let mut p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
         let mut v = self.view.write().unwrap_or_else(|p| p.into_inner());
         for (k, val) in writes {
@@ -349,7 +365,9 @@ impl Model {
             if let Some(old) = old {
                 v.bytes -= k.len() + old.len();
             }
-            p.dirty.insert(k);
+            if !p.dirty.contains(&k) {
+                p.dirty.insert(k);
+            }
         }
         v.checkpoint = checkpoint;
     }
@@ -542,14 +560,19 @@ impl<'a> Cursor<'a> {
 /// all if the chunk fails.
 pub struct ModelTx<'a> {
     model: &'a Model,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    writes: Writes,
 }
+
+/// A chunk's changes: each key's last value, or its removal. No order is
+/// needed (the keys are distinct), so a hash map: the models' maps are large and
+/// their keys long, and every comparison counts.
+type Writes = HashMap<Vec<u8>, Option<Vec<u8>>>;
 
 impl<'a> ModelTx<'a> {
     pub(crate) fn new(model: &'a Model) -> Self {
         ModelTx {
             model,
-            writes: BTreeMap::new(),
+            writes: HashMap::new(),
         }
     }
 
@@ -739,7 +762,7 @@ mod tests {
             let mut model = load(&tree);
             // The reference: the map at each checkpoint.
             let mut at: Vec<BTreeMap<Vec<u8>, Vec<u8>>> = vec![BTreeMap::new()];
-            let mut pending: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+            let mut pending: Writes = HashMap::new();
             for op in ops {
                 match op {
                     Op::Put(k, v) => { pending.insert(vec![k; 1 + k as usize % 3], Some(v)); }

@@ -173,11 +173,6 @@ pub(crate) fn words(debug: impl std::fmt::Debug) -> String {
     out
 }
 
-/// A position as a fixed-width, sortable key part.
-pub(crate) fn pos_key(position: u64) -> String {
-    format!("{position:020}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::words;

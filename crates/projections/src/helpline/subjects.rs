@@ -10,10 +10,11 @@ use ecoute_domain::{Event, SubjectId, Whose};
 use ecoute_store::RecordedEvent;
 use serde::{Deserialize, Serialize};
 
-use super::{in_categories, pos_key};
+use super::{in_categories, stream_uuid};
 use crate::error::Result;
 use crate::model::{ModelReader, ModelTx};
 use crate::runtime::Projection;
+use uuid::Uuid;
 
 pub(crate) const NAME: &str = "subjects";
 
@@ -34,12 +35,38 @@ pub struct SubjectRef {
     pub fields: Vec<String>,
 }
 
-fn caller_key(call_stream: &str) -> Vec<u8> {
-    format!("k/{call_stream}").into_bytes()
+/// What is stored of a [`SubjectRef`]: the position is in the key.
+#[derive(Serialize, Deserialize)]
+struct StoredRef {
+    stream: String,
+    version: u64,
+    event_type: String,
+    whose: Whose,
+    fields: Vec<String>,
 }
 
+/// `k` and the call's id (16 bytes): the caller of a call.
+fn caller_key(call: Uuid) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(b'k');
+    k.extend_from_slice(call.as_bytes());
+    k
+}
+
+/// `s`, the subject's id (16 bytes) and the position (big-endian u64): a
+/// subject's refs sort together, in log order — binary and short, for a model
+/// held in memory.
 fn ref_key(subject: SubjectId, position: u64) -> Vec<u8> {
-    format!("s/{subject}/{}", pos_key(position)).into_bytes()
+    let mut k = ref_prefix(subject);
+    k.extend_from_slice(&position.to_be_bytes());
+    k
+}
+
+fn ref_prefix(subject: SubjectId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(25);
+    k.push(b's');
+    k.extend_from_slice(subject.as_uuid().as_bytes());
+    k
 }
 
 /// Builds the subject index.
@@ -52,7 +79,8 @@ impl Projection<Event> for SubjectsProjection {
 
     fn version(&self) -> u32 {
         // 2: also the caller of each call, and every person described.
-        2
+        // 3: binary keys, the position kept in the key only.
+        3
     }
 
     fn accepts(&self, event: &RecordedEvent) -> bool {
@@ -72,14 +100,14 @@ impl Projection<Event> for SubjectsProjection {
         };
         match event {
             Event::Call(CallEvent::CallReceived(r)) => {
-                model.put_typed(caller_key(stored.stream_id.as_str()), &r.caller)?;
+                model.put_typed(caller_key(stream_uuid(stored)?), &r.caller)?;
                 subjects.push(r.caller);
                 refs.push(entry(Whose::Caller, "call"));
             }
             Event::Call(CallEvent::PersonDescribed(d)) => {
                 let p = &d.person;
                 let caller: Option<SubjectId> =
-                    model.get_typed(&caller_key(stored.stream_id.as_str()))?;
+                    model.get_typed(&caller_key(stream_uuid(stored)?))?;
                 let whose = if caller == Some(p.person) {
                     Whose::Caller
                 } else if p.role == PersonRole::Victim {
@@ -109,7 +137,14 @@ impl Projection<Event> for SubjectsProjection {
             }
         }
         for (subject, r) in subjects.into_iter().zip(refs) {
-            model.put_typed(ref_key(subject, stored.position), &r)?;
+            let stored = StoredRef {
+                stream: r.stream,
+                version: r.version,
+                event_type: r.event_type,
+                whose: r.whose,
+                fields: r.fields,
+            };
+            model.put_typed(ref_key(subject, r.position), &stored)?;
         }
         Ok(())
     }
@@ -129,12 +164,27 @@ impl Subjects {
 
     /// Every event holding the subject's data, in global order.
     pub fn refs(&self, subject: SubjectId) -> Result<Vec<SubjectRef>> {
-        let prefix = format!("s/{subject}/");
-        Ok(self
-            .reader
-            .scan::<SubjectRef>(prefix.as_bytes())?
+        let prefix = ref_prefix(subject);
+        self.reader
+            .scan::<StoredRef>(&prefix)?
             .into_iter()
-            .map(|(_, r)| r)
-            .collect())
+            .map(|(key, r)| {
+                let position = key
+                    .get(prefix.len()..)
+                    .and_then(|p| <[u8; 8]>::try_from(p).ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| {
+                        crate::error::ProjectionError::Model("malformed subject key".into())
+                    })?;
+                Ok(SubjectRef {
+                    position,
+                    stream: r.stream,
+                    version: r.version,
+                    event_type: r.event_type,
+                    whose: r.whose,
+                    fields: r.fields,
+                })
+            })
+            .collect()
     }
 }
