@@ -425,7 +425,7 @@ async fn the_seed_journey_through_every_read_model() {
     );
 
     // The subject index: each person's data, and only theirs.
-    let caller = w.views.subjects.refs(CALLER).unwrap();
+    let caller = w.views.subjects.refs(CALLER).await.unwrap();
     let fields: Vec<(&str, Vec<String>)> = caller
         .iter()
         .map(|r| (r.event_type.as_str(), r.fields.clone()))
@@ -442,17 +442,24 @@ async fn the_seed_journey_through_every_read_model() {
             ("ActionTaken", vec!["note".to_string()]),
         ]
     );
-    let son = w.views.subjects.refs(IMPLICATED).unwrap();
+    let son = w.views.subjects.refs(IMPLICATED).await.unwrap();
     assert_eq!(son.len(), 1);
     assert_eq!((son[0].whose, son[0].fields.len()), (Whose::OtherPerson, 3));
     assert_eq!(son[0].fields[0], "profile");
-    assert_eq!(w.views.subjects.refs(VICTIM).unwrap().len(), 1);
+    assert_eq!(w.views.subjects.refs(VICTIM).await.unwrap().len(), 1);
     assert!(w
         .views
         .subjects
         .refs(SubjectId::from_uuid(Uuid::from_u128(0xdead)))
+        .await
         .unwrap()
         .is_empty());
+    assert!(w.views.subjects.any(CALLER).unwrap());
+    assert!(!w
+        .views
+        .subjects
+        .any(SubjectId::from_uuid(Uuid::from_u128(0xdead)))
+        .unwrap());
     w.runtime.stop().unwrap();
 }
 

@@ -64,7 +64,7 @@ impl App {
     /// nothing was ever held about them.
     pub async fn subject_data(&self, subject: SubjectId) -> Result<Option<SubjectData>, AppError> {
         self.catch_up().await?;
-        let refs = self.views.subjects.refs(subject)?;
+        let refs = self.views.subjects.refs(subject).await?;
         let erased = self.subject_state(subject).await?.erased();
         if refs.is_empty() && erased.is_none() {
             return Ok(None);
@@ -209,7 +209,7 @@ impl App {
             })
             .await?;
         // The access log holds every erasure, under each case it touched.
-        let refs = self.views.subjects.refs(subject)?;
+        let refs = self.views.subjects.refs(subject).await?;
         let cases = self
             .cases_of(
                 refs.iter()

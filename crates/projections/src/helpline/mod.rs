@@ -124,9 +124,9 @@ impl HelplineViews {
     pub fn new(runtime: &Runtime<Event>, store: Arc<dyn ecoute_store::EventStore>) -> Result<Self> {
         Ok(HelplineViews {
             cases: Cases::new(runtime.reader(cases::NAME)?),
-            timelines: Timelines::new(store),
+            timelines: Timelines::new(store.clone()),
             statistics: Statistics::new(runtime.reader(statistics::NAME)?),
-            subjects: Subjects::new(runtime.reader(subjects::NAME)?),
+            subjects: Subjects::new(runtime.reader(subjects::NAME)?, store),
             timers: Timers::new(runtime.reader(timers::NAME)?),
         })
     }

@@ -11,7 +11,11 @@ use ecoute_store::RecordedEvent;
 use serde::{Deserialize, Serialize};
 
 use super::{in_categories, stream_uuid};
-use crate::error::Result;
+use std::sync::Arc;
+
+use ecoute_store::EventStore;
+
+use crate::error::{ProjectionError, Result};
 use crate::model::{ModelReader, ModelTx};
 use crate::runtime::Projection;
 use uuid::Uuid;
@@ -35,12 +39,11 @@ pub struct SubjectRef {
     pub fields: Vec<String>,
 }
 
-/// What is stored of a [`SubjectRef`]: the position is in the key.
+/// What is stored of a [`SubjectRef`]: the position is in the key, and the
+/// event's stream, version and type are read back from the log when asked —
+/// the index is held in memory, so it keeps only what the log cannot tell.
 #[derive(Serialize, Deserialize)]
 struct StoredRef {
-    stream: String,
-    version: u64,
-    event_type: String,
     whose: Whose,
     fields: Vec<String>,
 }
@@ -79,7 +82,8 @@ impl Projection<Event> for SubjectsProjection {
 
     fn version(&self) -> u32 {
         // 2: also the caller of each call, and every person described.
-        // 3: binary keys, the position kept in the key only.
+        // 3: binary keys, the position in the key only, the event's stream,
+        // version and type read from the log.
         3
     }
 
@@ -138,9 +142,6 @@ impl Projection<Event> for SubjectsProjection {
         }
         for (subject, r) in subjects.into_iter().zip(refs) {
             let stored = StoredRef {
-                stream: r.stream,
-                version: r.version,
-                event_type: r.event_type,
                 whose: r.whose,
                 fields: r.fields,
             };
@@ -154,16 +155,21 @@ impl Projection<Event> for SubjectsProjection {
 #[derive(Clone)]
 pub struct Subjects {
     reader: ModelReader,
+    store: Arc<dyn EventStore>,
 }
 
 impl Subjects {
-    /// Queries over a reader of the `subjects` projection.
-    pub fn new(reader: ModelReader) -> Self {
-        Subjects { reader }
+    /// Queries over a reader of the `subjects` projection and the log it follows.
+    pub fn new(reader: ModelReader, store: Arc<dyn EventStore>) -> Self {
+        Subjects { reader, store }
     }
 
-    /// Every event holding the subject's data, in global order.
-    pub fn refs(&self, subject: SubjectId) -> Result<Vec<SubjectRef>> {
+    /// Whether anything was ever recorded about the subject.
+    pub fn any(&self, subject: SubjectId) -> Result<bool> {
+        Ok(!self.positions(subject)?.is_empty())
+    }
+
+    fn positions(&self, subject: SubjectId) -> Result<Vec<(u64, StoredRef)>> {
         let prefix = ref_prefix(subject);
         self.reader
             .scan::<StoredRef>(&prefix)?
@@ -173,18 +179,38 @@ impl Subjects {
                     .get(prefix.len()..)
                     .and_then(|p| <[u8; 8]>::try_from(p).ok())
                     .map(u64::from_be_bytes)
-                    .ok_or_else(|| {
-                        crate::error::ProjectionError::Model("malformed subject key".into())
-                    })?;
-                Ok(SubjectRef {
-                    position,
-                    stream: r.stream,
-                    version: r.version,
-                    event_type: r.event_type,
-                    whose: r.whose,
-                    fields: r.fields,
-                })
+                    .ok_or_else(|| ProjectionError::Model("malformed subject key".into()))?;
+                Ok((position, r))
             })
             .collect()
+    }
+
+    /// Every event holding the subject's data, in global order (each event's
+    /// stream, version and type read from the log).
+    pub async fn refs(&self, subject: SubjectId) -> Result<Vec<SubjectRef>> {
+        let mut out = Vec::new();
+        for (position, r) in self.positions(subject)? {
+            let event = self
+                .store
+                .read_all(position, 1)
+                .await?
+                .into_iter()
+                .next()
+                .filter(|e| e.position == position)
+                .ok_or_else(|| {
+                    ProjectionError::Model(format!(
+                        "the subject index names position {position}, absent from the log"
+                    ))
+                })?;
+            out.push(SubjectRef {
+                position,
+                stream: event.stream_id.to_string(),
+                version: event.version,
+                event_type: event.event_type,
+                whose: r.whose,
+                fields: r.fields,
+            });
+        }
+        Ok(out)
     }
 }

@@ -314,7 +314,7 @@ pub async fn erase(
     let subject = SubjectId::from_uuid(parse_id("id", &id)?);
     staff.check(app, Action::SubjectRights, None).await?;
     app.catch_up().await?;
-    if app.views.subjects.refs(subject)?.is_empty() {
+    if !app.views.subjects.any(subject)? {
         return Err(AppError::NotFound("data subject"));
     }
     let req = staff.request(&headers, format!("{} {}", staff.route, subject))?;
