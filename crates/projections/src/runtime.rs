@@ -55,7 +55,7 @@ pub struct RuntimeConfig {
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
-            chunk: 1024,
+            chunk: 4096,
             persist_after: Duration::from_secs(2),
             persist_bytes: 32 << 20,
         }

@@ -98,7 +98,7 @@ async fn main() -> Result<()> {
         let t = Instant::now();
         let mut next = 0;
         while next < head {
-            let chunk = store.read_all(next, 1024).await?;
+            let chunk = store.read_all(next, args.chunk).await?;
             next = chunk.last().map_or(head, |e| e.position + 1);
         }
         scan_rate = scan_rate.max(head as f64 / t.elapsed().as_secs_f64());
