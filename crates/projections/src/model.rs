@@ -2,7 +2,7 @@
 //! a sled tree of its own as packed snapshot pages and deltas, each write
 //! atomic with the model's checkpoint.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -192,7 +192,99 @@ fn tree_name(name: &str, active: &ActiveModel) -> String {
     format!("model/{name}/v{}/g{}", active.version, active.generation)
 }
 
-type Entries = BTreeMap<Box<[u8]>, Box<[u8]>>;
+/// One entry of a model in one allocation: the key's length (u32, little-endian),
+/// the key, the value. Ordered, compared and looked up by its key.
+struct Entry(Box<[u8]>);
+
+impl Entry {
+    fn new(key: &[u8], value: &[u8]) -> Entry {
+        let mut b = Vec::with_capacity(4 + key.len() + value.len());
+        b.extend_from_slice(&len32(key.len()).to_le_bytes());
+        b.extend_from_slice(key);
+        b.extend_from_slice(value);
+        Entry(b.into_boxed_slice())
+    }
+
+    fn split(&self) -> (&[u8], &[u8]) {
+        let mut len = [0u8; 4];
+        len.copy_from_slice(&self.0[..4]);
+        self.0[4..].split_at(u32::from_le_bytes(len) as usize)
+    }
+
+    fn key(&self) -> &[u8] {
+        self.split().0
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Entry {
+    fn borrow(&self) -> &[u8] {
+        self.key()
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(other.key())
+    }
+}
+
+/// A model's entries, ordered by key: a set of single-allocation entries, so an
+/// entry costs its bytes and about 40 more (the allocation and the tree), not
+/// two allocations and a wider tree.
+#[derive(Default)]
+struct Entries(std::collections::BTreeSet<Entry>);
+
+impl Entries {
+    fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.0.get(key).map(|e| e.split().1)
+    }
+
+    /// Sets a value; returns the length of the value it replaced.
+    fn insert(&mut self, key: &[u8], value: &[u8]) -> Option<usize> {
+        self.0
+            .replace(Entry::new(key, value))
+            .map(|old| old.split().1.len())
+    }
+
+    /// Removes a value; returns its length.
+    fn remove(&mut self, key: &[u8]) -> Option<usize> {
+        self.0.take(key).map(|old| old.split().1.len())
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.0.iter().map(Entry::split)
+    }
+
+    fn range<'a>(
+        &'a self,
+        start: Bound<&'a [u8]>,
+        end: Bound<&'a [u8]>,
+    ) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+        self.0.range::<[u8], _>((start, end)).map(Entry::split)
+    }
+}
 
 /// What readers see of a model: its entries and how far they are built.
 struct View {
@@ -260,7 +352,7 @@ impl Model {
                 record
             }
         };
-        let mut entries = Entries::new();
+        let mut entries = Entries::default();
         let (mut pages, mut page_bytes) = (0u32, 0usize);
         for item in tree.scan_prefix([PAGE]) {
             let (k, v) = item?;
@@ -269,7 +361,7 @@ impl Model {
             }
             for_each_change(&v, |key, value| {
                 if let Some(value) = value {
-                    entries.insert(key.into(), value.into());
+                    entries.insert(key, value);
                 }
             })?;
             pages += 1;
@@ -284,7 +376,7 @@ impl Model {
             expect_seq += 1;
             for_each_change(&v, |key, value| match value {
                 Some(value) => {
-                    entries.insert(key.into(), value.into());
+                    entries.insert(key, value);
                 }
                 None => {
                     entries.remove(key);
@@ -341,8 +433,8 @@ impl Model {
         (v.entries.len(), v.bytes)
     }
 
-    fn get(&self, key: &[u8]) -> Option<Box<[u8]>> {
-        read(&self.view).entries.get(key).cloned()
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        read(&self.view).entries.get(key).map(<[u8]>::to_vec)
     }
 
     /// Applies a chunk's changes and its new checkpoint in memory, at once for readers.
@@ -350,12 +442,11 @@ impl Model {
         let mut p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
         let mut v = self.view.write().unwrap_or_else(|p| p.into_inner());
         for (k, val) in writes {
-            let k: Box<[u8]> = k.into();
             let old = match val {
                 Some(val) => {
                     p.dirty_bytes += k.len() + val.len();
                     v.bytes += k.len() + val.len();
-                    v.entries.insert(k.clone(), val.into())
+                    v.entries.insert(&k, &val)
                 }
                 None => {
                     p.dirty_bytes += k.len();
@@ -363,10 +454,10 @@ impl Model {
                 }
             };
             if let Some(old) = old {
-                v.bytes -= k.len() + old.len();
+                v.bytes -= k.len() + old;
             }
-            if !p.dirty.contains(&k) {
-                p.dirty.insert(k);
+            if !p.dirty.contains(&k[..]) {
+                p.dirty.insert(k.into());
             }
         }
         v.checkpoint = checkpoint;
@@ -395,7 +486,7 @@ impl Model {
             let mut page = Vec::new();
             let mut n = 0u32;
             let mut written = 0usize;
-            for (k, v) in &view.entries {
+            for (k, v) in view.entries.iter() {
                 push_change(&mut page, k, Some(v));
                 if page.len() >= self.page_size {
                     written += page.len();
@@ -418,7 +509,7 @@ impl Model {
         } else {
             let mut delta = Vec::new();
             for k in &p.dirty {
-                push_change(&mut delta, k, view.entries.get(k).map(|v| &v[..]));
+                push_change(&mut delta, k, view.entries.get(k));
             }
             let len = delta.len();
             batch.insert(delta_key(p.next_delta).to_vec(), seal(delta));
@@ -669,7 +760,7 @@ impl ModelReader {
         let model = self.model();
         let view = read(&model.view);
         view.entries
-            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+            .range(Bound::Included(prefix), Bound::Unbounded)
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| Ok((k.to_vec(), decode_value(v)?)))
             .collect()
@@ -687,7 +778,7 @@ impl ModelReader {
         let model = self.model();
         let view = read(&model.view);
         view.entries
-            .range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)))
+            .range(Bound::Included(start), Bound::Excluded(end))
             .map(|(k, v)| Ok((k.to_vec(), decode_value(v)?)))
             .collect()
     }
@@ -719,6 +810,7 @@ impl ModelReader {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     #[derive(Debug, Clone)]
     enum Op {
@@ -742,11 +834,28 @@ mod tests {
     }
 
     fn entries(m: &Model) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        read(&m.view)
+        let view = read(&m.view);
+        let all: BTreeMap<Vec<u8>, Vec<u8>> = view
             .entries
             .iter()
             .map(|(k, v)| (k.to_vec(), v.to_vec()))
-            .collect()
+            .collect();
+        // Lookups and ranges agree with the iteration.
+        for (k, v) in &all {
+            assert_eq!(view.entries.get(k), Some(&v[..]));
+            let from: Vec<_> = view
+                .entries
+                .range(Bound::Included(k), Bound::Unbounded)
+                .map(|(k, _)| k.to_vec())
+                .collect();
+            assert_eq!(
+                from,
+                all.range(k.clone()..)
+                    .map(|(k, _)| k.clone())
+                    .collect::<Vec<_>>()
+            );
+        }
+        all
     }
 
     proptest! {

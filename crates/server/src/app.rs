@@ -86,7 +86,7 @@ impl AppConfig {
             clock: Arc::new(SystemClock),
             durability: Durability::Flush,
             cache_bytes: 32 << 20,
-            models_cache_bytes: 8 << 20,
+            models_cache_bytes: 2 << 20,
             retries: 5,
             read_wait: Duration::from_secs(10),
         }

@@ -98,8 +98,10 @@ struct ServeArgs {
     /// memory it takes is larger).
     #[arg(long, env = "ECOUTE_CACHE_MIB", default_value_t = 32)]
     cache_mib: u64,
-    /// sled's page cache for the read models, in MiB.
-    #[arg(long, env = "ECOUTE_MODELS_CACHE_MIB", default_value_t = 8)]
+    /// sled's page cache for the read models' persisted form, in MiB (the models
+    /// themselves are held in memory; sled is read when they load, written when
+    /// they are persisted).
+    #[arg(long, env = "ECOUTE_MODELS_CACHE_MIB", default_value_t = 2)]
     models_cache_mib: u64,
     /// A file holding the master key (64 hexadecimal digits) that wraps the keys of
     /// personal data. Keep it apart from the data directory and its backups.
