@@ -671,7 +671,7 @@ impl<'a> ModelTx<'a> {
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         match self.writes.get(key) {
             Some(v) => Ok(v.clone()),
-            None => Ok(self.model.get(key).map(Vec::from)),
+            None => Ok(self.model.get(key)),
         }
     }
 
