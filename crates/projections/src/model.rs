@@ -649,9 +649,13 @@ impl<'a> Cursor<'a> {
 /// The changes a projection makes while applying a chunk of events: reads see
 /// them, and they reach the model at once with the new checkpoint — or not at
 /// all if the chunk fails.
+///
+/// Typed writes are kept as values until the chunk commits: a key written by
+/// several events of a chunk (a case record, a day's counter) is encoded once,
+/// and reading it back in the chunk clones it instead of decoding it.
 pub struct ModelTx<'a> {
     model: &'a Model,
-    writes: Writes,
+    pending: HashMap<Vec<u8>, Pending>,
 }
 
 /// A chunk's changes: each key's last value, or its removal. No order is
@@ -659,18 +663,43 @@ pub struct ModelTx<'a> {
 /// their keys long, and every comparison counts.
 type Writes = HashMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// A key's change within a chunk.
+enum Pending {
+    Removed,
+    Bytes(Vec<u8>),
+    Typed(Box<dyn Held>),
+}
+
+/// A typed value written in a chunk, encoded when the chunk commits.
+trait Held: Send {
+    fn encode(&self) -> Result<Vec<u8>>;
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+impl<T: Serialize + Send + 'static> Held for T {
+    fn encode(&self) -> Result<Vec<u8>> {
+        encode_value(self)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 impl<'a> ModelTx<'a> {
     pub(crate) fn new(model: &'a Model) -> Self {
         ModelTx {
             model,
-            writes: HashMap::new(),
+            pending: HashMap::new(),
         }
     }
 
     /// Reads a value, seeing this transaction's own writes.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.writes.get(key) {
-            Some(v) => Ok(v.clone()),
+        match self.pending.get(key) {
+            Some(Pending::Removed) => Ok(None),
+            Some(Pending::Bytes(v)) => Ok(Some(v.clone())),
+            Some(Pending::Typed(v)) => v.encode().map(Some),
             None => Ok(self.model.get(key)),
         }
     }
@@ -678,22 +707,30 @@ impl<'a> ModelTx<'a> {
     /// Writes a value. Keys may not be empty or start with `0x00` (reserved).
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
         check_key(&key)?;
-        self.writes.insert(key, Some(value));
+        self.pending.insert(key, Pending::Bytes(value));
         Ok(())
     }
 
     /// Removes a value.
     pub fn remove(&mut self, key: Vec<u8>) -> Result<()> {
         check_key(&key)?;
-        self.writes.insert(key, None);
+        self.pending.insert(key, Pending::Removed);
         Ok(())
     }
 
-    /// Reads and decodes a value.
-    pub fn get_typed<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
-        match self.writes.get(key) {
-            Some(Some(v)) => decode_value(v).map(Some),
-            Some(None) => Ok(None),
+    /// Reads and decodes a value (a value written in this chunk is cloned).
+    pub fn get_typed<T: DeserializeOwned + Clone + 'static>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>> {
+        match self.pending.get(key) {
+            Some(Pending::Removed) => Ok(None),
+            Some(Pending::Bytes(v)) => decode_value(v).map(Some),
+            Some(Pending::Typed(v)) => match v.as_any().downcast_ref::<T>() {
+                Some(t) => Ok(Some(t.clone())),
+                // Written as another type: read it through its encoding.
+                None => decode_value(&v.encode()?).map(Some),
+            },
             None => read(&self.model.view)
                 .entries
                 .get(key)
@@ -702,19 +739,45 @@ impl<'a> ModelTx<'a> {
         }
     }
 
-    /// Encodes and writes a value.
-    pub fn put_typed<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<()> {
-        let bytes = encode_value(value)?;
-        self.put(key, bytes)
+    /// Writes a value (encoded when the chunk commits).
+    pub fn put_typed<T: Serialize + Clone + Send + 'static>(
+        &mut self,
+        key: Vec<u8>,
+        value: &T,
+    ) -> Result<()> {
+        self.put_owned(key, value.clone())
+    }
+
+    /// Writes a value it takes (encoded when the chunk commits).
+    pub fn put_owned<T: Serialize + Send + 'static>(
+        &mut self,
+        key: Vec<u8>,
+        value: T,
+    ) -> Result<()> {
+        check_key(&key)?;
+        self.pending.insert(key, Pending::Typed(Box::new(value)));
+        Ok(())
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.writes.is_empty()
+        self.pending.is_empty()
     }
 
-    /// Applies every change and the new checkpoint to the model at once.
-    pub(crate) fn commit(self, checkpoint: u64) {
-        self.model.apply(self.writes, checkpoint);
+    /// Encodes the chunk's typed values, then applies every change and the new
+    /// checkpoint to the model at once. A value that cannot be encoded fails the
+    /// chunk and changes nothing.
+    pub(crate) fn commit(self, checkpoint: u64) -> Result<()> {
+        let mut writes = Writes::with_capacity(self.pending.len());
+        for (k, p) in self.pending {
+            let v = match p {
+                Pending::Removed => None,
+                Pending::Bytes(v) => Some(v),
+                Pending::Typed(v) => Some(v.encode()?),
+            };
+            writes.insert(k, v);
+        }
+        self.model.apply(writes, checkpoint);
+        Ok(())
     }
 }
 

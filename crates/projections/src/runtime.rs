@@ -425,7 +425,7 @@ impl<'a, E: 'static> Chunk<'a, E> {
         if new_next == next && tx.is_empty() {
             return Ok(next);
         }
-        tx.commit(new_next);
+        tx.commit(new_next).map_err(|e| (next, e.to_string()))?;
         Ok(new_next)
     }
 }

@@ -305,10 +305,10 @@ impl Projection<Event> for CasesProjection {
                 queue: rec.queue.map(|(_, k, _)| k),
                 overdue: rec.state.overdue().collect(),
             };
-            model.put_typed(load_key(referent, case_id), &entry)?;
+            model.put_owned(load_key(referent, case_id), entry)?;
         }
         rec.load = load;
-        model.put_typed(key, &rec)
+        model.put_owned(key, rec)
     }
 }
 

@@ -91,7 +91,7 @@ fn duration_key(metric: &str, day: NaiveDate, centre: CentreId) -> Vec<u8> {
 
 fn bump(model: &mut ModelTx<'_>, key: Vec<u8>) -> Result<()> {
     let n: u64 = model.get_typed(&key)?.unwrap_or(0);
-    model.put_typed(key, &(n + 1))
+    model.put_owned(key, n + 1)
 }
 
 fn add_duration(
@@ -103,7 +103,7 @@ fn add_duration(
     let seconds = u64::try_from(to.signed_duration_since(from).num_seconds()).unwrap_or(0);
     let mut acc: DurationAcc = model.get_typed(&key)?.unwrap_or_default();
     acc.add(seconds);
-    model.put_typed(key, &acc)
+    model.put_owned(key, acc)
 }
 
 /// Builds the statistics.
@@ -135,7 +135,7 @@ impl Projection<Event> for StatisticsProjection {
                         Door::Centre { centre, .. } => (CentreId::Departement(centre), "centre"),
                     };
                     bump(model, count_key(CALLS, day(at), centre, door))?;
-                    return model.put_typed(info_key, &CallInfo { centre, at });
+                    return model.put_owned(info_key, CallInfo { centre, at });
                 }
                 let Some(info) = model.get_typed::<CallInfo>(&info_key)? else {
                     return Ok(());
@@ -181,7 +181,7 @@ impl Projection<Event> for StatisticsProjection {
                         recontacted: false,
                         consented: BTreeSet::new(),
                     };
-                    return model.put_typed(info_key, &info);
+                    return model.put_owned(info_key, info);
                 }
                 let Some(mut info) = model.get_typed::<CaseInfo>(&info_key)? else {
                     return Ok(());
@@ -227,7 +227,7 @@ impl Projection<Event> for StatisticsProjection {
                     }
                     _ => return Ok(()),
                 }
-                model.put_typed(info_key, &info)?;
+                model.put_owned(info_key, info)?;
             }
             Event::Staff(_) | Event::Subject(_) => {}
         }

@@ -145,7 +145,7 @@ impl Projection<Event> for SubjectsProjection {
                 whose: r.whose,
                 fields: r.fields,
             };
-            model.put_typed(ref_key(subject, r.position), &stored)?;
+            model.put_owned(ref_key(subject, r.position), stored)?;
         }
         Ok(())
     }
