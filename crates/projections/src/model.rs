@@ -2,7 +2,7 @@
 //! a sled tree of its own as packed snapshot pages and deltas, each write
 //! atomic with the model's checkpoint.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -297,10 +297,11 @@ struct View {
 
 /// What is persisted of a model, and what is not yet.
 struct Persisted {
-    /// Keys changed in memory since the last write.
-    dirty: HashSet<Box<[u8]>>,
-    /// Bytes written into memory since the last write (a cue for writing).
-    dirty_bytes: usize,
+    /// The changes made in memory since the last write, encoded in order as
+    /// they will be written in a delta (a key may come more than once: the
+    /// last one wins when the delta is loaded). A buffer appended to, not a set
+    /// of keys: no allocation, lookup or hash per write.
+    changes: Vec<u8>,
     /// The checkpoint of the persisted state.
     checkpoint: u64,
     pages: u32,
@@ -404,8 +405,7 @@ impl Model {
                 bytes,
             }),
             persisted: std::sync::Mutex::new(Persisted {
-                dirty: HashSet::new(),
-                dirty_bytes: 0,
+                changes: Vec::new(),
                 checkpoint,
                 pages,
                 page_bytes,
@@ -438,26 +438,20 @@ impl Model {
     }
 
     /// Applies a chunk's changes and its new checkpoint in memory, at once for readers.
-    fn apply(&self, writes: Writes, checkpoint: u64) {
+    fn apply(&self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>, checkpoint: u64) {
         let mut p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
         let mut v = self.view.write().unwrap_or_else(|p| p.into_inner());
         for (k, val) in writes {
+            push_change(&mut p.changes, &k, val.as_deref());
             let old = match val {
                 Some(val) => {
-                    p.dirty_bytes += k.len() + val.len();
                     v.bytes += k.len() + val.len();
                     v.entries.insert(&k, &val)
                 }
-                None => {
-                    p.dirty_bytes += k.len();
-                    v.entries.remove(&k)
-                }
+                None => v.entries.remove(&k),
             };
             if let Some(old) = old {
                 v.bytes -= k.len() + old;
-            }
-            if !p.dirty.contains(&k[..]) {
-                p.dirty.insert(k.into());
             }
         }
         v.checkpoint = checkpoint;
@@ -467,7 +461,7 @@ impl Model {
     pub(crate) fn persist_due(&self, bytes: usize, age: std::time::Duration) -> bool {
         let p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
         let behind = p.checkpoint != self.checkpoint();
-        behind && (p.dirty_bytes >= bytes || p.last_write.elapsed() >= age)
+        behind && (p.changes.len() >= bytes || p.last_write.elapsed() >= age)
     }
 
     /// Persists the changes made in memory since the last write, with the
@@ -476,11 +470,11 @@ impl Model {
     pub(crate) fn persist(&self) -> Result<()> {
         let mut p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
         let view = read(&self.view);
-        if p.checkpoint == view.checkpoint && p.dirty.is_empty() {
+        if p.checkpoint == view.checkpoint && p.changes.is_empty() {
             return Ok(());
         }
         let mut batch = sled::Batch::default();
-        let compact = p.delta_bytes + p.dirty_bytes > p.page_bytes.max(self.min_compact);
+        let compact = p.delta_bytes + p.changes.len() > p.page_bytes.max(self.min_compact);
         let (pages, page_bytes, delta_bytes);
         if compact {
             let mut page = Vec::new();
@@ -507,12 +501,8 @@ impl Model {
             }
             (pages, page_bytes, delta_bytes) = (n, written, 0);
         } else {
-            let mut delta = Vec::new();
-            for k in &p.dirty {
-                push_change(&mut delta, k, view.entries.get(k));
-            }
-            let len = delta.len();
-            batch.insert(delta_key(p.next_delta).to_vec(), seal(delta));
+            let len = p.changes.len();
+            batch.insert(delta_key(p.next_delta).to_vec(), seal(p.changes.clone()));
             (pages, page_bytes, delta_bytes) = (p.pages, p.page_bytes, p.delta_bytes + len);
         }
         let (first_delta, next_delta) = if compact {
@@ -535,8 +525,11 @@ impl Model {
         p.page_bytes = page_bytes;
         p.delta_bytes = delta_bytes;
         p.checkpoint = checkpoint;
-        p.dirty.clear();
-        p.dirty_bytes = 0;
+        // Keep a rare large buffer's memory only if it is about to be needed again.
+        p.changes.clear();
+        if p.changes.capacity() > 1 << 20 {
+            p.changes = Vec::new();
+        }
         p.last_write = Instant::now();
         Ok(())
     }
@@ -658,11 +651,6 @@ pub struct ModelTx<'a> {
     pending: HashMap<Vec<u8>, Pending>,
 }
 
-/// A chunk's changes: each key's last value, or its removal. No order is
-/// needed (the keys are distinct), so a hash map: the models' maps are large and
-/// their keys long, and every comparison counts.
-type Writes = HashMap<Vec<u8>, Option<Vec<u8>>>;
-
 /// A key's change within a chunk.
 enum Pending {
     Removed,
@@ -767,14 +755,14 @@ impl<'a> ModelTx<'a> {
     /// checkpoint to the model at once. A value that cannot be encoded fails the
     /// chunk and changes nothing.
     pub(crate) fn commit(self, checkpoint: u64) -> Result<()> {
-        let mut writes = Writes::with_capacity(self.pending.len());
+        let mut writes = Vec::with_capacity(self.pending.len());
         for (k, p) in self.pending {
             let v = match p {
                 Pending::Removed => None,
                 Pending::Bytes(v) => Some(v),
                 Pending::Typed(v) => Some(v.encode()?),
             };
-            writes.insert(k, v);
+            writes.push((k, v));
         }
         self.model.apply(writes, checkpoint);
         Ok(())
@@ -934,7 +922,7 @@ mod tests {
             let mut model = load(&tree);
             // The reference: the map at each checkpoint.
             let mut at: Vec<BTreeMap<Vec<u8>, Vec<u8>>> = vec![BTreeMap::new()];
-            let mut pending: Writes = HashMap::new();
+            let mut pending: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
             for op in ops {
                 match op {
                     Op::Put(k, v) => { pending.insert(vec![k; 1 + k as usize % 3], Some(v)); }
@@ -947,7 +935,7 @@ mod tests {
                                 None => { next.remove(k); }
                             }
                         }
-                        model.apply(std::mem::take(&mut pending), at.len() as u64);
+                        model.apply(std::mem::take(&mut pending).into_iter().collect(), at.len() as u64);
                         at.push(next);
                     }
                     Op::Persist => model.persist().unwrap(),

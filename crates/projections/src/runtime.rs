@@ -57,7 +57,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             chunk: 4096,
             persist_after: Duration::from_secs(2),
-            persist_bytes: 32 << 20,
+            persist_bytes: 8 << 20,
         }
     }
 }
