@@ -477,14 +477,15 @@ impl Model {
         let compact = p.delta_bytes + p.changes.len() > p.page_bytes.max(self.min_compact);
         let (pages, page_bytes, delta_bytes);
         if compact {
-            let mut page = Vec::new();
+            let mut page = Vec::with_capacity(self.page_size + 4);
             let mut n = 0u32;
             let mut written = 0usize;
             for (k, v) in view.entries.iter() {
                 push_change(&mut page, k, Some(v));
                 if page.len() >= self.page_size {
                     written += page.len();
-                    batch.insert(page_key(n).to_vec(), seal(std::mem::take(&mut page)));
+                    let full = std::mem::replace(&mut page, Vec::with_capacity(self.page_size + 4));
+                    batch.insert(page_key(n).to_vec(), seal(full));
                     n += 1;
                 }
             }

@@ -364,6 +364,9 @@ fn open_slot<E: 'static>(db: &ModelDb, projection: Arc<dyn Projection<E>>) -> Re
 /// other: a thread per projection would cost more than it saves.
 const PARALLEL_MIN: usize = 128;
 
+/// How many chunks are read (and decoded) ahead, each on a blocking thread.
+const READ_AHEAD: usize = 2;
+
 /// A chunk of the log read, and decoded ahead where a projection wants it.
 struct Prepared<E> {
     /// The position the read started from.
@@ -447,7 +450,8 @@ impl<E: Send + Sync + 'static> Inner<E> {
     fn run(self: &Arc<Self>, rt: &tokio::runtime::Handle) {
         let mut head_rx = self.head.clone();
         let mut head_open = true;
-        let mut ahead = None;
+        let mut ahead = std::collections::VecDeque::new();
+        let mut persisted_once_caught_up = false;
         while !self.stop.load(Ordering::SeqCst) {
             let head = *head_rx.borrow_and_update();
             let progressed = match self.step(rt, head, &mut ahead) {
@@ -458,6 +462,15 @@ impl<E: Send + Sync + 'static> Inner<E> {
                     false
                 }
             };
+            // The first time everything has caught up (after a catch-up or a
+            // rebuild from zero at start), persist it all before saying so: the
+            // models are durable once reported ready, and the memory the writing
+            // takes is spent before whoever waits for the catch-up (the server
+            // hands free memory back to the kernel then).
+            if !persisted_once_caught_up && self.caught_up(head) {
+                self.persist_models(true);
+                persisted_once_caught_up = true;
+            }
             self.publish_progress();
             self.persist_models(false);
             if !progressed {
@@ -474,10 +487,19 @@ impl<E: Send + Sync + 'static> Inner<E> {
         }
         // The read ahead holds the runtime (its store and model database): let it
         // end before the thread does, so a stopped runtime has let go of both.
-        if let Some((_, pending)) = ahead.take() {
+        for (_, pending) in ahead.drain(..) {
             let _ = rt.block_on(pending);
         }
         self.persist_models(true);
+    }
+
+    /// Whether every healthy live model has applied the log below `head` and no
+    /// rebuild is under way.
+    fn caught_up(&self, head: u64) -> bool {
+        self.slots.iter().all(|s| {
+            let st = lock(&s.state);
+            st.rebuild.is_none() && (st.failed.is_some() || st.frozen || st.next >= head)
+        })
     }
 
     /// Persists the models whose changes are due (`all`: every change).
@@ -536,12 +558,15 @@ impl<E: Send + Sync + 'static> Inner<E> {
         self: &Arc<Self>,
         rt: &tokio::runtime::Handle,
         from: u64,
-        ahead: &mut Option<Ahead<E>>,
+        ahead: &mut std::collections::VecDeque<Ahead<E>>,
     ) -> Result<Prepared<E>> {
-        let pending = match ahead.take() {
+        let pending = match ahead.pop_front() {
             Some((start, handle)) if start == from => handle,
             // A swap or a failure moved the start: what was read ahead is of no use.
-            _ => self.read_ahead(rt, from, self.config.chunk),
+            _ => {
+                ahead.clear();
+                self.read_ahead(rt, from, self.config.chunk)
+            }
         };
         rt.block_on(pending)
             .map_err(|e| ProjectionError::Store(format!("reading the log ahead failed: {e}")))?
@@ -567,7 +592,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
         self: &Arc<Self>,
         rt: &tokio::runtime::Handle,
         head: u64,
-        ahead: &mut Option<Ahead<E>>,
+        ahead: &mut std::collections::VecDeque<Ahead<E>>,
     ) -> Result<bool> {
         let mut progressed = false;
         let live_from = self
@@ -581,10 +606,18 @@ impl<E: Send + Sync + 'static> Inner<E> {
         if let Some(from) = live_from.filter(|f| *f < head) {
             let prepared = self.chunk_from(rt, from, ahead)?;
             debug_assert_eq!(prepared.from, from);
-            // Read the next chunk while this one is applied.
-            if let Some(next) = prepared.events.last().map(|e| e.position + 1) {
-                if next < head {
-                    *ahead = Some((next, self.read_ahead(rt, next, self.config.chunk)));
+            // Read the next chunks, concurrently, while this one is applied:
+            // positions are dense, so a full chunk's successor starts `chunk` on.
+            if let Some(end) = prepared.events.last().map(|e| e.position + 1) {
+                let step = self.config.chunk as u64;
+                let mut start = ahead.back().map_or(end, |(s, _)| s + step);
+                if ahead.front().is_some_and(|(s, _)| *s != end) {
+                    ahead.clear();
+                    start = end;
+                }
+                while ahead.len() < READ_AHEAD && start < head {
+                    ahead.push_back((start, self.read_ahead(rt, start, self.config.chunk)));
+                    start += step;
                 }
             }
             let chunk = Chunk::new(&prepared, &self.decode);
