@@ -94,6 +94,7 @@ async fn main() -> Result<()> {
 
     // A plain scan of $all, in the chunks the runtime reads: best of two passes.
     let mut scan_rate: f64 = 0.0;
+    let scan_cpu_start = ecoute_bench::server::own_usage().0;
     for _ in 0..2 {
         let t = Instant::now();
         let mut next = 0;
@@ -103,10 +104,14 @@ async fn main() -> Result<()> {
         }
         scan_rate = scan_rate.max(head as f64 / t.elapsed().as_secs_f64());
     }
-    println!("scan of $all:             {scan_rate:>10.0} events/s");
+    // CPU time per event: steadier than wall time on a shared machine.
+    let scan_cpu_us =
+        (ecoute_bench::server::own_usage().0 - scan_cpu_start) * 1e6 / (2 * head) as f64;
+    println!("scan of $all:             {scan_rate:>10.0} events/s ({scan_cpu_us:.1} µs of CPU per event)");
 
     // Rebuild every helpline read model from zero into a fresh database.
     let models = ModelDb::open(dir.path().join("models"))?;
+    let rebuild_cpu_start = ecoute_bench::server::own_usage().0;
     let t = Instant::now();
     let store_dyn: Arc<dyn EventStore> = store.clone();
     let mut all = projections();
@@ -132,6 +137,8 @@ async fn main() -> Result<()> {
     let runtime = Runtime::start(store_dyn, models, decoder(), chosen, config)?;
     runtime.wait_for(head).await?;
     let rebuild_secs = t.elapsed().as_secs_f64();
+    let rebuild_cpu_us =
+        (ecoute_bench::server::own_usage().0 - rebuild_cpu_start) * 1e6 / head as f64;
     let mut model_bytes = 0;
     for status in runtime.status() {
         let (entries, bytes) = runtime.reader(status.name)?.size();
@@ -144,7 +151,7 @@ async fn main() -> Result<()> {
     }
     let rebuild_rate = head as f64 / rebuild_secs;
     runtime.stop()?;
-    println!("rebuild of {count} read models: {rebuild_rate:>10.0} events/s ({rebuild_secs:.1} s)");
+    println!("rebuild of {count} read models: {rebuild_rate:>10.0} events/s ({rebuild_secs:.1} s, {rebuild_cpu_us:.1} µs of CPU per event)");
     let ratio = rebuild_rate / scan_rate;
     println!("rebuild / scan:           {ratio:>10.2}x   (target >= 0.5)");
     println!(
@@ -155,6 +162,8 @@ async fn main() -> Result<()> {
             "scan_events_per_sec": scan_rate.round(),
             "rebuild_events_per_sec": rebuild_rate.round(),
             "rebuild_seconds": (rebuild_secs * 100.0).round() / 100.0,
+            "scan_cpu_us_per_event": (scan_cpu_us * 100.0).round() / 100.0,
+            "rebuild_cpu_us_per_event": (rebuild_cpu_us * 100.0).round() / 100.0,
             "reopen_seconds": (open_secs * 100.0).round() / 100.0,
             "reopen_resident_mb": index_mb.round(),
             "models_mib": (model_bytes as f64 / (1 << 20) as f64 * 10.0).round() / 10.0,
