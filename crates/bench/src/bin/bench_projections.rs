@@ -111,6 +111,7 @@ async fn main() -> Result<()> {
 
     // Rebuild every helpline read model from zero into a fresh database.
     let models = ModelDb::open(dir.path().join("models"))?;
+    let rss_pre_rebuild = resident_mb();
     let rebuild_cpu_start = ecoute_bench::server::own_usage().0;
     let t = Instant::now();
     let store_dyn: Arc<dyn EventStore> = store.clone();
@@ -150,7 +151,14 @@ async fn main() -> Result<()> {
         );
     }
     let rebuild_rate = head as f64 / rebuild_secs;
+    let rss_built = resident_mb();
     runtime.stop()?;
+    let rss_stopped = resident_mb();
+    drop(runtime);
+    println!(
+        "resident: {rss_pre_rebuild:.0} MiB before the rebuild (the store open and scanned), {rss_built:.0} MiB with the models built (+{:.0}), {rss_stopped:.0} MiB once persisted and stopped",
+        rss_built - rss_pre_rebuild
+    );
     println!("rebuild of {count} read models: {rebuild_rate:>10.0} events/s ({rebuild_secs:.1} s, {rebuild_cpu_us:.1} µs of CPU per event)");
     let ratio = rebuild_rate / scan_rate;
     println!("rebuild / scan:           {ratio:>10.2}x   (target >= 0.5)");
