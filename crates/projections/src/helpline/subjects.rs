@@ -92,21 +92,15 @@ impl Projection<Event> for SubjectsProjection {
     }
 
     fn apply(&self, stored: &RecordedEvent, event: &Event, model: &mut ModelTx<'_>) -> Result<()> {
-        let mut refs: Vec<SubjectRef> = Vec::new();
-        let mut subjects: Vec<SubjectId> = Vec::new();
-        let entry = |whose: Whose, field: &str| SubjectRef {
-            position: stored.position,
-            stream: stored.stream_id.to_string(),
-            version: stored.version,
-            event_type: stored.event_type.clone(),
+        let mut refs: Vec<(SubjectId, StoredRef)> = Vec::new();
+        let entry = |whose: Whose, field: &str| StoredRef {
             whose,
             fields: vec![field.to_owned()],
         };
         match event {
             Event::Call(CallEvent::CallReceived(r)) => {
-                model.put_typed(caller_key(stream_uuid(stored)?), &r.caller)?;
-                subjects.push(r.caller);
-                refs.push(entry(Whose::Caller, "call"));
+                model.put_owned(caller_key(stream_uuid(stored)?), r.caller)?;
+                refs.push((r.caller, entry(Whose::Caller, "call")));
             }
             Event::Call(CallEvent::PersonDescribed(d)) => {
                 let p = &d.person;
@@ -119,33 +113,18 @@ impl Projection<Event> for SubjectsProjection {
                 } else {
                     Whose::OtherPerson
                 };
-                subjects.push(p.person);
-                refs.push(entry(whose, "profile"));
+                refs.push((p.person, entry(whose, "profile")));
             }
             _ => {}
         }
         for f in event.personal_fields() {
-            match subjects.iter().position(|s| *s == f.subject.id) {
-                Some(i) => refs[i].fields.push(f.field.to_owned()),
-                None => {
-                    subjects.push(f.subject.id);
-                    refs.push(SubjectRef {
-                        position: stored.position,
-                        stream: stored.stream_id.to_string(),
-                        version: stored.version,
-                        event_type: stored.event_type.clone(),
-                        whose: f.subject.whose,
-                        fields: vec![f.field.to_owned()],
-                    });
-                }
+            match refs.iter_mut().find(|(s, _)| *s == f.subject.id) {
+                Some((_, r)) => r.fields.push(f.field.to_owned()),
+                None => refs.push((f.subject.id, entry(f.subject.whose, f.field))),
             }
         }
-        for (subject, r) in subjects.into_iter().zip(refs) {
-            let stored = StoredRef {
-                whose: r.whose,
-                fields: r.fields,
-            };
-            model.put_owned(ref_key(subject, r.position), stored)?;
+        for (subject, r) in refs {
+            model.put_owned(ref_key(subject, stored.position), r)?;
         }
         Ok(())
     }
