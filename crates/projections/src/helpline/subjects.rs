@@ -39,11 +39,14 @@ pub struct SubjectRef {
     pub fields: Vec<String>,
 }
 
-/// What is stored of a [`SubjectRef`]: the position is in the key, and the
-/// event's stream, version and type are read back from the log when asked —
-/// the index is held in memory, so it keeps only what the log cannot tell.
-#[derive(Serialize, Deserialize)]
+/// What is stored of a [`SubjectRef`]: the event's stream, version and type
+/// are read back from the log when asked — the index is held in memory, so it
+/// keeps only what the log cannot tell. A subject's refs are packed in one
+/// entry, in log order: a subject has a handful of them, and an entry costs
+/// more than the few bytes of a ref.
+#[derive(Clone, Serialize, Deserialize)]
 struct StoredRef {
+    position: u64,
     whose: Whose,
     fields: Vec<String>,
 }
@@ -56,17 +59,9 @@ fn caller_key(call: Uuid) -> Vec<u8> {
     k
 }
 
-/// `s`, the subject's id (16 bytes) and the position (big-endian u64): a
-/// subject's refs sort together, in log order — binary and short, for a model
-/// held in memory.
-fn ref_key(subject: SubjectId, position: u64) -> Vec<u8> {
-    let mut k = ref_prefix(subject);
-    k.extend_from_slice(&position.to_be_bytes());
-    k
-}
-
-fn ref_prefix(subject: SubjectId) -> Vec<u8> {
-    let mut k = Vec::with_capacity(25);
+/// `s` and the subject's id (16 bytes): the subject's refs.
+fn ref_key(subject: SubjectId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
     k.push(b's');
     k.extend_from_slice(subject.as_uuid().as_bytes());
     k
@@ -84,7 +79,8 @@ impl Projection<Event> for SubjectsProjection {
         // 2: also the caller of each call, and every person described.
         // 3: binary keys, the position in the key only, the event's stream,
         // version and type read from the log.
-        3
+        // 4: a subject's refs packed in one entry.
+        4
     }
 
     fn accepts(&self, event: &RecordedEvent) -> bool {
@@ -94,6 +90,7 @@ impl Projection<Event> for SubjectsProjection {
     fn apply(&self, stored: &RecordedEvent, event: &Event, model: &mut ModelTx<'_>) -> Result<()> {
         let mut refs: Vec<(SubjectId, StoredRef)> = Vec::new();
         let entry = |whose: Whose, field: &str| StoredRef {
+            position: stored.position,
             whose,
             fields: vec![field.to_owned()],
         };
@@ -124,7 +121,10 @@ impl Projection<Event> for SubjectsProjection {
             }
         }
         for (subject, r) in refs {
-            model.put_owned(ref_key(subject, stored.position), r)?;
+            let key = ref_key(subject);
+            let mut all: Vec<StoredRef> = model.get_typed(&key)?.unwrap_or_default();
+            all.push(r);
+            model.put_owned(key, all)?;
         }
         Ok(())
     }
@@ -148,27 +148,19 @@ impl Subjects {
         Ok(!self.positions(subject)?.is_empty())
     }
 
-    fn positions(&self, subject: SubjectId) -> Result<Vec<(u64, StoredRef)>> {
-        let prefix = ref_prefix(subject);
-        self.reader
-            .scan::<StoredRef>(&prefix)?
-            .into_iter()
-            .map(|(key, r)| {
-                let position = key
-                    .get(prefix.len()..)
-                    .and_then(|p| <[u8; 8]>::try_from(p).ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| ProjectionError::Model("malformed subject key".into()))?;
-                Ok((position, r))
-            })
-            .collect()
+    fn positions(&self, subject: SubjectId) -> Result<Vec<StoredRef>> {
+        Ok(self
+            .reader
+            .get::<Vec<StoredRef>>(&ref_key(subject))?
+            .unwrap_or_default())
     }
 
     /// Every event holding the subject's data, in global order (each event's
     /// stream, version and type read from the log).
     pub async fn refs(&self, subject: SubjectId) -> Result<Vec<SubjectRef>> {
         let mut out = Vec::new();
-        for (position, r) in self.positions(subject)? {
+        for r in self.positions(subject)? {
+            let position = r.position;
             let event = self
                 .store
                 .read_all(position, 1)
