@@ -477,21 +477,21 @@ impl Model {
         let compact = p.delta_bytes + p.changes.len() > p.page_bytes.max(self.min_compact);
         let (pages, page_bytes, delta_bytes);
         if compact {
-            let mut page = Vec::with_capacity(self.page_size + 4);
+            let mut page = Vec::with_capacity(self.page_size);
             let mut n = 0u32;
             let mut written = 0usize;
             for (k, v) in view.entries.iter() {
                 push_change(&mut page, k, Some(v));
                 if page.len() >= self.page_size {
                     written += page.len();
-                    let full = std::mem::replace(&mut page, Vec::with_capacity(self.page_size + 4));
-                    batch.insert(page_key(n).to_vec(), seal(full));
+                    batch.insert(page_key(n).to_vec(), seal(&page));
+                    page.clear();
                     n += 1;
                 }
             }
             if !page.is_empty() {
                 written += page.len();
-                batch.insert(page_key(n).to_vec(), seal(page));
+                batch.insert(page_key(n).to_vec(), seal(&page));
                 n += 1;
             }
             for old in n..p.pages {
@@ -503,7 +503,7 @@ impl Model {
             (pages, page_bytes, delta_bytes) = (n, written, 0);
         } else {
             let len = p.changes.len();
-            batch.insert(delta_key(p.next_delta).to_vec(), seal(p.changes.clone()));
+            batch.insert(delta_key(p.next_delta).to_vec(), seal(&p.changes));
             (pages, page_bytes, delta_bytes) = (p.pages, p.page_bytes, p.delta_bytes + len);
         }
         let (first_delta, next_delta) = if compact {
@@ -572,11 +572,12 @@ fn len32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Appends the CRC-32 of `body` to it.
-fn seal(mut body: Vec<u8>) -> Vec<u8> {
-    let crc = crc32fast::hash(&body);
-    body.extend_from_slice(&crc.to_le_bytes());
-    body
+/// `body` followed by its CRC-32.
+fn seal(body: &[u8]) -> Vec<u8> {
+    let mut sealed = Vec::with_capacity(body.len() + 4);
+    sealed.extend_from_slice(body);
+    sealed.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    sealed
 }
 
 /// Checks a sealed page or delta and calls `f` for each change, in order.
@@ -619,24 +620,22 @@ impl<'a> Cursor<'a> {
         Ok(a)
     }
 
-    fn u32_be(&mut self) -> Result<u32> {
-        Ok(self.u32()?.swap_bytes())
-    }
-
-    fn u64(&mut self) -> Result<u64> {
-        let b: [u8; 8] = self
-            .take(8)?
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        self.take(N)?
             .try_into()
-            .map_err(|_| damaged("a truncated number"))?;
-        Ok(u64::from_be_bytes(b))
+            .map_err(|_| damaged("a truncated number"))
     }
 
     fn u32(&mut self) -> Result<u32> {
-        let b: [u8; 4] = self
-            .take(4)?
-            .try_into()
-            .map_err(|_| damaged("a truncated length"))?;
-        Ok(u32::from_le_bytes(b))
+        self.array().map(u32::from_le_bytes)
+    }
+
+    fn u32_be(&mut self) -> Result<u32> {
+        self.array().map(u32::from_be_bytes)
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        self.array().map(u64::from_be_bytes)
     }
 }
 

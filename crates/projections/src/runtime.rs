@@ -369,8 +369,6 @@ const READ_AHEAD: usize = 2;
 
 /// A chunk of the log read, and decoded ahead where a projection wants it.
 struct Prepared<E> {
-    /// The position the read started from.
-    from: u64,
     events: Vec<RecordedEvent>,
     decoded: Vec<OnceLock<Result<Option<E>, String>>>,
 }
@@ -545,11 +543,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
                     cell
                 })
                 .collect();
-            Ok(Prepared {
-                from,
-                events,
-                decoded,
-            })
+            Ok(Prepared { events, decoded })
         })
     }
 
@@ -605,7 +599,6 @@ impl<E: Send + Sync + 'static> Inner<E> {
             .min();
         if let Some(from) = live_from.filter(|f| *f < head) {
             let prepared = self.chunk_from(rt, from, ahead)?;
-            debug_assert_eq!(prepared.from, from);
             // Read the next chunks, concurrently, while this one is applied:
             // positions are dense, so a full chunk's successor starts `chunk` on.
             if let Some(end) = prepared.events.last().map(|e| e.position + 1) {
@@ -676,7 +669,6 @@ impl<E: Send + Sync + 'static> Inner<E> {
                 .min(usize::try_from(target - from).unwrap_or(usize::MAX));
             let events = rt.block_on(self.store.read_all(from, limit))?;
             let prepared = Prepared {
-                from,
                 decoded: events.iter().map(|_| OnceLock::new()).collect(),
                 events,
             };

@@ -156,16 +156,22 @@ async fn settle(rt: &Runtime<String>, store: &dyn EventStore) {
 
 /// Builds counter `a` (version 1) in the model database at `dir`, then stops.
 async fn build_and_stop(store: &Arc<dyn EventStore>, dir: &std::path::Path) {
-    let rt = Runtime::start(
+    let rt = start(
         store.clone(),
         ModelDb::open(dir).unwrap(),
-        decoder(),
         vec![counter("a", 1)],
-        config(),
-    )
-    .unwrap();
+    );
     settle(&rt, store.as_ref()).await;
     rt.stop().unwrap();
+}
+
+/// A runtime of `projections` over `store`, its models in `db`.
+fn start(
+    store: Arc<dyn EventStore>,
+    db: ModelDb,
+    projections: Vec<Arc<dyn Projection<String>>>,
+) -> Runtime<String> {
+    Runtime::start(store, db, decoder(), projections, config()).unwrap()
 }
 
 fn config() -> RuntimeConfig {
@@ -183,14 +189,11 @@ async fn projections_catch_up_follow_and_share_reads() {
     });
     append(store.as_ref(), "case", 300, "x").await;
     append(store.as_ref(), "call", 200, "x").await;
-    let rt = Runtime::start(
+    let rt = start(
         store.clone(),
         ModelDb::temporary().unwrap(),
-        decoder(),
         vec![counter("a", 1), counter("b", 1), counter("c", 1)],
-        config(),
-    )
-    .unwrap();
+    );
     settle(&rt, store.as_ref()).await;
     for name in ["a", "b", "c"] {
         assert_eq!(count(&rt, name, "case"), 300);
@@ -223,14 +226,11 @@ async fn a_restart_resumes_from_the_checkpoint_without_double_counting() {
     append(store.as_ref(), "case", 100, "x").await;
     build_and_stop(&store, dir.path()).await;
     append(store.as_ref(), "case", 50, "x").await;
-    let rt = Runtime::start(
+    let rt = start(
         store.clone(),
         ModelDb::open(dir.path()).unwrap(),
-        decoder(),
         vec![counter("a", 1)],
-        config(),
-    )
-    .unwrap();
+    );
     // Resumed at its checkpoint (100), not from 0: the 50 new events are counted once.
     assert!(rt.reader("a").unwrap().checkpoint().unwrap() >= 100);
     settle(&rt, store.as_ref()).await;
@@ -249,14 +249,11 @@ async fn a_failing_projection_stops_alone_with_its_position() {
         version: 1,
         poison: Some("poison"),
     });
-    let rt = Runtime::start(
+    let rt = start(
         store.clone(),
         ModelDb::temporary().unwrap(),
-        decoder(),
         vec![counter("good", 1), bad],
-        config(),
-    )
-    .unwrap();
+    );
     let head = store.head().await.unwrap();
     // The good projection keeps up; wait for it by polling its status.
     tokio::time::timeout(Duration::from_secs(30), async {
@@ -300,14 +297,11 @@ async fn a_new_version_is_rebuilt_beside_the_old_and_swapped_in() {
     append(store.as_ref(), "case", 200, "x").await;
     build_and_stop(&store, dir.path()).await;
     // Version 2 counts double: after the rebuild the model says 400, never a mix.
-    let rt = Runtime::start(
+    let rt = start(
         store.clone(),
         ModelDb::open(dir.path()).unwrap(),
-        decoder(),
         vec![counter("a", 2)],
-        config(),
-    )
-    .unwrap();
+    );
     let reader = rt.reader("a").unwrap();
     let first = count(&rt, "a", "case");
     assert!(
@@ -347,14 +341,11 @@ async fn a_new_version_is_rebuilt_beside_the_old_and_swapped_in() {
 async fn an_asked_rebuild_equals_live_processing() {
     let store: Arc<dyn EventStore> = Arc::new(MemoryStore::in_memory(StoreConfig::default()));
     append(store.as_ref(), "case", 150, "x").await;
-    let rt = Runtime::start(
+    let rt = start(
         store.clone(),
         ModelDb::temporary().unwrap(),
-        decoder(),
         vec![counter("a", 1)],
-        config(),
-    )
-    .unwrap();
+    );
     settle(&rt, store.as_ref()).await;
     rt.rebuild("a").unwrap();
     // Appends go on during the rebuild.
@@ -409,14 +400,11 @@ async fn a_damaged_model_is_rebuilt_from_the_log_at_start() {
     append(store.as_ref(), "call", 30, "x").await;
     build_and_stop(&store, dir.path()).await;
     damage_model(dir.path());
-    let rt = Runtime::start(
+    let rt = start(
         store.clone(),
         ModelDb::open(dir.path()).unwrap(),
-        decoder(),
         vec![counter("a", 1)],
-        config(),
-    )
-    .unwrap();
+    );
     // Not read as garbage, not trusted: built again from position 0.
     settle(&rt, store.as_ref()).await;
     assert_eq!(count(&rt, "a", "case"), 120);
@@ -425,14 +413,11 @@ async fn a_damaged_model_is_rebuilt_from_the_log_at_start() {
     rt.stop().unwrap();
     drop(rt);
     // And what it persisted then loads whole.
-    let rt = Runtime::start(
+    let rt = start(
         store.clone(),
         ModelDb::open(dir.path()).unwrap(),
-        decoder(),
         vec![counter("a", 1)],
-        config(),
-    )
-    .unwrap();
+    );
     assert_eq!(rt.reader("a").unwrap().checkpoint().unwrap(), 150);
     assert_eq!(count(&rt, "a", "case"), 120);
     rt.stop().unwrap();
