@@ -422,3 +422,43 @@ async fn a_damaged_model_is_rebuilt_from_the_log_at_start() {
     assert_eq!(count(&rt, "a", "case"), 120);
     rt.stop().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_of_the_older_layout_are_dropped_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::in_memory(StoreConfig::default()));
+    append(store.as_ref(), "case", 40, "x").await;
+    // Layout 1: no layout mark, one sled key per entry, the checkpoint beside them.
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let meta = db.open_tree("ecoute-projections-meta").unwrap();
+        let active = encode_value(&(1u32, 0u64)).unwrap();
+        meta.insert("a", active).unwrap();
+        let tree = db.open_tree("model/a/v1/g0").unwrap();
+        tree.insert("count/case", encode_value(&999u64).unwrap())
+            .unwrap();
+        tree.insert(b"\x00checkpoint", &40u64.to_be_bytes())
+            .unwrap();
+        // A model no projection builds any more: only the layout change drops it.
+        let gone = db.open_tree("model/gone/v1/g0").unwrap();
+        gone.insert("count/case", encode_value(&1u64).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let rt = start(
+        store.clone(),
+        ModelDb::open(dir.path()).unwrap(),
+        vec![counter("a", 1)],
+    );
+    settle(&rt, store.as_ref()).await;
+    // Rebuilt from the log, not read in the old layout.
+    assert_eq!(count(&rt, "a", "case"), 40);
+    rt.stop().unwrap();
+    drop(rt);
+    let db = sled::open(dir.path()).unwrap();
+    let names: Vec<Vec<u8>> = db.tree_names().iter().map(|t| t.to_vec()).collect();
+    assert!(
+        !names.contains(&b"model/gone/v1/g0".to_vec()),
+        "old trees are dropped"
+    );
+}
