@@ -302,6 +302,10 @@ struct Persisted {
     /// last one wins when the delta is loaded). A buffer appended to, not a set
     /// of keys: no allocation, lookup or hash per write.
     changes: Vec<u8>,
+    /// The changes outgrew what a new snapshot would weigh: they are no longer
+    /// recorded (a rebuild would otherwise buffer and write every change of a
+    /// large history), and the next write is a whole snapshot.
+    overflowed: bool,
     /// The checkpoint of the persisted state.
     checkpoint: u64,
     pages: u32,
@@ -406,6 +410,7 @@ impl Model {
             }),
             persisted: std::sync::Mutex::new(Persisted {
                 changes: Vec::new(),
+                overflowed: false,
                 checkpoint,
                 pages,
                 page_bytes,
@@ -442,7 +447,9 @@ impl Model {
         let mut p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
         let mut v = self.view.write().unwrap_or_else(|p| p.into_inner());
         for (k, val) in writes {
-            push_change(&mut p.changes, &k, val.as_deref());
+            if !p.overflowed {
+                push_change(&mut p.changes, &k, val.as_deref());
+            }
             let old = match val {
                 Some(val) => {
                     v.bytes += k.len() + val.len();
@@ -455,6 +462,11 @@ impl Model {
             }
         }
         v.checkpoint = checkpoint;
+        if !p.overflowed && p.delta_bytes + p.changes.len() > p.page_bytes.max(self.min_compact) {
+            // A delta this large would be folded into a snapshot at once.
+            p.overflowed = true;
+            p.changes = Vec::new();
+        }
     }
 
     /// Whether changes wait to be persisted and are `bytes` or more, or older than `age`.
@@ -470,11 +482,12 @@ impl Model {
     pub(crate) fn persist(&self) -> Result<()> {
         let mut p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
         let view = read(&self.view);
-        if p.checkpoint == view.checkpoint && p.changes.is_empty() {
+        if p.checkpoint == view.checkpoint && p.changes.is_empty() && !p.overflowed {
             return Ok(());
         }
         let mut batch = sled::Batch::default();
-        let compact = p.delta_bytes + p.changes.len() > p.page_bytes.max(self.min_compact);
+        let compact =
+            p.overflowed || p.delta_bytes + p.changes.len() > p.page_bytes.max(self.min_compact);
         let (pages, page_bytes, delta_bytes);
         if compact {
             let mut page = Vec::with_capacity(self.page_size);
@@ -526,6 +539,7 @@ impl Model {
         p.page_bytes = page_bytes;
         p.delta_bytes = delta_bytes;
         p.checkpoint = checkpoint;
+        p.overflowed = false;
         // Keep a rare large buffer's memory only if it is about to be needed again.
         p.changes.clear();
         if p.changes.capacity() > 1 << 20 {

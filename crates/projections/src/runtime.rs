@@ -3,8 +3,9 @@
 //! blue/green, and reports lag. It knows no helpline event by name.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use ecoute_store::{EventStore, RecordedEvent};
@@ -416,9 +417,22 @@ impl<'a, E: 'static> Chunk<'a, E> {
                         return Err((ev.position, format!("undecodable event: {reason}")))
                     }
                     Ok(None) => {}
-                    Ok(Some(e)) => projection
-                        .apply(ev, e, &mut tx)
-                        .map_err(|err| (ev.position, err.to_string()))?,
+                    Ok(Some(e)) => {
+                        // A bug that panics stops this projection at this event,
+                        // like an error: the chunk's changes are dropped unwritten.
+                        let applied = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                            projection.apply(ev, e, &mut tx)
+                        }));
+                        match applied {
+                            Ok(r) => r.map_err(|err| (ev.position, err.to_string()))?,
+                            Err(panic) => {
+                                return Err((
+                                    ev.position,
+                                    format!("the projection panicked: {}", panic_message(&*panic)),
+                                ))
+                            }
+                        }
+                    }
                 }
             }
             new_next = ev.position + 1;
@@ -428,6 +442,93 @@ impl<'a, E: 'static> Chunk<'a, E> {
         }
         tx.commit(new_next).map_err(|e| (next, e.to_string()))?;
         Ok(new_next)
+    }
+}
+
+/// What a panic carried, as text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// Long-lived threads, one per projection, that apply large chunks to the live
+/// models beside each other. Threads started per chunk cost their start and,
+/// worse, a fresh allocator heap each time, with a model's entries allocated
+/// on one short-lived thread and freed on another; here a model's entries are
+/// made and dropped on its own thread.
+struct Workers<E> {
+    jobs: Vec<Option<mpsc::Sender<Arc<Prepared<E>>>>>,
+    done: mpsc::Receiver<()>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl<E: Send + Sync + 'static> Workers<E> {
+    /// A thread per slot; a slot whose thread cannot start is applied inline.
+    fn start(inner: &Arc<Inner<E>>) -> Workers<E> {
+        let (done_tx, done) = mpsc::channel();
+        let mut jobs = Vec::with_capacity(inner.slots.len());
+        let mut threads = Vec::new();
+        for i in 0..inner.slots.len() {
+            let (tx, rx) = mpsc::channel::<Arc<Prepared<E>>>();
+            let (inner, done_tx) = (inner.clone(), done_tx.clone());
+            let spawned = std::thread::Builder::new()
+                .name("ecoute-projection".into())
+                .spawn(move || {
+                    while let Ok(prepared) = rx.recv() {
+                        inner.apply_live(&inner.slots[i], &Chunk::new(&prepared, &inner.decode));
+                        drop(prepared);
+                        if done_tx.send(()).is_err() {
+                            break;
+                        }
+                    }
+                });
+            match spawned {
+                Ok(thread) => {
+                    threads.push(thread);
+                    jobs.push(Some(tx));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start a projection thread; applying inline");
+                    jobs.push(None);
+                }
+            }
+        }
+        Workers {
+            jobs,
+            done,
+            threads,
+        }
+    }
+
+    /// Applies a chunk to the live slots, each on its thread, and waits for all.
+    fn apply(&self, inner: &Inner<E>, live: &[usize], prepared: &Arc<Prepared<E>>) {
+        let mut sent = 0;
+        for &i in live {
+            match &self.jobs[i] {
+                Some(tx) if tx.send(prepared.clone()).is_ok() => sent += 1,
+                _ => inner.apply_live(&inner.slots[i], &Chunk::new(prepared, &inner.decode)),
+            }
+        }
+        for _ in 0..sent {
+            // A worker only goes away with its sender: this cannot fail while we hold them.
+            if self.done.recv().is_err() {
+                break;
+            }
+        }
+    }
+}
+
+impl<E> Drop for Workers<E> {
+    fn drop(&mut self) {
+        // Closing the channels ends the threads; wait for them, so a stopped
+        // runtime has let go of its store and model database.
+        self.jobs.clear();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -450,9 +551,10 @@ impl<E: Send + Sync + 'static> Inner<E> {
         let mut head_open = true;
         let mut ahead = std::collections::VecDeque::new();
         let mut persisted_once_caught_up = false;
+        let workers = Workers::start(self);
         while !self.stop.load(Ordering::SeqCst) {
             let head = *head_rx.borrow_and_update();
-            let progressed = match self.step(rt, head, &mut ahead) {
+            let progressed = match self.step(rt, head, &mut ahead, &workers) {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(error = %e, "projection runtime cannot read the log; retrying");
@@ -488,6 +590,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
         for (_, pending) in ahead.drain(..) {
             let _ = rt.block_on(pending);
         }
+        drop(workers);
         self.persist_models(true);
     }
 
@@ -587,6 +690,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
         rt: &tokio::runtime::Handle,
         head: u64,
         ahead: &mut std::collections::VecDeque<Ahead<E>>,
+        workers: &Workers<E>,
     ) -> Result<bool> {
         let mut progressed = false;
         let live_from = self
@@ -598,7 +702,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
             })
             .min();
         if let Some(from) = live_from.filter(|f| *f < head) {
-            let prepared = self.chunk_from(rt, from, ahead)?;
+            let prepared = Arc::new(self.chunk_from(rt, from, ahead)?);
             // Read the next chunks, concurrently, while this one is applied:
             // positions are dense, so a full chunk's successor starts `chunk` on.
             if let Some(end) = prepared.events.last().map(|e| e.position + 1) {
@@ -613,32 +717,19 @@ impl<E: Send + Sync + 'static> Inner<E> {
                     start += step;
                 }
             }
-            let chunk = Chunk::new(&prepared, &self.decode);
-            let live: Vec<&Slot<E>> = self
-                .slots
-                .iter()
-                .filter(|s| {
-                    let st = lock(&s.state);
+            let live: Vec<usize> = (0..self.slots.len())
+                .filter(|&i| {
+                    let st = lock(&self.slots[i].state);
                     st.failed.is_none() && !st.frozen
                 })
                 .collect();
-            match live.split_first() {
-                // The models are independent: apply a large chunk to each on a thread.
-                Some((first, rest)) if prepared.events.len() >= PARALLEL_MIN => {
-                    std::thread::scope(|scope| {
-                        for slot in rest {
-                            let chunk = &chunk;
-                            let spawned = std::thread::Builder::new()
-                                .name("ecoute-projection".into())
-                                .spawn_scoped(scope, move || self.apply_live(slot, chunk));
-                            if spawned.is_err() {
-                                self.apply_live(slot, chunk);
-                            }
-                        }
-                        self.apply_live(first, &chunk);
-                    });
-                }
-                _ => live.iter().for_each(|slot| self.apply_live(slot, &chunk)),
+            if prepared.events.len() >= PARALLEL_MIN && live.len() > 1 {
+                // The models are independent: apply a large chunk to each on its thread.
+                workers.apply(self, &live, &prepared);
+            } else {
+                let chunk = Chunk::new(&prepared, &self.decode);
+                live.iter()
+                    .for_each(|&i| self.apply_live(&self.slots[i], &chunk));
             }
             progressed = !prepared.events.is_empty();
         }

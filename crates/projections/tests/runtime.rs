@@ -81,6 +81,8 @@ struct Counter {
     version: u32,
     /// Fails on events whose payload is this.
     poison: Option<&'static str>,
+    /// Fails by panicking (a bug) rather than with an error.
+    panics: bool,
 }
 
 impl Projection<String> for Counter {
@@ -100,6 +102,7 @@ impl Projection<String> for Counter {
         model: &mut ModelTx<'_>,
     ) -> ecoute_projections::Result<()> {
         if Some(payload.as_str()) == self.poison {
+            assert!(!self.panics, "cannot apply {payload}");
             return Err(ProjectionError::Model(format!("cannot apply {payload}")));
         }
         let key = format!("count/{}", e.stream_id.category()).into_bytes();
@@ -124,6 +127,7 @@ fn counter(name: &'static str, version: u32) -> Arc<dyn Projection<String>> {
         name,
         version,
         poison: None,
+        panics: false,
     })
 }
 
@@ -238,26 +242,44 @@ async fn a_restart_resumes_from_the_checkpoint_without_double_counting() {
     rt.stop().unwrap();
 }
 
+/// An error or a panic (a bug) in one projection, in chunks applied on the
+/// runtime's thread (under 128 events) or on the projections' own threads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_projection_stops_alone_with_its_position() {
+    for (panics, chunk) in [(false, 64), (true, 64), (false, 512), (true, 512)] {
+        a_projection_fails(panics, chunk).await;
+    }
+}
+
+async fn a_projection_fails(panics: bool, chunk: usize) {
+    let case = format!("panics: {panics}, chunks of {chunk}");
+    let before = 300;
     let store: Arc<dyn EventStore> = Arc::new(MemoryStore::in_memory(StoreConfig::default()));
-    append(store.as_ref(), "case", 100, "x").await;
+    append(store.as_ref(), "case", before, "x").await;
     append(store.as_ref(), "case", 1, "poison").await;
     append(store.as_ref(), "case", 20, "x").await;
     let bad: Arc<dyn Projection<String>> = Arc::new(Counter {
         name: "bad",
         version: 1,
         poison: Some("poison"),
+        panics,
     });
-    let rt = start(
+    let rt = Runtime::start(
         store.clone(),
         ModelDb::temporary().unwrap(),
-        vec![counter("good", 1), bad],
-    );
+        decoder(),
+        vec![counter("good", 1), bad, counter("other", 1)],
+        RuntimeConfig {
+            chunk,
+            ..RuntimeConfig::default()
+        },
+    )
+    .unwrap();
     let head = store.head().await.unwrap();
-    // The good projection keeps up; wait for it by polling its status.
+    // The good projections keep up; wait for them by polling the status.
     tokio::time::timeout(Duration::from_secs(30), async {
         while rt.status()[0].checkpoint < head
+            || rt.status()[2].checkpoint < head
             || !matches!(rt.status()[1].state, ProjectionState::Failed { .. })
         {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -265,23 +287,30 @@ async fn a_failing_projection_stops_alone_with_its_position() {
     })
     .await
     .unwrap();
-    assert_eq!(count(&rt, "good", "case"), 121);
+    let total = before as u64 + 21;
+    assert_eq!(count(&rt, "good", "case"), total, "{case}");
+    assert_eq!(count(&rt, "other", "case"), total, "{case}");
     let status = rt.status();
     match &status[1].state {
         ProjectionState::Failed { position, error } => {
-            assert_eq!(*position, 100);
-            assert!(error.contains("cannot apply poison"), "{error}");
+            assert_eq!(*position, before as u64, "{case}");
+            let expected = if panics {
+                "the projection panicked: cannot apply poison"
+            } else {
+                "cannot apply poison"
+            };
+            assert!(error.contains(expected), "{case}: {error}");
         }
-        other => panic!("{other:?}"),
+        other => panic!("{case}: {other:?}"),
     }
     // Its model is whole as of its checkpoint: the chunk holding the bad event was not written.
     let bad_checkpoint = rt.reader("bad").unwrap().checkpoint().unwrap();
-    assert!(bad_checkpoint <= 100);
-    assert_eq!(count(&rt, "bad", "case"), bad_checkpoint);
-    // The good one follows live events still.
+    assert!(bad_checkpoint <= before as u64, "{case}");
+    assert_eq!(count(&rt, "bad", "case"), bad_checkpoint, "{case}");
+    // The good ones follow live events still.
     append(store.as_ref(), "case", 1, "x").await;
     tokio::time::timeout(Duration::from_secs(30), async {
-        while count(&rt, "good", "case") < 122 {
+        while count(&rt, "good", "case") < total + 1 || count(&rt, "other", "case") < total + 1 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })

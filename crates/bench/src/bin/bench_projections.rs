@@ -6,6 +6,9 @@
 //! events by default, loaded with `Durability::UnsafeNoFlush` to save time (the
 //! load is not what is measured). Human-readable lines, then one JSON line.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::Instant;
 
