@@ -57,6 +57,19 @@ pub fn encode_value<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     })
 }
 
+/// Decodes a value made of values appended one after the other
+/// ([`ModelTx::append_typed`]); a damaged value is an error, never a panic.
+pub fn decode_appended<T: DeserializeOwned>(mut bytes: &[u8]) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (v, used) = bincode::serde::decode_from_slice(bytes, config())
+            .map_err(|e| ProjectionError::Model(format!("stored value cannot be decoded: {e}")))?;
+        out.push(v);
+        bytes = bytes.get(used..).unwrap_or_default();
+    }
+    Ok(out)
+}
+
 /// Decodes a read-model value; a damaged value is an error, never a panic.
 pub fn decode_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     bincode::serde::decode_from_slice(bytes, config())
@@ -443,19 +456,23 @@ impl Model {
     }
 
     /// Applies a chunk's changes and its new checkpoint in memory, at once for readers.
-    fn apply(&self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>, checkpoint: u64) {
+    fn apply<'v>(
+        &self,
+        writes: impl IntoIterator<Item = (&'v [u8], Option<&'v [u8]>)>,
+        checkpoint: u64,
+    ) {
         let mut p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
         let mut v = self.view.write().unwrap_or_else(|p| p.into_inner());
         for (k, val) in writes {
             if !p.overflowed {
-                push_change(&mut p.changes, &k, val.as_deref());
+                push_change(&mut p.changes, k, val);
             }
             let old = match val {
                 Some(val) => {
                     v.bytes += k.len() + val.len();
-                    v.entries.insert(&k, &val)
+                    v.entries.insert(k, val)
                 }
-                None => v.entries.remove(&k),
+                None => v.entries.remove(k),
             };
             if let Some(old) = old {
                 v.bytes -= k.len() + old;
@@ -670,12 +687,20 @@ enum Pending {
     Removed,
     Bytes(Vec<u8>),
     Typed(Box<dyn Held>),
+    /// Moved out by [`ModelTx::take_typed`], to be written back.
+    Taken,
+}
+
+fn taken() -> ProjectionError {
+    ProjectionError::Model("a value taken in the chunk was not written back".into())
 }
 
 /// A typed value written in a chunk, encoded when the chunk commits.
 trait Held: Send {
     fn encode(&self) -> Result<Vec<u8>>;
+    fn encode_into(&self, out: &mut Vec<u8>) -> Result<()>;
     fn as_any(&self) -> &dyn std::any::Any;
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
 }
 
 impl<T: Serialize + Send + 'static> Held for T {
@@ -683,7 +708,17 @@ impl<T: Serialize + Send + 'static> Held for T {
         encode_value(self)
     }
 
+    fn encode_into(&self, out: &mut Vec<u8>) -> Result<()> {
+        bincode::serde::encode_into_std_write(self, out, config())
+            .map(|_| ())
+            .map_err(|e| ProjectionError::Model(format!("value cannot be encoded: {e}")))
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
         self
     }
 }
@@ -702,6 +737,7 @@ impl<'a> ModelTx<'a> {
             Some(Pending::Removed) => Ok(None),
             Some(Pending::Bytes(v)) => Ok(Some(v.clone())),
             Some(Pending::Typed(v)) => v.encode().map(Some),
+            Some(Pending::Taken) => Err(taken()),
             None => Ok(self.model.get(key)),
         }
     }
@@ -733,12 +769,77 @@ impl<'a> ModelTx<'a> {
                 // Written as another type: read it through its encoding.
                 None => decode_value(&v.encode()?).map(Some),
             },
+            Some(Pending::Taken) => Err(taken()),
             None => read(&self.model.view)
                 .entries
                 .get(key)
                 .map(|v| decode_value(v))
                 .transpose(),
         }
+    }
+
+    /// Reads a value to write it back changed: a value written earlier in the
+    /// chunk is moved out instead of cloned. It must be written back (or
+    /// removed) before the chunk ends: a value taken and not written back fails
+    /// the chunk, as does reading it in between.
+    pub fn take_typed<T: DeserializeOwned + Send + 'static>(
+        &mut self,
+        key: &[u8],
+    ) -> Result<Option<T>> {
+        if let Some(p) = self.pending.get_mut(key) {
+            if matches!(p, Pending::Typed(held) if held.as_any().is::<T>()) {
+                if let Pending::Typed(held) = std::mem::replace(p, Pending::Taken) {
+                    if let Ok(value) = held.into_any().downcast::<T>() {
+                        return Ok(Some(*value));
+                    }
+                }
+                return Err(ProjectionError::Model("a taken value changed type".into()));
+            }
+        }
+        match self.pending.get(key) {
+            Some(Pending::Removed) => Ok(None),
+            Some(Pending::Bytes(v)) => decode_value(v).map(Some),
+            Some(Pending::Typed(v)) => decode_value(&v.encode()?).map(Some),
+            Some(Pending::Taken) => Err(taken()),
+            None => read(&self.model.view)
+                .entries
+                .get(key)
+                .map(|v| decode_value(v))
+                .transpose(),
+        }
+    }
+
+    /// Appends a value to the values under `key` (read back with
+    /// [`decode_appended`] or [`ModelReader::get_appended`]): the values
+    /// already there are neither decoded nor encoded again.
+    pub fn append_typed<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<()> {
+        check_key(&key)?;
+        let encode = |out: &mut Vec<u8>| {
+            let len = out.len();
+            bincode::serde::encode_into_std_write(value, out, config())
+                .map(|_| ())
+                .map_err(|e| {
+                    out.truncate(len);
+                    ProjectionError::Model(format!("value cannot be encoded: {e}"))
+                })
+        };
+        let bytes = match self.pending.get_mut(key.as_slice()) {
+            Some(Pending::Bytes(v)) => return encode(v),
+            Some(Pending::Taken) => return Err(taken()),
+            Some(Pending::Removed) => Vec::new(),
+            Some(Pending::Typed(v)) => v.encode()?,
+            None => {
+                let view = read(&self.model.view);
+                let old = view.entries.get(&key).unwrap_or_default();
+                let mut v = Vec::with_capacity(old.len() + 64);
+                v.extend_from_slice(old);
+                v
+            }
+        };
+        let mut bytes = bytes;
+        encode(&mut bytes)?;
+        self.pending.insert(key, Pending::Bytes(bytes));
+        Ok(())
     }
 
     /// Writes a value (encoded when the chunk commits).
@@ -769,18 +870,41 @@ impl<'a> ModelTx<'a> {
     /// checkpoint to the model at once. A value that cannot be encoded fails the
     /// chunk and changes nothing.
     pub(crate) fn commit(self, checkpoint: u64) -> Result<()> {
+        // Every typed value encoded into one buffer: no allocation per value.
+        let mut values = Vec::new();
         let mut writes = Vec::with_capacity(self.pending.len());
-        for (k, p) in self.pending {
+        for (k, p) in &self.pending {
             let v = match p {
+                Pending::Taken => return Err(taken()),
                 Pending::Removed => None,
-                Pending::Bytes(v) => Some(v),
-                Pending::Typed(v) => Some(v.encode()?),
+                Pending::Bytes(v) => Some(Value::Own(v)),
+                Pending::Typed(v) => {
+                    let start = values.len();
+                    v.encode_into(&mut values)?;
+                    Some(Value::At(start, values.len()))
+                }
             };
-            writes.push((k, v));
+            writes.push((k.as_slice(), v));
         }
-        self.model.apply(writes, checkpoint);
+        self.model.apply(
+            writes.into_iter().map(|(k, v)| {
+                let v = v.map(|v| match v {
+                    Value::Own(v) => v.as_slice(),
+                    Value::At(start, end) => &values[start..end],
+                });
+                (k, v)
+            }),
+            checkpoint,
+        );
         Ok(())
     }
+}
+
+/// Where a committed value's bytes are.
+enum Value<'a> {
+    Own(&'a Vec<u8>),
+    /// A range of the chunk's encoded values.
+    At(usize, usize),
 }
 
 fn check_key(key: &[u8]) -> Result<()> {
@@ -818,6 +942,15 @@ impl ModelReader {
         let model = self.model();
         let view = read(&model.view);
         view.entries.get(key).map(|v| decode_value(v)).transpose()
+    }
+
+    /// Decodes the values appended under a key ([`ModelTx::append_typed`]), in order.
+    pub fn get_appended<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Vec<T>> {
+        let model = self.model();
+        let view = read(&model.view);
+        view.entries
+            .get(key)
+            .map_or(Ok(Vec::new()), decode_appended)
     }
 
     /// Decodes every value under a prefix, in key order.
@@ -949,7 +1082,8 @@ mod tests {
                                 None => { next.remove(k); }
                             }
                         }
-                        model.apply(std::mem::take(&mut pending).into_iter().collect(), at.len() as u64);
+                        model.apply(pending.iter().map(|(k, v)| (k.as_slice(), v.as_deref())), at.len() as u64);
+                        pending.clear();
                         at.push(next);
                     }
                     Op::Persist => model.persist().unwrap(),
@@ -970,13 +1104,101 @@ mod tests {
         }
     }
 
+    fn temp_model() -> Model {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        Model::load(db.open_tree("m").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_taken_value_moves_out_and_must_come_back() {
+        let model = temp_model();
+        let mut tx = ModelTx::new(&model);
+        tx.put_owned(b"a".to_vec(), vec![1u32, 2]).unwrap();
+        tx.commit(1).unwrap();
+
+        // From the committed model: decoded; a value taken is written back changed.
+        let mut tx = ModelTx::new(&model);
+        let mut v: Vec<u32> = tx.take_typed(b"a").unwrap().unwrap();
+        v.push(3);
+        tx.put_owned(b"a".to_vec(), v).unwrap();
+        // Pending in the chunk: moved out, then written back again.
+        let mut v: Vec<u32> = tx.take_typed(b"a").unwrap().unwrap();
+        v.push(4);
+        tx.put_owned(b"a".to_vec(), v).unwrap();
+        assert_eq!(tx.take_typed::<Vec<u32>>(b"none").unwrap(), None);
+        tx.commit(2).unwrap();
+        assert_eq!(
+            decode_value::<Vec<u32>>(&model.get(b"a").unwrap()).unwrap(),
+            vec![1, 2, 3, 4]
+        );
+
+        // Taken and not written back: reads of it and the commit fail, nothing changes.
+        let mut tx = ModelTx::new(&model);
+        tx.put_owned(b"a".to_vec(), vec![9u32]).unwrap();
+        let _: Vec<u32> = tx.take_typed(b"a").unwrap().unwrap();
+        assert!(tx.get(b"a").is_err());
+        assert!(tx.get_typed::<Vec<u32>>(b"a").is_err());
+        assert!(tx.append_typed(b"a".to_vec(), &1u32).is_err());
+        assert!(tx.commit(3).is_err());
+        assert_eq!(model.checkpoint(), 2);
+        assert_eq!(
+            decode_value::<Vec<u32>>(&model.get(b"a").unwrap()).unwrap(),
+            vec![1, 2, 3, 4]
+        );
+    }
+
+    #[test]
+    fn appended_values_read_back_in_order() {
+        let model = temp_model();
+        let mut tx = ModelTx::new(&model);
+        tx.append_typed(b"s".to_vec(), &(1u64, "one".to_string()))
+            .unwrap();
+        tx.append_typed(b"s".to_vec(), &(2u64, "two".to_string()))
+            .unwrap();
+        tx.commit(1).unwrap();
+        // Onto a committed value, then onto a value removed in the same chunk.
+        let mut tx = ModelTx::new(&model);
+        tx.append_typed(b"s".to_vec(), &(3u64, "three".to_string()))
+            .unwrap();
+        tx.remove(b"t".to_vec()).unwrap();
+        tx.append_typed(b"t".to_vec(), &(7u64, "seven".to_string()))
+            .unwrap();
+        tx.commit(2).unwrap();
+        let reader = ModelReader::new(Arc::new(model));
+        let s: Vec<(u64, String)> = reader.get_appended(b"s").unwrap();
+        assert_eq!(
+            s,
+            vec![(1, "one".into()), (2, "two".into()), (3, "three".into())]
+        );
+        let t: Vec<(u64, String)> = reader.get_appended(b"t").unwrap();
+        assert_eq!(t, vec![(7, "seven".into())]);
+        assert!(reader
+            .get_appended::<(u64, String)>(b"u")
+            .unwrap()
+            .is_empty());
+        // A value cut short is an error, not a panic.
+        let model = reader.model();
+        let raw = model.get(b"s").unwrap();
+        for cut in 1..raw.len() {
+            assert!(
+                decode_appended::<(u64, String)>(&raw[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+    }
+
     #[test]
     fn a_damaged_page_is_an_error_never_a_panic() {
         let db = sled::Config::new().temporary(true).open().unwrap();
         let tree = db.open_tree("m").unwrap();
         let model = Model::load_with(tree.clone(), 0, 16).unwrap();
-        let writes = (1u8..20).map(|k| (vec![k], Some(vec![k; 10]))).collect();
-        model.apply(writes, 7);
+        let writes: Vec<_> = (1u8..20).map(|k| (vec![k], vec![k; 10])).collect();
+        model.apply(
+            writes
+                .iter()
+                .map(|(k, v)| (k.as_slice(), Some(v.as_slice()))),
+            7,
+        );
         model.persist().unwrap();
         drop(model);
         let (key, value) = tree.scan_prefix([PAGE]).next().unwrap().unwrap();

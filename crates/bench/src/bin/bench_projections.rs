@@ -6,9 +6,8 @@
 //! events by default, loaded with `Durability::UnsafeNoFlush` to save time (the
 //! load is not what is measured). Human-readable lines, then one JSON line.
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,6 +18,50 @@ use ecoute_projections::{ModelDb, Runtime, RuntimeConfig};
 use ecoute_sim::{load_batched, SimConfig};
 use ecoute_store::{Durability, EventStore, SledStore, StoreConfig};
 use serde_json::json;
+
+/// The system allocator (glibc's, as the server runs it), counting allocations
+/// when asked (`--count-allocs`): a figure that does not move with the
+/// machine's load, unlike times.
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call goes to the system allocator unchanged; the counter has no
+// effect on the memory handed out.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 #[derive(Parser, Debug)]
 #[command(name = "bench-projections", version)]
@@ -43,10 +86,17 @@ struct Args {
     /// (reading, decoding, checkpointing).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Count allocations (and reallocations) per event in the scan and the
+    /// rebuild: steady from run to run, where times are not (it costs a
+    /// shared counter per allocation, so the times of such a run are a little slower).
+    #[arg(long)]
+    count_allocs: bool,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // The allocator as the server runs it (glibc's arenas bounded).
+    ecoute_server::allocator::limit_arenas();
     let args = Args::parse();
     let events = if args.quick { 100_000 } else { args.events };
     let base = args.dir.unwrap_or_else(|| {
@@ -97,6 +147,8 @@ async fn main() -> Result<()> {
 
     // A plain scan of $all, in the chunks the runtime reads: best of two passes.
     let mut scan_rate: f64 = 0.0;
+    COUNTING.store(args.count_allocs, Ordering::Relaxed);
+    let scan_allocs_start = ALLOCATIONS.load(Ordering::Relaxed);
     let scan_cpu_start = ecoute_bench::server::own_usage().0;
     for _ in 0..2 {
         let t = Instant::now();
@@ -111,10 +163,16 @@ async fn main() -> Result<()> {
     let scan_cpu_us =
         (ecoute_bench::server::own_usage().0 - scan_cpu_start) * 1e6 / (2 * head) as f64;
     println!("scan of $all:             {scan_rate:>10.0} events/s ({scan_cpu_us:.1} µs of CPU per event)");
+    let scan_allocs =
+        (ALLOCATIONS.load(Ordering::Relaxed) - scan_allocs_start) as f64 / (2 * head) as f64;
+    if args.count_allocs {
+        println!("  {scan_allocs:.1} allocations per event");
+    }
 
     // Rebuild every helpline read model from zero into a fresh database.
     let models = ModelDb::open(dir.path().join("models"))?;
     let rss_pre_rebuild = resident_mb();
+    let rebuild_allocs_start = ALLOCATIONS.load(Ordering::Relaxed);
     let rebuild_cpu_start = ecoute_bench::server::own_usage().0;
     let t = Instant::now();
     let store_dyn: Arc<dyn EventStore> = store.clone();
@@ -141,6 +199,8 @@ async fn main() -> Result<()> {
     let runtime = Runtime::start(store_dyn, models, decoder(), chosen, config)?;
     runtime.wait_for(head).await?;
     let rebuild_secs = t.elapsed().as_secs_f64();
+    let rebuild_allocs =
+        (ALLOCATIONS.load(Ordering::Relaxed) - rebuild_allocs_start) as f64 / head as f64;
     let rebuild_cpu_us =
         (ecoute_bench::server::own_usage().0 - rebuild_cpu_start) * 1e6 / head as f64;
     let mut model_bytes = 0;
@@ -163,6 +223,9 @@ async fn main() -> Result<()> {
         rss_built - rss_pre_rebuild
     );
     println!("rebuild of {count} read models: {rebuild_rate:>10.0} events/s ({rebuild_secs:.1} s, {rebuild_cpu_us:.1} µs of CPU per event)");
+    if args.count_allocs {
+        println!("  {rebuild_allocs:.1} allocations per event");
+    }
     let ratio = rebuild_rate / scan_rate;
     println!("rebuild / scan:           {ratio:>10.2}x   (target >= 0.5)");
     println!(
@@ -177,6 +240,10 @@ async fn main() -> Result<()> {
             "rebuild_cpu_us_per_event": (rebuild_cpu_us * 100.0).round() / 100.0,
             "reopen_seconds": (open_secs * 100.0).round() / 100.0,
             "reopen_resident_mb": index_mb.round(),
+            "allocations_per_event": args.count_allocs.then(|| json!({
+                "scan": (scan_allocs * 10.0).round() / 10.0,
+                "rebuild": (rebuild_allocs * 10.0).round() / 10.0,
+            })),
             "models_mib": (model_bytes as f64 / (1 << 20) as f64 * 10.0).round() / 10.0,
             "ratio_rebuild_over_scan": (ratio * 1000.0).round() / 1000.0,
             "target": { "ratio_rebuild_over_scan": 0.5, "met": ratio >= 0.5 },

@@ -10,7 +10,7 @@ use ecoute_domain::{CallId, CaseId, CentreId, Event, SolutionId, StaffId};
 use ecoute_store::RecordedEvent;
 use serde::{Deserialize, Serialize};
 
-use super::{in_categories, stream_uuid};
+use super::{in_categories, stream_uuid, text_key};
 use crate::error::Result;
 use crate::model::{ModelReader, ModelTx};
 use crate::runtime::Projection;
@@ -193,15 +193,15 @@ mod queued {
 }
 
 fn case_key(case: CaseId) -> Vec<u8> {
-    format!("c/{case}").into_bytes()
+    text_key(format_args!("c/{case}"))
 }
 
 fn queue_key(centre: CentreId, kind: QueueKind, case: CaseId) -> Vec<u8> {
-    format!("q/{centre}/{}/{case}", kind.key()).into_bytes()
+    text_key(format_args!("q/{centre}/{}/{case}", kind.key()))
 }
 
 fn load_key(referent: StaffId, case: CaseId) -> Vec<u8> {
-    format!("l/{referent}/{case}").into_bytes()
+    text_key(format_args!("l/{referent}/{case}"))
 }
 
 /// Builds case summaries, centre queues and caseloads.
@@ -229,7 +229,7 @@ impl Projection<Event> for CasesProjection {
         let case_id = CaseId::from_uuid(stream_uuid(stored)?);
         let key = case_key(case_id);
         let at = event.at();
-        let mut rec = match model.get_typed::<CaseRecord>(&key)? {
+        let mut rec = match model.take_typed::<CaseRecord>(&key)? {
             Some(r) => r,
             None => CaseRecord {
                 state: CaseState::default(),

@@ -150,27 +150,92 @@ pub(crate) fn in_categories(e: &RecordedEvent, categories: &[&str]) -> bool {
 
 /// `DeprivationOfRights` → `deprivation of rights`; `From80To89` → `from 80 to 89`.
 pub(crate) fn words(debug: impl std::fmt::Debug) -> String {
-    let chars: Vec<char> = format!("{debug:?}").chars().collect();
-    let mut out = String::with_capacity(chars.len() + 8);
-    for (i, &c) in chars.iter().enumerate() {
-        if c == '(' {
-            // `CloseCircle(Family)` → `close circle (family)`.
-            out.push_str(" (");
-            continue;
-        }
-        if i > 0 {
-            let p = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            let boundary = p != '('
-                && ((c.is_uppercase() && (!p.is_uppercase() || next_lower))
-                    || (c.is_ascii_digit() != p.is_ascii_digit()));
-            if boundary {
-                out.push(' ');
+    Words(debug).to_string()
+}
+
+/// Writes a value's `Debug` name as lower-case words (see [`words`]) without
+/// allocating, for names up to 64 bytes: a statistics key is built per counted
+/// fact.
+pub(crate) struct Words<T>(pub T);
+
+impl<T: std::fmt::Debug> std::fmt::Display for Words<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        let mut name = NameBuf::default();
+        let owned;
+        let text: &str = if write!(name, "{:?}", self.0).is_ok() {
+            name.as_str()
+        } else {
+            owned = format!("{:?}", self.0);
+            &owned
+        };
+        let mut prev: Option<char> = None;
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '(' {
+                // `CloseCircle(Family)` → `close circle (family)`.
+                f.write_str(" (")?;
+                prev = Some(c);
+                continue;
             }
+            if let Some(p) = prev {
+                let next_lower = chars.peek().is_some_and(|n| n.is_lowercase());
+                let boundary = p != '('
+                    && ((c.is_uppercase() && (!p.is_uppercase() || next_lower))
+                        || (c.is_ascii_digit() != p.is_ascii_digit()));
+                if boundary {
+                    f.write_char(' ')?;
+                }
+            }
+            for l in c.to_lowercase() {
+                f.write_char(l)?;
+            }
+            prev = Some(c);
         }
-        out.extend(c.to_lowercase());
+        Ok(())
     }
-    out
+}
+
+/// A name written into 64 bytes on the stack; longer ones fail to write.
+struct NameBuf {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Default for NameBuf {
+    fn default() -> Self {
+        NameBuf {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl NameBuf {
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever copied in.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for NameBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dest = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dest.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// A text key built in one allocation (`format!` grows its string a few
+/// times for a key of 40–60 bytes).
+pub(crate) fn text_key(args: std::fmt::Arguments<'_>) -> Vec<u8> {
+    use std::fmt::Write;
+    let mut k = String::with_capacity(64);
+    // Writing into a `String` fails only if a `Display` does: none of the keys' parts do.
+    let _ = k.write_fmt(args);
+    k.into_bytes()
 }
 
 #[cfg(test)]
@@ -180,6 +245,13 @@ mod tests {
 
     #[test]
     fn enum_names_become_words() {
+        // Longer than the stack buffer: the same words, through an allocation.
+        #[derive(Debug)]
+        struct AVeryLongNameForATypeThatNoEnumOfTheDomainWouldEverCarryAroundX9;
+        assert_eq!(
+            words(AVeryLongNameForATypeThatNoEnumOfTheDomainWouldEverCarryAroundX9),
+            "a very long name for a type that no enum of the domain would ever carry around x 9"
+        );
         assert_eq!(
             words(AbuseKind::DeprivationOfRights),
             "deprivation of rights"

@@ -2,6 +2,7 @@
 //! filterable by period and centre.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Display;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ecoute_domain::call::{CallEvent, Door};
@@ -10,8 +11,9 @@ use ecoute_domain::vocabulary::PersonRole;
 use ecoute_domain::{CentreId, Event, SolutionId};
 use ecoute_store::RecordedEvent;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use super::{in_categories, stream_uuid, words};
+use super::{in_categories, stream_uuid, text_key, Words};
 use crate::error::Result;
 use crate::model::{ModelReader, ModelTx};
 use crate::runtime::Projection;
@@ -81,12 +83,25 @@ fn day(at: DateTime<Utc>) -> NaiveDate {
     at.date_naive()
 }
 
-fn count_key(metric: &str, day: NaiveDate, centre: CentreId, dim: &str) -> Vec<u8> {
-    format!("n/{metric}/{day}/{centre}/{dim}").into_bytes()
+fn count_key(metric: &str, day: NaiveDate, centre: CentreId, dim: impl Display) -> Vec<u8> {
+    text_key(format_args!("n/{metric}/{day}/{centre}/{dim}"))
 }
 
 fn duration_key(metric: &str, day: NaiveDate, centre: CentreId) -> Vec<u8> {
-    format!("d/{metric}/{day}/{centre}").into_bytes()
+    text_key(format_args!("d/{metric}/{day}/{centre}"))
+}
+
+/// Where a call's centre and time are kept while its case is counted.
+const CALL_INFO: u8 = b'i';
+/// Where a case's centre and first times are kept.
+const CASE_INFO: u8 = b'j';
+
+/// `i` or `j` and the call's or case's id (16 bytes).
+fn working_key(kind: u8, id: Uuid) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(kind);
+    k.extend_from_slice(id.as_bytes());
+    k
 }
 
 fn bump(model: &mut ModelTx<'_>, key: Vec<u8>) -> Result<()> {
@@ -116,7 +131,8 @@ impl Projection<Event> for StatisticsProjection {
 
     fn version(&self) -> u32 {
         // 2: timestamps held compact, a call's day derived from its time.
-        2
+        // 3: binary keys for the calls' and cases' working records.
+        3
     }
 
     fn accepts(&self, event: &RecordedEvent) -> bool {
@@ -128,7 +144,7 @@ impl Projection<Event> for StatisticsProjection {
         let at = event.at();
         match event {
             Event::Call(e) => {
-                let info_key = format!("x/call/{id}").into_bytes();
+                let info_key = working_key(CALL_INFO, id);
                 if let CallEvent::CallReceived(r) = e {
                     let (centre, door) = match r.door {
                         Door::Platform { .. } => (CentreId::NationalPlatform, "platform"),
@@ -143,28 +159,29 @@ impl Projection<Event> for StatisticsProjection {
                 match e {
                     CallEvent::FactsRecorded(f) => {
                         for k in &f.facts.abuse_kinds {
-                            bump(
-                                model,
-                                count_key(ABUSE, day(info.at), info.centre, &words(k)),
-                            )?;
+                            bump(model, count_key(ABUSE, day(info.at), info.centre, Words(k)))?;
                         }
                         bump(
                             model,
-                            count_key(SETTING, day(info.at), info.centre, &words(f.facts.setting)),
+                            count_key(SETTING, day(info.at), info.centre, Words(f.facts.setting)),
                         )?;
                     }
                     CallEvent::PersonDescribed(p) if p.person.role == PersonRole::Implicated => {
-                        let relation = words(p.person.relation);
                         bump(
                             model,
-                            count_key(IMPLICATED, day(info.at), info.centre, &relation),
+                            count_key(
+                                IMPLICATED,
+                                day(info.at),
+                                info.centre,
+                                Words(p.person.relation),
+                            ),
                         )?;
                     }
                     _ => {}
                 }
             }
             Event::Case(e) => {
-                let info_key = format!("x/case/{id}").into_bytes();
+                let info_key = working_key(CASE_INFO, id);
                 if let CaseEvent::CaseOpened(o) = e {
                     bump(
                         model,
@@ -172,7 +189,7 @@ impl Projection<Event> for StatisticsProjection {
                     )?;
                     // The delay to a referent runs from the call that opened the case.
                     let first_call_at = model
-                        .get_typed::<CallInfo>(format!("x/call/{}", o.call.call_id).as_bytes())?
+                        .get_typed::<CallInfo>(&working_key(CALL_INFO, *o.call.call_id.as_uuid()))?
                         .map_or(at, |c| c.at.min(at));
                     let info = CaseInfo {
                         centre: o.opened_by,
@@ -216,7 +233,7 @@ impl Projection<Event> for StatisticsProjection {
                     CaseEvent::SolutionProposed(s) => {
                         bump(
                             model,
-                            count_key(SOLUTIONS, day(at), info.centre, &words(s.kind)),
+                            count_key(SOLUTIONS, day(at), info.centre, Words(s.kind)),
                         )?;
                     }
                     CaseEvent::ConsentGiven(c) if info.consented.insert(c.solution_id) => {

@@ -42,13 +42,22 @@ pub struct SubjectRef {
 /// What is stored of a [`SubjectRef`]: the event's stream, version and type
 /// are read back from the log when asked — the index is held in memory, so it
 /// keeps only what the log cannot tell. A subject's refs are packed in one
-/// entry, in log order: a subject has a handful of them, and an entry costs
-/// more than the few bytes of a ref.
-#[derive(Clone, Serialize, Deserialize)]
+/// entry, appended one after the other in log order: a subject has a handful
+/// of them, an entry costs more than the few bytes of a ref, and a new ref is
+/// added without decoding the others.
+#[derive(Deserialize)]
 struct StoredRef {
     position: u64,
     whose: Whose,
     fields: Vec<String>,
+}
+
+/// A [`StoredRef`] as written: the same encoding, from the domain's field names.
+#[derive(Serialize)]
+struct NewRef<'a> {
+    position: u64,
+    whose: Whose,
+    fields: &'a [&'static str],
 }
 
 /// `k` and the call's id (16 bytes): the caller of a call.
@@ -80,7 +89,8 @@ impl Projection<Event> for SubjectsProjection {
         // 3: binary keys, the position in the key only, the event's stream,
         // version and type read from the log.
         // 4: a subject's refs packed in one entry.
-        4
+        // 5: appended one after the other, not as one list.
+        5
     }
 
     fn accepts(&self, event: &RecordedEvent) -> bool {
@@ -88,16 +98,12 @@ impl Projection<Event> for SubjectsProjection {
     }
 
     fn apply(&self, stored: &RecordedEvent, event: &Event, model: &mut ModelTx<'_>) -> Result<()> {
-        let mut refs: Vec<(SubjectId, StoredRef)> = Vec::new();
-        let entry = |whose: Whose, field: &str| StoredRef {
-            position: stored.position,
-            whose,
-            fields: vec![field.to_owned()],
-        };
+        // (subject, whose, fields) of each subject the event holds data about.
+        let mut refs: Vec<(SubjectId, Whose, Vec<&'static str>)> = Vec::new();
         match event {
             Event::Call(CallEvent::CallReceived(r)) => {
                 model.put_owned(caller_key(stream_uuid(stored)?), r.caller)?;
-                refs.push((r.caller, entry(Whose::Caller, "call")));
+                refs.push((r.caller, Whose::Caller, vec!["call"]));
             }
             Event::Call(CallEvent::PersonDescribed(d)) => {
                 let p = &d.person;
@@ -110,21 +116,23 @@ impl Projection<Event> for SubjectsProjection {
                 } else {
                     Whose::OtherPerson
                 };
-                refs.push((p.person, entry(whose, "profile")));
+                refs.push((p.person, whose, vec!["profile"]));
             }
             _ => {}
         }
         for f in event.personal_fields() {
-            match refs.iter_mut().find(|(s, _)| *s == f.subject.id) {
-                Some((_, r)) => r.fields.push(f.field.to_owned()),
-                None => refs.push((f.subject.id, entry(f.subject.whose, f.field))),
+            match refs.iter_mut().find(|(s, _, _)| *s == f.subject.id) {
+                Some((_, _, fields)) => fields.push(f.field),
+                None => refs.push((f.subject.id, f.subject.whose, vec![f.field])),
             }
         }
-        for (subject, r) in refs {
-            let key = ref_key(subject);
-            let mut all: Vec<StoredRef> = model.get_typed(&key)?.unwrap_or_default();
-            all.push(r);
-            model.put_owned(key, all)?;
+        for (subject, whose, fields) in refs {
+            let new = NewRef {
+                position: stored.position,
+                whose,
+                fields: &fields,
+            };
+            model.append_typed(ref_key(subject), &new)?;
         }
         Ok(())
     }
@@ -149,10 +157,7 @@ impl Subjects {
     }
 
     fn positions(&self, subject: SubjectId) -> Result<Vec<StoredRef>> {
-        Ok(self
-            .reader
-            .get::<Vec<StoredRef>>(&ref_key(subject))?
-            .unwrap_or_default())
+        self.reader.get_appended::<StoredRef>(&ref_key(subject))
     }
 
     /// Every event holding the subject's data, in global order (each event's
