@@ -26,6 +26,8 @@ const DELTA: u8 = 2;
 const PAGE_BYTES: usize = 256 << 10;
 /// Deltas are folded into a new snapshot once they outweigh it (and this much).
 const MIN_COMPACT_BYTES: usize = 4 << 20;
+/// A write due by age waits this many times as long as the last one took.
+const WRITE_BUDGET: u32 = 10;
 /// The layout of the model trees; older layouts are dropped and rebuilt.
 const LAYOUT: u32 = 2;
 const META_TREE: &str = "ecoute-projections-meta";
@@ -327,6 +329,10 @@ struct Persisted {
     next_delta: u64,
     delta_bytes: usize,
     last_write: Instant,
+    /// How long the last write took: writes due by age wait ten times that,
+    /// so a large model rebuilt or catching up spends at most about a tenth
+    /// of its time writing snapshots.
+    last_cost: std::time::Duration,
 }
 
 /// One generation of a read model: every entry in memory, persisted in its
@@ -431,6 +437,7 @@ impl Model {
                 next_delta,
                 delta_bytes,
                 last_write: Instant::now(),
+                last_cost: std::time::Duration::ZERO,
             }),
         })
     }
@@ -490,6 +497,7 @@ impl Model {
     pub(crate) fn persist_due(&self, bytes: usize, age: std::time::Duration) -> bool {
         let p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
         let behind = p.checkpoint != self.checkpoint();
+        let age = age.max(p.last_cost.saturating_mul(WRITE_BUDGET));
         behind && (p.changes.len() >= bytes || p.last_write.elapsed() >= age)
     }
 
@@ -497,6 +505,7 @@ impl Model {
     /// checkpoint, in one atomic batch: a delta, or a new snapshot once the
     /// deltas outweigh the last one. Nothing to do if nothing changed.
     pub(crate) fn persist(&self) -> Result<()> {
+        let started = Instant::now();
         let mut p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
         let view = read(&self.view);
         if p.checkpoint == view.checkpoint && p.changes.is_empty() && !p.overflowed {
@@ -563,6 +572,7 @@ impl Model {
             p.changes = Vec::new();
         }
         p.last_write = Instant::now();
+        p.last_cost = started.elapsed();
         Ok(())
     }
 }

@@ -365,7 +365,7 @@ fn open_slot<E: 'static>(db: &ModelDb, projection: Arc<dyn Projection<E>>) -> Re
 /// other: a thread per projection would cost more than it saves.
 const PARALLEL_MIN: usize = 128;
 
-/// How many chunks are read (and decoded) ahead, each on a blocking thread.
+/// How many chunks are read (and decoded) ahead of the one being applied.
 const READ_AHEAD: usize = 2;
 
 /// A chunk of the log read, and decoded ahead where a projection wants it.
@@ -374,8 +374,102 @@ struct Prepared<E> {
     decoded: Vec<OnceLock<Result<Option<E>, String>>>,
 }
 
-/// A chunk of the log being read on a blocking thread while the one before is applied.
-type Ahead<E> = (u64, tokio::task::JoinHandle<Result<Prepared<E>>>);
+/// A chunk of the log being read by the reader while the one before is applied.
+type Ahead<E> = (u64, mpsc::Receiver<Result<Prepared<E>>>);
+
+/// What the reader thread is asked to do.
+enum ReaderJob<E> {
+    Read {
+        from: u64,
+        limit: usize,
+        reply: mpsc::SyncSender<Result<Prepared<E>>>,
+    },
+    /// A chunk every model is done with.
+    Drop(Arc<Prepared<E>>),
+}
+
+/// The thread that reads and decodes chunks ahead of the one being applied,
+/// and drops them once applied: a chunk's many small allocations (events,
+/// their strings and payloads, decoded events) are made and freed on this one
+/// thread. glibc's allocator is at its slowest when one thread frees what
+/// another allocated, and the chunks were the bulk of a rebuild's allocations.
+struct Reader<E> {
+    jobs: Option<mpsc::Sender<ReaderJob<E>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl<E: Send + Sync + 'static> Reader<E> {
+    /// Starts the thread; if it cannot start, chunks are read on the caller's thread.
+    fn start(inner: &Arc<Inner<E>>, rt: &tokio::runtime::Handle) -> Reader<E> {
+        let (tx, rx) = mpsc::channel::<ReaderJob<E>>();
+        let (inner, rt) = (inner.clone(), rt.clone());
+        let spawned = std::thread::Builder::new()
+            .name("ecoute-projection-reader".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    match job {
+                        ReaderJob::Read { from, limit, reply } => {
+                            // A reply nobody waits for any more (the start moved) is dropped here.
+                            let _ = reply.send(inner.read_chunk(&rt, from, limit));
+                        }
+                        ReaderJob::Drop(chunk) => drop(chunk),
+                    }
+                }
+            });
+        match spawned {
+            Ok(thread) => Reader {
+                jobs: Some(tx),
+                thread: Some(thread),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the projection reader; reading inline");
+                Reader {
+                    jobs: None,
+                    thread: None,
+                }
+            }
+        }
+    }
+
+    /// Asks for the chunk of `limit` events from `from`.
+    fn read(
+        &self,
+        inner: &Inner<E>,
+        rt: &tokio::runtime::Handle,
+        from: u64,
+        limit: usize,
+    ) -> Ahead<E> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        let job = ReaderJob::Read { from, limit, reply };
+        let unsent = match &self.jobs {
+            Some(jobs) => jobs.send(job).err().map(|mpsc::SendError(job)| job),
+            None => Some(job),
+        };
+        // No reader thread: read here.
+        if let Some(ReaderJob::Read { reply, .. }) = unsent {
+            let _ = reply.send(inner.read_chunk(rt, from, limit));
+        }
+        (from, rx)
+    }
+
+    /// Hands back a chunk every model is done with, to be freed where it was made.
+    fn done(&self, chunk: Arc<Prepared<E>>) {
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(ReaderJob::Drop(chunk));
+        }
+    }
+}
+
+impl<E> Drop for Reader<E> {
+    fn drop(&mut self) {
+        // The reader holds the runtime (its store and model database): let it
+        // end before the runtime's thread does, so a stopped runtime has let go of both.
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
 
 /// Events of one chunk, each decoded at most once, when a projection needs it.
 struct Chunk<'a, E> {
@@ -552,9 +646,10 @@ impl<E: Send + Sync + 'static> Inner<E> {
         let mut ahead = std::collections::VecDeque::new();
         let mut persisted_once_caught_up = false;
         let workers = Workers::start(self);
+        let reader = Reader::start(self, rt);
         while !self.stop.load(Ordering::SeqCst) {
             let head = *head_rx.borrow_and_update();
-            let progressed = match self.step(rt, head, &mut ahead, &workers) {
+            let progressed = match self.step(rt, head, &mut ahead, &workers, &reader) {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(error = %e, "projection runtime cannot read the log; retrying");
@@ -585,11 +680,8 @@ impl<E: Send + Sync + 'static> Inner<E> {
                 head_open &= !closed;
             }
         }
-        // The read ahead holds the runtime (its store and model database): let it
-        // end before the thread does, so a stopped runtime has let go of both.
-        for (_, pending) in ahead.drain(..) {
-            let _ = rt.block_on(pending);
-        }
+        drop(ahead);
+        drop(reader);
         drop(workers);
         self.persist_models(true);
     }
@@ -624,49 +716,47 @@ impl<E: Send + Sync + 'static> Inner<E> {
         }
     }
 
-    /// Reads `limit` events from `from` on a blocking thread and decodes those
-    /// a projection accepts, while the runtime's thread applies the chunk before.
-    fn read_ahead(
-        self: &Arc<Self>,
+    /// Reads `limit` events from `from` and decodes those a projection accepts
+    /// (on the reader thread, while the runtime applies the chunk before).
+    fn read_chunk(
+        &self,
         rt: &tokio::runtime::Handle,
         from: u64,
         limit: usize,
-    ) -> tokio::task::JoinHandle<Result<Prepared<E>>> {
-        let inner = self.clone();
-        let handle = rt.clone();
-        rt.spawn_blocking(move || {
-            let events = handle.block_on(inner.store.read_all(from, limit))?;
-            let decoded = events
-                .iter()
-                .map(|e| {
-                    let cell = OnceLock::new();
-                    if inner.slots.iter().any(|s| s.projection.accepts(e)) {
-                        let _ = cell.set((inner.decode)(e));
-                    }
-                    cell
-                })
-                .collect();
-            Ok(Prepared { events, decoded })
-        })
+    ) -> Result<Prepared<E>> {
+        let events = rt.block_on(self.store.read_all(from, limit))?;
+        let decoded = events
+            .iter()
+            .map(|e| {
+                let cell = OnceLock::new();
+                if self.slots.iter().any(|s| s.projection.accepts(e)) {
+                    let _ = cell.set((self.decode)(e));
+                }
+                cell
+            })
+            .collect();
+        Ok(Prepared { events, decoded })
     }
 
     /// The chunk from `from`: the one read ahead if it starts there, else read now.
     fn chunk_from(
-        self: &Arc<Self>,
+        &self,
         rt: &tokio::runtime::Handle,
         from: u64,
         ahead: &mut std::collections::VecDeque<Ahead<E>>,
+        reader: &Reader<E>,
     ) -> Result<Prepared<E>> {
         let pending = match ahead.pop_front() {
-            Some((start, handle)) if start == from => handle,
+            Some((start, pending)) if start == from => pending,
             // A swap or a failure moved the start: what was read ahead is of no use.
             _ => {
                 ahead.clear();
-                self.read_ahead(rt, from, self.config.chunk)
+                reader.read(self, rt, from, self.config.chunk).1
             }
         };
-        rt.block_on(pending)
-            .map_err(|e| ProjectionError::Store(format!("reading the log ahead failed: {e}")))?
+        pending
+            .recv()
+            .map_err(|_| ProjectionError::Store("the projection reader stopped".into()))?
     }
 
     /// Applies a chunk to one live projection's model.
@@ -691,6 +781,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
         head: u64,
         ahead: &mut std::collections::VecDeque<Ahead<E>>,
         workers: &Workers<E>,
+        reader: &Reader<E>,
     ) -> Result<bool> {
         let mut progressed = false;
         let live_from = self
@@ -702,7 +793,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
             })
             .min();
         if let Some(from) = live_from.filter(|f| *f < head) {
-            let prepared = Arc::new(self.chunk_from(rt, from, ahead)?);
+            let prepared = Arc::new(self.chunk_from(rt, from, ahead, reader)?);
             // Read the next chunks, concurrently, while this one is applied:
             // positions are dense, so a full chunk's successor starts `chunk` on.
             if let Some(end) = prepared.events.last().map(|e| e.position + 1) {
@@ -713,7 +804,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
                     start = end;
                 }
                 while ahead.len() < READ_AHEAD && start < head {
-                    ahead.push_back((start, self.read_ahead(rt, start, self.config.chunk)));
+                    ahead.push_back(reader.read(self, rt, start, self.config.chunk));
                     start += step;
                 }
             }
@@ -732,6 +823,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
                     .for_each(|&i| self.apply_live(&self.slots[i], &chunk));
             }
             progressed = !prepared.events.is_empty();
+            reader.done(prepared);
         }
         for slot in &self.slots {
             progressed |= self.rebuild_step(rt, slot, head)?;
