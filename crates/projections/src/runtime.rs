@@ -372,12 +372,14 @@ const READ_AHEAD: usize = 2;
 struct Prepared<E> {
     events: Vec<RecordedEvent>,
     decoded: Vec<OnceLock<Result<Option<E>, String>>>,
+    /// The reader that made it and frees it.
+    reader: usize,
 }
 
-/// A chunk of the log being read by the reader while the one before is applied.
+/// A chunk of the log being read by a reader while the one before is applied.
 type Ahead<E> = (u64, mpsc::Receiver<Result<Prepared<E>>>);
 
-/// What the reader thread is asked to do.
+/// What a reader thread is asked to do.
 enum ReaderJob<E> {
     Read {
         from: u64,
@@ -388,47 +390,58 @@ enum ReaderJob<E> {
     Drop(Arc<Prepared<E>>),
 }
 
-/// The thread that reads and decodes chunks ahead of the one being applied,
-/// and drops them once applied: a chunk's many small allocations (events,
-/// their strings and payloads, decoded events) are made and freed on this one
-/// thread. glibc's allocator is at its slowest when one thread frees what
-/// another allocated, and the chunks were the bulk of a rebuild's allocations.
-struct Reader<E> {
-    jobs: Option<mpsc::Sender<ReaderJob<E>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+/// How many reader threads read chunks ahead, taking turns.
+const READERS: usize = 2;
+
+/// The threads that read and decode chunks ahead of the one being applied, in
+/// turn, and free them once applied: each chunk's many small allocations
+/// (events, their strings and payloads, the decoded events) are made and
+/// freed on one thread, the store's blocking read included. glibc's allocator
+/// is at its slowest when one thread frees what another allocated, and the
+/// chunks are most of a rebuild's allocations.
+struct Readers<E> {
+    jobs: Vec<mpsc::Sender<ReaderJob<E>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    next: std::cell::Cell<usize>,
 }
 
-impl<E: Send + Sync + 'static> Reader<E> {
-    /// Starts the thread; if it cannot start, chunks are read on the caller's thread.
-    fn start(inner: &Arc<Inner<E>>, rt: &tokio::runtime::Handle) -> Reader<E> {
-        let (tx, rx) = mpsc::channel::<ReaderJob<E>>();
-        let (inner, rt) = (inner.clone(), rt.clone());
-        let spawned = std::thread::Builder::new()
-            .name("ecoute-projection-reader".into())
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    match job {
-                        ReaderJob::Read { from, limit, reply } => {
-                            // A reply nobody waits for any more (the start moved) is dropped here.
-                            let _ = reply.send(inner.read_chunk(&rt, from, limit));
+impl<E: Send + Sync + 'static> Readers<E> {
+    /// Starts the threads; if none can start, chunks are read on the caller's thread.
+    fn start(inner: &Arc<Inner<E>>, rt: &tokio::runtime::Handle) -> Readers<E> {
+        let mut readers = Readers {
+            jobs: Vec::new(),
+            threads: Vec::new(),
+            next: std::cell::Cell::new(0),
+        };
+        for i in 0..READERS {
+            let (tx, rx) = mpsc::channel::<ReaderJob<E>>();
+            let (inner, rt) = (inner.clone(), rt.clone());
+            let spawned = std::thread::Builder::new()
+                .name("ecoute-projection-reader".into())
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        match job {
+                            ReaderJob::Read { from, limit, reply } => {
+                                let chunk = inner.read_chunk(&rt, from, limit, i);
+                                // A reply nobody waits for any more (the start moved) is freed here.
+                                let _ = reply.send(chunk);
+                            }
+                            ReaderJob::Drop(chunk) => drop(chunk),
                         }
-                        ReaderJob::Drop(chunk) => drop(chunk),
                     }
+                });
+            match spawned {
+                Ok(thread) => {
+                    readers.jobs.push(tx);
+                    readers.threads.push(thread);
                 }
-            });
-        match spawned {
-            Ok(thread) => Reader {
-                jobs: Some(tx),
-                thread: Some(thread),
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot start the projection reader; reading inline");
-                Reader {
-                    jobs: None,
-                    thread: None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start a projection reader");
+                    break;
                 }
             }
         }
+        readers
     }
 
     /// Asks for the chunk of `limit` events from `from`.
@@ -441,31 +454,34 @@ impl<E: Send + Sync + 'static> Reader<E> {
     ) -> Ahead<E> {
         let (reply, rx) = mpsc::sync_channel(1);
         let job = ReaderJob::Read { from, limit, reply };
-        let unsent = match &self.jobs {
-            Some(jobs) => jobs.send(job).err().map(|mpsc::SendError(job)| job),
-            None => Some(job),
+        let unsent = if self.jobs.is_empty() {
+            Some(job)
+        } else {
+            let i = self.next.get() % self.jobs.len();
+            self.next.set(i + 1);
+            self.jobs[i].send(job).err().map(|mpsc::SendError(job)| job)
         };
         // No reader thread: read here.
         if let Some(ReaderJob::Read { reply, .. }) = unsent {
-            let _ = reply.send(inner.read_chunk(rt, from, limit));
+            let _ = reply.send(inner.read_chunk(rt, from, limit, usize::MAX));
         }
         (from, rx)
     }
 
     /// Hands back a chunk every model is done with, to be freed where it was made.
     fn done(&self, chunk: Arc<Prepared<E>>) {
-        if let Some(jobs) = &self.jobs {
+        if let Some(jobs) = self.jobs.get(chunk.reader) {
             let _ = jobs.send(ReaderJob::Drop(chunk));
         }
     }
 }
 
-impl<E> Drop for Reader<E> {
+impl<E> Drop for Readers<E> {
     fn drop(&mut self) {
-        // The reader holds the runtime (its store and model database): let it
+        // The readers hold the runtime (its store and model database): let them
         // end before the runtime's thread does, so a stopped runtime has let go of both.
-        self.jobs = None;
-        if let Some(thread) = self.thread.take() {
+        self.jobs.clear();
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
@@ -646,7 +662,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
         let mut ahead = std::collections::VecDeque::new();
         let mut persisted_once_caught_up = false;
         let workers = Workers::start(self);
-        let reader = Reader::start(self, rt);
+        let reader = Readers::start(self, rt);
         while !self.stop.load(Ordering::SeqCst) {
             let head = *head_rx.borrow_and_update();
             let progressed = match self.step(rt, head, &mut ahead, &workers, &reader) {
@@ -716,15 +732,17 @@ impl<E: Send + Sync + 'static> Inner<E> {
         }
     }
 
-    /// Reads `limit` events from `from` and decodes those a projection accepts
-    /// (on the reader thread, while the runtime applies the chunk before).
+    /// Reads `limit` events from `from` on the calling thread and decodes those
+    /// a projection accepts (on a reader thread, while the runtime applies the
+    /// chunk before); `reader` frees it.
     fn read_chunk(
         &self,
         rt: &tokio::runtime::Handle,
         from: u64,
         limit: usize,
+        reader: usize,
     ) -> Result<Prepared<E>> {
-        let events = rt.block_on(self.store.read_all(from, limit))?;
+        let events = self.store.read_all_blocking(rt, from, limit)?;
         let decoded = events
             .iter()
             .map(|e| {
@@ -735,7 +753,11 @@ impl<E: Send + Sync + 'static> Inner<E> {
                 cell
             })
             .collect();
-        Ok(Prepared { events, decoded })
+        Ok(Prepared {
+            events,
+            decoded,
+            reader,
+        })
     }
 
     /// The chunk from `from`: the one read ahead if it starts there, else read now.
@@ -744,7 +766,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
         rt: &tokio::runtime::Handle,
         from: u64,
         ahead: &mut std::collections::VecDeque<Ahead<E>>,
-        reader: &Reader<E>,
+        reader: &Readers<E>,
     ) -> Result<Prepared<E>> {
         let pending = match ahead.pop_front() {
             Some((start, pending)) if start == from => pending,
@@ -781,7 +803,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
         head: u64,
         ahead: &mut std::collections::VecDeque<Ahead<E>>,
         workers: &Workers<E>,
-        reader: &Reader<E>,
+        reader: &Readers<E>,
     ) -> Result<bool> {
         let mut progressed = false;
         let live_from = self
@@ -850,10 +872,11 @@ impl<E: Send + Sync + 'static> Inner<E> {
                 .config
                 .chunk
                 .min(usize::try_from(target - from).unwrap_or(usize::MAX));
-            let events = rt.block_on(self.store.read_all(from, limit))?;
+            let events = self.store.read_all_blocking(rt, from, limit)?;
             let prepared = Prepared {
                 decoded: events.iter().map(|_| OnceLock::new()).collect(),
                 events,
+                reader: usize::MAX,
             };
             let chunk = Chunk::new(&prepared, &self.decode);
             let mut st = lock(&slot.state);

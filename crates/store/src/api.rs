@@ -73,6 +73,20 @@ pub trait EventStore: Send + Sync + 'static {
     /// Reads up to `limit` events of `$all` from global position `from`, inclusive.
     async fn read_all(&self, from: u64, limit: usize) -> Result<Vec<RecordedEvent>>;
 
+    /// Reads like [`read_all`](Self::read_all), on the calling thread, which it
+    /// blocks: for a caller that runs on a thread of its own (a projection
+    /// runtime's readers), so that the events are allocated on the thread that
+    /// will free them, with no hand-off to a blocking pool. The provided version
+    /// runs `read_all` on `rt`. Never call it from inside an async task.
+    fn read_all_blocking(
+        &self,
+        rt: &tokio::runtime::Handle,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        rt.block_on(self.read_all(from, limit))
+    }
+
     /// Reads up to `limit` events of one category (every `case-*` stream, say),
     /// in global order, from global position `from`, inclusive.
     async fn read_category(

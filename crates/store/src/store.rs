@@ -467,6 +467,15 @@ impl<K: Kv> EventStore for Store<K> {
             .await
     }
 
+    fn read_all_blocking(
+        &self,
+        _: &tokio::runtime::Handle,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        self.shared.read_all(from, limit)
+    }
+
     async fn read_category(
         &self,
         category: &str,

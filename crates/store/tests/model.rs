@@ -209,6 +209,22 @@ async fn compare(store: &dyn EventStore, model: &Model) {
     assert_eq!(store.head().await.unwrap(), model.log.len() as u64);
     let all = store.read_all(0, 100_000).await.unwrap();
     assert_eq!(all.len(), model.log.len());
+    // The blocking read, on a thread of its own, reads the same, whole and in windows.
+    let rt = tokio::runtime::Handle::current();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                assert_eq!(store.read_all_blocking(&rt, 0, 100_000).unwrap(), all);
+                let from = all.len() as u64 / 3;
+                let window = store.read_all_blocking(&rt, from, 2).unwrap();
+                assert_eq!(
+                    window[..],
+                    all[all.len().min(from as usize)..all.len().min(from as usize + 2)]
+                );
+            })
+            .join()
+    })
+    .unwrap();
     for (i, (e, m)) in all.iter().zip(&model.log).enumerate() {
         assert_eq!(e.position, i as u64);
         assert_eq!((e.stream_id.as_str(), e.version), (m.0.as_str(), m.1));
