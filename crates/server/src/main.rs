@@ -214,7 +214,7 @@ struct DemoArgs {
 }
 
 fn main() -> std::process::ExitCode {
-    ecoute_server::allocator::configure();
+    ecoute_server::allocator::limit_arenas();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

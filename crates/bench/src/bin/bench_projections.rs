@@ -95,8 +95,8 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    // The allocator as the server runs it (glibc tuned: see the server's `allocator`).
-    ecoute_server::allocator::configure();
+    // The allocator as the server runs it (glibc's arenas bounded).
+    ecoute_server::allocator::limit_arenas();
     let args = Args::parse();
     let events = if args.quick { 100_000 } else { args.events };
     let base = args.dir.unwrap_or_else(|| {
