@@ -14,11 +14,15 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ProjectionError, Result};
 
 /// Key of the persisted checkpoint: the next position the persisted state will
-/// apply (u64), then the number of snapshot pages (u32) and the numbers of the
-/// first delta and of the next one (u64 each), all big-endian — so a lost page
-/// or delta is noticed.
+/// apply (u64), the snapshot in use (u64) and its number of pages (u32), and
+/// the numbers of the first delta and of the next one (u64 each), all
+/// big-endian — so a lost page or delta is noticed.
 const CHECKPOINT_KEY: &[u8] = b"\x00checkpoint";
-/// Prefix of the snapshot pages (then the page number, big-endian u32).
+/// Prefix of the snapshot pages (then the snapshot's number, big-endian u64,
+/// and the page's, big-endian u32). A new snapshot is written page by page
+/// beside the one in use, then switched to by the checkpoint record: pages of
+/// any other snapshot are left over from an interrupted write, or from before
+/// the switch, and are removed.
 const PAGE: u8 = 1;
 /// Prefix of the deltas written since the snapshot (then their number, big-endian u64).
 const DELTA: u8 = 2;
@@ -29,7 +33,7 @@ const MIN_COMPACT_BYTES: usize = 4 << 20;
 /// A write due by age waits this many times as long as the last one took.
 const WRITE_BUDGET: u32 = 10;
 /// The layout of the model trees; older layouts are dropped and rebuilt.
-const LAYOUT: u32 = 2;
+const LAYOUT: u32 = 3;
 const META_TREE: &str = "ecoute-projections-meta";
 const LAYOUT_KEY: &[u8] = b"\x00layout";
 
@@ -323,6 +327,8 @@ struct Persisted {
     overflowed: bool,
     /// The checkpoint of the persisted state.
     checkpoint: u64,
+    /// The snapshot in use, and its pages.
+    snapshot: u64,
     pages: u32,
     page_bytes: usize,
     first_delta: u64,
@@ -365,22 +371,31 @@ impl Model {
     }
 
     fn load_with(tree: sled::Tree, min_compact: usize, page_size: usize) -> Result<Model> {
-        let (checkpoint, expect_pages, first_delta, next_delta) = match tree.get(CHECKPOINT_KEY)? {
-            None => (0, 0, 0, 0),
-            Some(v) => {
-                let mut c = Cursor(&v);
-                let record = (c.u64()?, c.u32_be()?, c.u64()?, c.u64()?);
-                if !c.0.is_empty() {
-                    return Err(damaged("a malformed checkpoint"));
+        let (checkpoint, snapshot, expect_pages, first_delta, next_delta) =
+            match tree.get(CHECKPOINT_KEY)? {
+                None => (0, 0, 0, 0, 0),
+                Some(v) => {
+                    let mut c = Cursor(&v);
+                    let record = (c.u64()?, c.u64()?, c.u32_be()?, c.u64()?, c.u64()?);
+                    if !c.0.is_empty() {
+                        return Err(damaged("a malformed checkpoint"));
+                    }
+                    record
                 }
-                record
-            }
-        };
+            };
         let mut entries = Entries::default();
         let (mut pages, mut page_bytes) = (0u32, 0usize);
+        let mut left_over = Vec::new();
         for item in tree.scan_prefix([PAGE]) {
             let (k, v) = item?;
-            if k.len() != 5 || k[1..] != pages.to_be_bytes() {
+            if k.len() != 13 {
+                return Err(damaged("a malformed page key"));
+            }
+            if k[1..9] != snapshot.to_be_bytes() {
+                left_over.push(k);
+                continue;
+            }
+            if k[9..] != pages.to_be_bytes() {
                 return Err(damaged("a snapshot page is missing"));
             }
             for_each_change(&v, |key, value| {
@@ -417,6 +432,9 @@ impl Model {
         if checkpoint == 0 && !entries.is_empty() {
             return Err(damaged("entries without a checkpoint"));
         }
+        for k in left_over {
+            tree.remove(k)?;
+        }
         let bytes = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
         Ok(Model {
             tree,
@@ -431,6 +449,7 @@ impl Model {
                 changes: Vec::new(),
                 overflowed: false,
                 checkpoint,
+                snapshot,
                 pages,
                 page_bytes,
                 first_delta,
@@ -502,8 +521,11 @@ impl Model {
     }
 
     /// Persists the changes made in memory since the last write, with the
-    /// checkpoint, in one atomic batch: a delta, or a new snapshot once the
-    /// deltas outweigh the last one. Nothing to do if nothing changed.
+    /// checkpoint: a delta, in one atomic batch with the checkpoint record; or,
+    /// once the deltas outweigh the last snapshot, a new snapshot, written page
+    /// by page beside the one in use (never the whole model twice in memory)
+    /// and switched to by one atomic batch with the checkpoint record. Nothing
+    /// to do if nothing changed.
     pub(crate) fn persist(&self) -> Result<()> {
         let started = Instant::now();
         let mut p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
@@ -514,27 +536,25 @@ impl Model {
         let mut batch = sled::Batch::default();
         let compact =
             p.overflowed || p.delta_bytes + p.changes.len() > p.page_bytes.max(self.min_compact);
-        let (pages, page_bytes, delta_bytes);
+        let (snapshot, pages, page_bytes, delta_bytes);
         if compact {
+            snapshot = p.snapshot + 1;
+            // Pages of an earlier attempt at this snapshot would pass for its own.
+            for item in self.tree.scan_prefix(page_prefix(snapshot)) {
+                self.tree.remove(item?.0)?;
+            }
             let mut page = Vec::with_capacity(self.page_size);
             let mut n = 0u32;
             let mut written = 0usize;
-            for (k, v) in view.entries.iter() {
+            let mut entries = view.entries.iter().peekable();
+            while let Some((k, v)) = entries.next() {
                 push_change(&mut page, k, Some(v));
-                if page.len() >= self.page_size {
+                if page.len() >= self.page_size || entries.peek().is_none() {
                     written += page.len();
-                    batch.insert(page_key(n).to_vec(), seal(&page));
+                    self.tree.insert(page_key(snapshot, n), seal(&page))?;
                     page.clear();
                     n += 1;
                 }
-            }
-            if !page.is_empty() {
-                written += page.len();
-                batch.insert(page_key(n).to_vec(), seal(&page));
-                n += 1;
-            }
-            for old in n..p.pages {
-                batch.remove(page_key(old).to_vec());
             }
             for seq in p.first_delta..p.next_delta {
                 batch.remove(delta_key(seq).to_vec());
@@ -543,15 +563,17 @@ impl Model {
         } else {
             let len = p.changes.len();
             batch.insert(delta_key(p.next_delta).to_vec(), seal(&p.changes));
-            (pages, page_bytes, delta_bytes) = (p.pages, p.page_bytes, p.delta_bytes + len);
+            (snapshot, pages, page_bytes, delta_bytes) =
+                (p.snapshot, p.pages, p.page_bytes, p.delta_bytes + len);
         }
         let (first_delta, next_delta) = if compact {
             (p.next_delta, p.next_delta)
         } else {
             (p.first_delta, p.next_delta + 1)
         };
-        let mut record = Vec::with_capacity(28);
+        let mut record = Vec::with_capacity(36);
         record.extend_from_slice(&view.checkpoint.to_be_bytes());
+        record.extend_from_slice(&snapshot.to_be_bytes());
         record.extend_from_slice(&pages.to_be_bytes());
         record.extend_from_slice(&first_delta.to_be_bytes());
         record.extend_from_slice(&next_delta.to_be_bytes());
@@ -559,6 +581,8 @@ impl Model {
         let checkpoint = view.checkpoint;
         drop(view);
         self.tree.apply_batch(batch)?;
+        let (old_snapshot, old_pages) = (p.snapshot, p.pages);
+        p.snapshot = snapshot;
         p.first_delta = first_delta;
         p.next_delta = next_delta;
         p.pages = pages;
@@ -573,6 +597,16 @@ impl Model {
         }
         p.last_write = Instant::now();
         p.last_cost = started.elapsed();
+        if compact {
+            // The old snapshot is no longer named: its pages go (or, if this
+            // fails, at the next load).
+            for n in 0..old_pages {
+                if let Err(e) = self.tree.remove(page_key(old_snapshot, n)) {
+                    tracing::warn!(error = %e, "an old snapshot page was not removed; it will be at the next load");
+                    break;
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -581,9 +615,16 @@ fn damaged(what: &str) -> ProjectionError {
     ProjectionError::Model(format!("persisted model damaged: {what}"))
 }
 
-fn page_key(n: u32) -> [u8; 5] {
-    let mut k = [PAGE; 5];
-    k[1..].copy_from_slice(&n.to_be_bytes());
+fn page_prefix(snapshot: u64) -> [u8; 9] {
+    let mut k = [PAGE; 9];
+    k[1..].copy_from_slice(&snapshot.to_be_bytes());
+    k
+}
+
+fn page_key(snapshot: u64, n: u32) -> [u8; 13] {
+    let mut k = [PAGE; 13];
+    k[1..9].copy_from_slice(&snapshot.to_be_bytes());
+    k[9..].copy_from_slice(&n.to_be_bytes());
     k
 }
 
@@ -1228,7 +1269,65 @@ mod tests {
         let last = tree.scan_prefix([PAGE]).last().unwrap().unwrap().0;
         tree.remove(last).unwrap();
         assert!(Model::load(tree.clone()).is_err());
-        tree.remove(page_key(0)).unwrap();
+        tree.remove(page_key(1, 0)).unwrap();
         assert!(Model::load(tree).is_err());
+    }
+
+    /// A snapshot is written page by page beside the one in use: pages of
+    /// another snapshot (a write interrupted before the switch, or old pages not
+    /// yet removed after it) are not read, and are removed at load.
+    #[test]
+    fn pages_of_another_snapshot_are_left_out_and_removed() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("m").unwrap();
+        let model = Model::load_with(tree.clone(), 0, 16).unwrap();
+        let put = |model: &Model, value: u8, checkpoint: u64| {
+            let writes: Vec<_> = (1u8..20).map(|k| (vec![k], vec![value; 10])).collect();
+            // Three times over: changes that outweigh a snapshot, so one is written.
+            for _ in 0..3 {
+                model.apply(
+                    writes
+                        .iter()
+                        .map(|(k, v)| (k.as_slice(), Some(v.as_slice()))),
+                    checkpoint,
+                );
+            }
+            model.persist().unwrap();
+        };
+        put(&model, 1, 7);
+        put(&model, 2, 8); // a second snapshot (the deltas outweigh the first)
+        let in_use = |tree: &sled::Tree| {
+            let mut snapshots: Vec<u64> = tree
+                .scan_prefix([PAGE])
+                .map(|i| u64::from_be_bytes(i.unwrap().0[1..9].try_into().unwrap()))
+                .collect();
+            snapshots.dedup();
+            snapshots
+        };
+        assert_eq!(
+            in_use(&tree),
+            vec![2],
+            "the first snapshot's pages were removed"
+        );
+        drop(model);
+        // An interrupted write of snapshot 3, and a page of snapshot 1 left behind.
+        tree.insert(page_key(3, 0), b"half a page".to_vec())
+            .unwrap();
+        tree.insert(page_key(1, 5), b"stale".to_vec()).unwrap();
+        let model = Model::load(tree.clone()).unwrap();
+        assert_eq!(model.checkpoint(), 8);
+        assert_eq!(model.get(&[1]), Some(vec![2; 10]));
+        assert_eq!(in_use(&tree), vec![2]);
+        // The next snapshot is written over whatever snapshot 3 had left.
+        tree.insert(page_key(3, 9), b"more of it".to_vec()).unwrap();
+        put(&model, 3, 9);
+        put(&model, 4, 10);
+        drop(model);
+        let model = Model::load(tree.clone()).unwrap();
+        assert_eq!(
+            (model.checkpoint(), model.get(&[19])),
+            (10, Some(vec![4; 10]))
+        );
+        assert_eq!(in_use(&tree).len(), 1);
     }
 }
