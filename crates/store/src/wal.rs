@@ -557,12 +557,21 @@ mod tests {
             }),
         )
         .unwrap();
-        for n in 1..=20 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // Write until a full segment was checkpointed: on a loaded machine the
+        // spare segment the checkpointer prepares can come late, and the journal
+        // then keeps writing to the active one rather than wait for it.
+        let mut n = 0u8;
+        while (n < 20 || calls.load(Ordering::SeqCst) == 0) && std::time::Instant::now() < deadline
+        {
+            n = n.wrapping_add(1);
             wal.push(encode_frame(&pairs(n % 5 + 1)).unwrap());
             wal.sync().unwrap();
+            if n >= 20 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
         }
         // Only segments the checkpointer has not reached yet remain, the active one last.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while segments(&dir).unwrap().len() > 1 && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
