@@ -77,3 +77,54 @@ fn a_killed_projection_neither_skips_nor_double_counts() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The first catch-up is persisted before it is reported: a process killed
+/// right after saying so left its models at the head, with nothing to replay.
+#[test]
+fn the_first_catch_up_is_persisted_before_it_is_reported() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_projection_worker"))
+        .arg(dir.path())
+        .arg("catch-up")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let stdout = child.stdout.take().context("child stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let head: u64 = line
+        .trim()
+        .strip_prefix("caught up ")
+        .with_context(|| format!("the worker said {line:?}"))?
+        .parse()?;
+    child.kill()?;
+    child.wait()?;
+    ensure!(head >= 3000, "the worker appended {head} events");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let store: Arc<dyn EventStore> = Arc::new(open_store(&dir.path().join("store"))?);
+        ensure!(store.head().await? == head);
+        let runtime = Runtime::start(
+            store.clone(),
+            ModelDb::open(dir.path().join("models"))?,
+            unit_decoder(),
+            vec![Arc::new(Counter)],
+            RuntimeConfig::default(),
+        )?;
+        // As loaded, before anything is applied: at the head already.
+        let reader = runtime.reader("counter")?;
+        ensure!(
+            reader.checkpoint()? == head,
+            "the models were persisted at {} of {head}",
+            reader.checkpoint()?
+        );
+        let total: u64 = reader.get(COUNTER_TOTAL)?.unwrap_or(0);
+        ensure!(total == head, "counted {total} of {head}");
+        runtime.stop()?;
+        anyhow::Ok(())
+    })
+}

@@ -680,6 +680,11 @@ impl<E: Send + Sync + 'static> Inner<E> {
             // hands free memory back to the kernel then).
             if !persisted_once_caught_up && self.caught_up(head) {
                 self.persist_models(true);
+                // Written to the files, not left in sled's buffers: a process
+                // killed after the catch-up was reported replays nothing.
+                if let Err(e) = self.db.flush() {
+                    tracing::error!(error = %e, "read models not flushed after the catch-up");
+                }
                 persisted_once_caught_up = true;
             }
             self.publish_progress();

@@ -3,6 +3,10 @@
 //!
 //! Usage: `projection_worker DIR`. Prints `ready` once the runtime runs and
 //! events flow.
+//!
+//! `projection_worker DIR catch-up`: appends 3,000 events, then starts the
+//! runtime with writes by age or size out of reach, waits for it to catch up,
+//! prints `caught up HEAD` and waits to be killed.
 
 use std::sync::Arc;
 
@@ -20,6 +24,9 @@ async fn main() -> anyhow::Result<()> {
     let dir = std::path::Path::new(&dir);
     let store: Arc<dyn EventStore> = Arc::new(open_store(&dir.join("store"))?);
     let models = ModelDb::open(dir.join("models"))?;
+    if std::env::args().nth(2).as_deref() == Some("catch-up") {
+        return catch_up(store, models).await;
+    }
     let _runtime = Runtime::start(
         store.clone(),
         models,
@@ -52,5 +59,37 @@ async fn main() -> anyhow::Result<()> {
     for t in tasks {
         t.await??;
     }
+    Ok(())
+}
+
+/// Appends a history, catches up on it with no write due by age or size, says
+/// so, and waits to be killed: what is persisted then is what the first
+/// catch-up wrote.
+async fn catch_up(store: Arc<dyn EventStore>, models: ModelDb) -> anyhow::Result<()> {
+    for s in 0..100 {
+        let category = if s % 2 == 0 { "case" } else { "call" };
+        let stream = StreamId::new(format!("{category}-{}", Uuid::new_v4()))?;
+        let events = (0..30)
+            .map(|_| EventData::new(Uuid::new_v4(), "Counted", 1, vec![1; 64]))
+            .collect();
+        store
+            .append_to_stream(stream, ExpectedVersion::NoStream, events)
+            .await?;
+    }
+    let runtime = Runtime::start(
+        store.clone(),
+        models,
+        unit_decoder(),
+        vec![Arc::new(Counter)],
+        RuntimeConfig {
+            chunk: 64,
+            persist_after: std::time::Duration::from_secs(3600),
+            persist_bytes: usize::MAX,
+        },
+    )?;
+    let head = store.head().await?;
+    runtime.wait_for(head).await?;
+    println!("caught up {head}");
+    std::future::pending::<()>().await;
     Ok(())
 }
