@@ -159,3 +159,19 @@ impl ecoute_projections::Projection<()> for Counter {
 pub fn unit_decoder() -> ecoute_projections::Decoder<()> {
     std::sync::Arc::new(|_| Ok(Some(())))
 }
+
+/// Starts a runtime of [`Counter`] over `store`, with its models in `models`
+/// (from within a tokio runtime).
+pub fn start_counter(
+    store: std::sync::Arc<dyn ecoute_store::EventStore>,
+    models: &std::path::Path,
+    config: ecoute_projections::RuntimeConfig,
+) -> anyhow::Result<ecoute_projections::Runtime<()>> {
+    Ok(ecoute_projections::Runtime::start(
+        store,
+        ecoute_projections::ModelDb::open(models)?,
+        unit_decoder(),
+        vec![std::sync::Arc::new(Counter)],
+        config,
+    )?)
+}

@@ -7,14 +7,28 @@
 //! Default 3 rounds; `ECOUTE_CRASH_ROUNDS=50` for more.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context};
-use ecoute_projections::{ModelDb, Runtime, RuntimeConfig};
+use ecoute_projections::RuntimeConfig;
 use ecoute_store::EventStore;
-use ecoute_tests::{open_store, seed_from_env, unit_decoder, Counter, Rng, COUNTER_TOTAL};
+use ecoute_tests::{open_store, seed_from_env, start_counter, Rng, COUNTER_TOTAL};
+
+/// Starts the worker on `dir` and returns it with the first line it printed.
+fn start_worker(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<(Child, String)> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_projection_worker"))
+        .arg(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let stdout = child.stdout.take().context("child stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    Ok((child, line))
+}
 
 #[test]
 fn a_killed_projection_neither_skips_nor_double_counts() -> anyhow::Result<()> {
@@ -30,14 +44,7 @@ fn a_killed_projection_neither_skips_nor_double_counts() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     for round in 0..rounds {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_projection_worker"))
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().context("child stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
+        let (mut child, line) = start_worker(dir.path(), &[])?;
         ensure!(
             line.trim() == "ready",
             "round {round}: the worker said {line:?}"
@@ -48,11 +55,9 @@ fn a_killed_projection_neither_skips_nor_double_counts() -> anyhow::Result<()> {
 
         rt.block_on(async {
             let store: Arc<dyn EventStore> = Arc::new(open_store(&dir.path().join("store"))?);
-            let runtime = Runtime::start(
+            let runtime = start_counter(
                 store.clone(),
-                ModelDb::open(dir.path().join("models"))?,
-                unit_decoder(),
-                vec![Arc::new(Counter)],
+                &dir.path().join("models"),
                 RuntimeConfig::default(),
             )?;
             let head = store.head().await?;
@@ -83,15 +88,7 @@ fn a_killed_projection_neither_skips_nor_double_counts() -> anyhow::Result<()> {
 #[test]
 fn the_first_catch_up_is_persisted_before_it_is_reported() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_projection_worker"))
-        .arg(dir.path())
-        .arg("catch-up")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let stdout = child.stdout.take().context("child stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
+    let (mut child, line) = start_worker(dir.path(), &["catch-up"])?;
     let head: u64 = line
         .trim()
         .strip_prefix("caught up ")
@@ -108,11 +105,9 @@ fn the_first_catch_up_is_persisted_before_it_is_reported() -> anyhow::Result<()>
     rt.block_on(async {
         let store: Arc<dyn EventStore> = Arc::new(open_store(&dir.path().join("store"))?);
         ensure!(store.head().await? == head);
-        let runtime = Runtime::start(
+        let runtime = start_counter(
             store.clone(),
-            ModelDb::open(dir.path().join("models"))?,
-            unit_decoder(),
-            vec![Arc::new(Counter)],
+            &dir.path().join("models"),
             RuntimeConfig::default(),
         )?;
         // As loaded, before anything is applied: at the head already.

@@ -52,8 +52,7 @@ pub fn encode_value<T: Serialize>(value: &T) -> Result<Vec<u8>> {
             ProjectionError::Model("value encoding re-entered on one thread".into())
         })?;
         buf.clear();
-        bincode::serde::encode_into_std_write(value, &mut *buf, config())
-            .map_err(|e| ProjectionError::Model(format!("value cannot be encoded: {e}")))?;
+        encode_into(value, &mut buf)?;
         let out = buf.to_vec();
         // Do not keep a rare huge buffer alive on the thread.
         if buf.capacity() > 1 << 20 {
@@ -63,13 +62,29 @@ pub fn encode_value<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     })
 }
 
+/// Appends a value's encoding to `out`; on failure `out` is left as it was.
+fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<()> {
+    let len = out.len();
+    bincode::serde::encode_into_std_write(value, &mut *out, config())
+        .map(|_| ())
+        .map_err(|e| {
+            out.truncate(len);
+            ProjectionError::Model(format!("value cannot be encoded: {e}"))
+        })
+}
+
+/// Decodes the value at the start of `bytes`, and how many bytes it took.
+fn decode_first<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize)> {
+    bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|e| ProjectionError::Model(format!("stored value cannot be decoded: {e}")))
+}
+
 /// Decodes a value made of values appended one after the other
 /// ([`ModelTx::append_typed`]); a damaged value is an error, never a panic.
 pub fn decode_appended<T: DeserializeOwned>(mut bytes: &[u8]) -> Result<Vec<T>> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        let (v, used) = bincode::serde::decode_from_slice(bytes, config())
-            .map_err(|e| ProjectionError::Model(format!("stored value cannot be decoded: {e}")))?;
+        let (v, used) = decode_first(bytes)?;
         out.push(v);
         bytes = bytes.get(used..).unwrap_or_default();
     }
@@ -78,9 +93,7 @@ pub fn decode_appended<T: DeserializeOwned>(mut bytes: &[u8]) -> Result<Vec<T>> 
 
 /// Decodes a read-model value; a damaged value is an error, never a panic.
 pub fn decode_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    bincode::serde::decode_from_slice(bytes, config())
-        .map(|(v, _)| v)
-        .map_err(|e| ProjectionError::Model(format!("stored value cannot be decoded: {e}")))
+    decode_first(bytes).map(|(v, _)| v)
 }
 
 /// The read-model database: a sled database apart from the event log.
@@ -760,9 +773,7 @@ impl<T: Serialize + Send + 'static> Held for T {
     }
 
     fn encode_into(&self, out: &mut Vec<u8>) -> Result<()> {
-        bincode::serde::encode_into_std_write(self, out, config())
-            .map(|_| ())
-            .map_err(|e| ProjectionError::Model(format!("value cannot be encoded: {e}")))
+        encode_into(self, out)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -812,14 +823,21 @@ impl<'a> ModelTx<'a> {
         &self,
         key: &[u8],
     ) -> Result<Option<T>> {
+        if let Some(Pending::Typed(v)) = self.pending.get(key) {
+            if let Some(t) = v.as_any().downcast_ref::<T>() {
+                return Ok(Some(t.clone()));
+            }
+        }
+        self.decode(key)
+    }
+
+    /// Decodes the value of `key` as the chunk sees it (a typed value written
+    /// in the chunk, through its encoding).
+    fn decode<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
         match self.pending.get(key) {
             Some(Pending::Removed) => Ok(None),
             Some(Pending::Bytes(v)) => decode_value(v).map(Some),
-            Some(Pending::Typed(v)) => match v.as_any().downcast_ref::<T>() {
-                Some(t) => Ok(Some(t.clone())),
-                // Written as another type: read it through its encoding.
-                None => decode_value(&v.encode()?).map(Some),
-            },
+            Some(Pending::Typed(v)) => decode_value(&v.encode()?).map(Some),
             Some(Pending::Taken) => Err(taken()),
             None => read(&self.model.view)
                 .entries
@@ -847,17 +865,7 @@ impl<'a> ModelTx<'a> {
                 return Err(ProjectionError::Model("a taken value changed type".into()));
             }
         }
-        match self.pending.get(key) {
-            Some(Pending::Removed) => Ok(None),
-            Some(Pending::Bytes(v)) => decode_value(v).map(Some),
-            Some(Pending::Typed(v)) => decode_value(&v.encode()?).map(Some),
-            Some(Pending::Taken) => Err(taken()),
-            None => read(&self.model.view)
-                .entries
-                .get(key)
-                .map(|v| decode_value(v))
-                .transpose(),
-        }
+        self.decode(key)
     }
 
     /// Appends a value to the values under `key` (read back with
@@ -865,17 +873,8 @@ impl<'a> ModelTx<'a> {
     /// already there are neither decoded nor encoded again.
     pub fn append_typed<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<()> {
         check_key(&key)?;
-        let encode = |out: &mut Vec<u8>| {
-            let len = out.len();
-            bincode::serde::encode_into_std_write(value, out, config())
-                .map(|_| ())
-                .map_err(|e| {
-                    out.truncate(len);
-                    ProjectionError::Model(format!("value cannot be encoded: {e}"))
-                })
-        };
-        let bytes = match self.pending.get_mut(key.as_slice()) {
-            Some(Pending::Bytes(v)) => return encode(v),
+        let mut bytes = match self.pending.get_mut(key.as_slice()) {
+            Some(Pending::Bytes(v)) => return encode_into(value, v),
             Some(Pending::Taken) => return Err(taken()),
             Some(Pending::Removed) => Vec::new(),
             Some(Pending::Typed(v)) => v.encode()?,
@@ -887,8 +886,7 @@ impl<'a> ModelTx<'a> {
                 v
             }
         };
-        let mut bytes = bytes;
-        encode(&mut bytes)?;
+        encode_into(value, &mut bytes)?;
         self.pending.insert(key, Pending::Bytes(bytes));
         Ok(())
     }

@@ -393,6 +393,61 @@ enum ReaderJob<E> {
 /// How many reader threads read chunks ahead, taking turns.
 const READERS: usize = 2;
 
+/// Long-lived threads, each with a queue of its own, joined when dropped: a
+/// stopped runtime has let go of its store and model database.
+struct Threads<J> {
+    queues: Vec<Option<mpsc::Sender<J>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl<J: Send + 'static> Threads<J> {
+    /// `n` threads; thread `i` runs `work(i, job)` for each job sent to it. A
+    /// thread that cannot start is left out: its jobs are given back.
+    fn start(n: usize, name: &str, work: impl Fn(usize, J) + Send + Sync + 'static) -> Self {
+        let work = Arc::new(work);
+        let mut pool = Threads {
+            queues: Vec::with_capacity(n),
+            threads: Vec::with_capacity(n),
+        };
+        for i in 0..n {
+            let (tx, rx) = mpsc::channel::<J>();
+            let work = work.clone();
+            let spawned = std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || rx.iter().for_each(|job| work(i, job)));
+            match spawned {
+                Ok(thread) => {
+                    pool.queues.push(Some(tx));
+                    pool.threads.push(thread);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, thread = name, "cannot start a projection thread; its work is done inline");
+                    pool.queues.push(None);
+                }
+            }
+        }
+        pool
+    }
+
+    /// Sends a job to thread `i`, or gives it back if there is no such thread.
+    fn send(&self, i: usize, job: J) -> std::result::Result<(), J> {
+        match self.queues.get(i) {
+            Some(Some(tx)) => tx.send(job).map_err(|mpsc::SendError(job)| job),
+            _ => Err(job),
+        }
+    }
+}
+
+impl<J> Drop for Threads<J> {
+    fn drop(&mut self) {
+        // Closing the queues ends the threads.
+        self.queues.clear();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// The threads that read and decode chunks ahead of the one being applied, in
 /// turn, and free them once applied: each chunk's many small allocations
 /// (events, their strings and payloads, the decoded events) are made and
@@ -400,48 +455,28 @@ const READERS: usize = 2;
 /// is at its slowest when one thread frees what another allocated, and the
 /// chunks are most of a rebuild's allocations.
 struct Readers<E> {
-    jobs: Vec<mpsc::Sender<ReaderJob<E>>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
+    threads: Threads<ReaderJob<E>>,
     next: std::cell::Cell<usize>,
 }
 
 impl<E: Send + Sync + 'static> Readers<E> {
-    /// Starts the threads; if none can start, chunks are read on the caller's thread.
     fn start(inner: &Arc<Inner<E>>, rt: &tokio::runtime::Handle) -> Readers<E> {
-        let mut readers = Readers {
-            jobs: Vec::new(),
-            threads: Vec::new(),
+        let (inner, rt) = (inner.clone(), rt.clone());
+        let threads = Threads::start(
+            READERS,
+            "ecoute-projection-reader",
+            move |i, job| match job {
+                ReaderJob::Read { from, limit, reply } => {
+                    // A reply nobody waits for any more (the start moved) is freed here.
+                    let _ = reply.send(inner.read_chunk(&rt, from, limit, i));
+                }
+                ReaderJob::Drop(chunk) => drop(chunk),
+            },
+        );
+        Readers {
+            threads,
             next: std::cell::Cell::new(0),
-        };
-        for i in 0..READERS {
-            let (tx, rx) = mpsc::channel::<ReaderJob<E>>();
-            let (inner, rt) = (inner.clone(), rt.clone());
-            let spawned = std::thread::Builder::new()
-                .name("ecoute-projection-reader".into())
-                .spawn(move || {
-                    while let Ok(job) = rx.recv() {
-                        match job {
-                            ReaderJob::Read { from, limit, reply } => {
-                                let chunk = inner.read_chunk(&rt, from, limit, i);
-                                // A reply nobody waits for any more (the start moved) is freed here.
-                                let _ = reply.send(chunk);
-                            }
-                            ReaderJob::Drop(chunk) => drop(chunk),
-                        }
-                    }
-                });
-            match spawned {
-                Ok(thread) => {
-                    readers.jobs.push(tx);
-                    readers.threads.push(thread);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot start a projection reader");
-                    break;
-                }
-            }
         }
-        readers
     }
 
     /// Asks for the chunk of `limit` events from `from`.
@@ -453,37 +488,21 @@ impl<E: Send + Sync + 'static> Readers<E> {
         limit: usize,
     ) -> Ahead<E> {
         let (reply, rx) = mpsc::sync_channel(1);
-        let job = ReaderJob::Read { from, limit, reply };
-        let unsent = if self.jobs.is_empty() {
-            Some(job)
-        } else {
-            let i = self.next.get() % self.jobs.len();
-            self.next.set(i + 1);
-            self.jobs[i].send(job).err().map(|mpsc::SendError(job)| job)
-        };
-        // No reader thread: read here.
-        if let Some(ReaderJob::Read { reply, .. }) = unsent {
+        let i = self.next.get();
+        self.next.set((i + 1) % READERS);
+        // No reader thread to take it: read here.
+        if let Err(ReaderJob::Read { reply, .. }) =
+            self.threads.send(i, ReaderJob::Read { from, limit, reply })
+        {
             let _ = reply.send(inner.read_chunk(rt, from, limit, usize::MAX));
         }
         (from, rx)
     }
 
-    /// Hands back a chunk every model is done with, to be freed where it was made.
+    /// Hands back a chunk every model is done with, to be freed where it was
+    /// made (here, if it was read here).
     fn done(&self, chunk: Arc<Prepared<E>>) {
-        if let Some(jobs) = self.jobs.get(chunk.reader) {
-            let _ = jobs.send(ReaderJob::Drop(chunk));
-        }
-    }
-}
-
-impl<E> Drop for Readers<E> {
-    fn drop(&mut self) {
-        // The readers hold the runtime (its store and model database): let them
-        // end before the runtime's thread does, so a stopped runtime has let go of both.
-        self.jobs.clear();
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
+        let _ = self.threads.send(chunk.reader, ReaderJob::Drop(chunk));
     }
 }
 
@@ -570,74 +589,41 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 /// on one short-lived thread and freed on another; here a model's entries are
 /// made and dropped on its own thread.
 struct Workers<E> {
-    jobs: Vec<Option<mpsc::Sender<Arc<Prepared<E>>>>>,
+    threads: Threads<Arc<Prepared<E>>>,
     done: mpsc::Receiver<()>,
-    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl<E: Send + Sync + 'static> Workers<E> {
-    /// A thread per slot; a slot whose thread cannot start is applied inline.
     fn start(inner: &Arc<Inner<E>>) -> Workers<E> {
         let (done_tx, done) = mpsc::channel();
-        let mut jobs = Vec::with_capacity(inner.slots.len());
-        let mut threads = Vec::new();
-        for i in 0..inner.slots.len() {
-            let (tx, rx) = mpsc::channel::<Arc<Prepared<E>>>();
-            let (inner, done_tx) = (inner.clone(), done_tx.clone());
-            let spawned = std::thread::Builder::new()
-                .name("ecoute-projection".into())
-                .spawn(move || {
-                    while let Ok(prepared) = rx.recv() {
-                        inner.apply_live(&inner.slots[i], &Chunk::new(&prepared, &inner.decode));
-                        drop(prepared);
-                        if done_tx.send(()).is_err() {
-                            break;
-                        }
-                    }
-                });
-            match spawned {
-                Ok(thread) => {
-                    threads.push(thread);
-                    jobs.push(Some(tx));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot start a projection thread; applying inline");
-                    jobs.push(None);
-                }
-            }
-        }
-        Workers {
-            jobs,
-            done,
-            threads,
-        }
+        let inner = inner.clone();
+        let n = inner.slots.len();
+        let threads = Threads::start(
+            n,
+            "ecoute-projection",
+            move |i, prepared: Arc<Prepared<E>>| {
+                inner.apply_live(&inner.slots[i], &Chunk::new(&prepared, &inner.decode));
+                drop(prepared);
+                let _ = done_tx.send(());
+            },
+        );
+        Workers { threads, done }
     }
 
     /// Applies a chunk to the live slots, each on its thread, and waits for all.
     fn apply(&self, inner: &Inner<E>, live: &[usize], prepared: &Arc<Prepared<E>>) {
         let mut sent = 0;
         for &i in live {
-            match &self.jobs[i] {
-                Some(tx) if tx.send(prepared.clone()).is_ok() => sent += 1,
-                _ => inner.apply_live(&inner.slots[i], &Chunk::new(prepared, &inner.decode)),
+            match self.threads.send(i, prepared.clone()) {
+                Ok(()) => sent += 1,
+                Err(_) => inner.apply_live(&inner.slots[i], &Chunk::new(prepared, &inner.decode)),
             }
         }
         for _ in 0..sent {
-            // A worker only goes away with its sender: this cannot fail while we hold them.
+            // A worker only goes away with its queue: this cannot fail while we hold them.
             if self.done.recv().is_err() {
                 break;
             }
-        }
-    }
-}
-
-impl<E> Drop for Workers<E> {
-    fn drop(&mut self) {
-        // Closing the channels ends the threads; wait for them, so a stopped
-        // runtime has let go of its store and model database.
-        self.jobs.clear();
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
         }
     }
 }
@@ -680,11 +666,6 @@ impl<E: Send + Sync + 'static> Inner<E> {
             // hands free memory back to the kernel then).
             if !persisted_once_caught_up && self.caught_up(head) {
                 self.persist_models(true);
-                // Written to the files, not left in sled's buffers: a process
-                // killed after the catch-up was reported replays nothing.
-                if let Err(e) = self.db.flush() {
-                    tracing::error!(error = %e, "read models not flushed after the catch-up");
-                }
                 persisted_once_caught_up = true;
             }
             self.publish_progress();
@@ -716,7 +697,10 @@ impl<E: Send + Sync + 'static> Inner<E> {
         })
     }
 
-    /// Persists the models whose changes are due (`all`: every change).
+    /// Persists the models whose changes are due; `all`: every change, then
+    /// flushed to the files rather than left in sled's buffers (after the first
+    /// catch-up and when the runtime ends: a process killed after either
+    /// replays nothing).
     fn persist_models(&self, all: bool) {
         for slot in &self.slots {
             let models: Vec<Arc<Model>> = {
@@ -733,6 +717,11 @@ impl<E: Send + Sync + 'static> Inner<E> {
                         tracing::error!(projection = slot.projection.name(), error = %e, "read model not persisted; retrying later");
                     }
                 }
+            }
+        }
+        if all {
+            if let Err(e) = self.db.flush() {
+                tracing::error!(error = %e, "read models not flushed");
             }
         }
     }

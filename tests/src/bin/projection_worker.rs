@@ -11,9 +11,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use ecoute_projections::{ModelDb, Runtime, RuntimeConfig};
+use ecoute_projections::RuntimeConfig;
 use ecoute_store::{EventData, EventStore, ExpectedVersion, StreamId};
-use ecoute_tests::{open_store, unit_decoder, Counter};
+use ecoute_tests::{open_store, start_counter};
 use uuid::Uuid;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -23,15 +23,13 @@ async fn main() -> anyhow::Result<()> {
         .context("usage: projection_worker DIR")?;
     let dir = std::path::Path::new(&dir);
     let store: Arc<dyn EventStore> = Arc::new(open_store(&dir.join("store"))?);
-    let models = ModelDb::open(dir.join("models"))?;
+    let models = dir.join("models");
     if std::env::args().nth(2).as_deref() == Some("catch-up") {
-        return catch_up(store, models).await;
+        return catch_up(store, &models).await;
     }
-    let _runtime = Runtime::start(
+    let _runtime = start_counter(
         store.clone(),
-        models,
-        unit_decoder(),
-        vec![Arc::new(Counter)],
+        &models,
         RuntimeConfig {
             chunk: 37,
             // Persist all the time, so that the kill lands among the model's writes.
@@ -65,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
 /// Appends a history, catches up on it with no write due by age or size, says
 /// so, and waits to be killed: what is persisted then is what the first
 /// catch-up wrote.
-async fn catch_up(store: Arc<dyn EventStore>, models: ModelDb) -> anyhow::Result<()> {
+async fn catch_up(store: Arc<dyn EventStore>, models: &std::path::Path) -> anyhow::Result<()> {
     for s in 0..100 {
         let category = if s % 2 == 0 { "case" } else { "call" };
         let stream = StreamId::new(format!("{category}-{}", Uuid::new_v4()))?;
@@ -76,11 +74,9 @@ async fn catch_up(store: Arc<dyn EventStore>, models: ModelDb) -> anyhow::Result
             .append_to_stream(stream, ExpectedVersion::NoStream, events)
             .await?;
     }
-    let runtime = Runtime::start(
+    let runtime = start_counter(
         store.clone(),
         models,
-        unit_decoder(),
-        vec![Arc::new(Counter)],
         RuntimeConfig {
             chunk: 64,
             persist_after: std::time::Duration::from_secs(3600),
