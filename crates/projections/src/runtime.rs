@@ -590,8 +590,16 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 /// made and dropped on its own thread.
 struct Workers<E> {
     threads: Threads<Arc<Prepared<E>>>,
-    done: mpsc::Receiver<()>,
+    /// The first position of each chunk a worker is done with.
+    done: mpsc::Receiver<u64>,
+    /// Workers done with a chunk the runtime has not waited for yet.
+    finished: std::cell::RefCell<HashMap<u64, usize>>,
+    in_flight: std::cell::RefCell<Option<InFlight<E>>>,
 }
+
+/// The chunk being applied while the next one is handed out: its first
+/// position, and how many workers took it.
+type InFlight<E> = (Arc<Prepared<E>>, u64, usize);
 
 impl<E: Send + Sync + 'static> Workers<E> {
     fn start(inner: &Arc<Inner<E>>) -> Workers<E> {
@@ -602,29 +610,71 @@ impl<E: Send + Sync + 'static> Workers<E> {
             n,
             "ecoute-projection",
             move |i, prepared: Arc<Prepared<E>>| {
-                inner.apply_live(&inner.slots[i], &Chunk::new(&prepared, &inner.decode));
+                let slot = &inner.slots[i];
+                inner.apply_live(slot, &Chunk::new(&prepared, &inner.decode));
+                let start = prepared.events.first().map_or(0, |e| e.position);
                 drop(prepared);
-                let _ = done_tx.send(());
+                // Its own model's write, here: beside the other models' work,
+                // not between chunks on the runtime's thread.
+                inner.persist_slot(slot, false);
+                let _ = done_tx.send(start);
             },
         );
-        Workers { threads, done }
+        Workers {
+            threads,
+            done,
+            finished: Default::default(),
+            in_flight: Default::default(),
+        }
     }
 
-    /// Applies a chunk to the live slots, each on its thread, and waits for all.
-    fn apply(&self, inner: &Inner<E>, live: &[usize], prepared: &Arc<Prepared<E>>) {
+    /// Where the next chunk starts while one is being applied.
+    fn next_start(&self) -> Option<u64> {
+        self.in_flight
+            .borrow()
+            .as_ref()
+            .and_then(|(chunk, _, _)| chunk.events.last().map(|e| e.position + 1))
+    }
+
+    /// Hands a chunk to the live slots, each on its thread, then waits for the
+    /// chunk before it: a model's worker goes on to this chunk as soon as it is
+    /// done with the last, while the slower models finish theirs (each worker
+    /// takes its chunks in order).
+    fn apply(
+        &self,
+        inner: &Inner<E>,
+        live: &[usize],
+        prepared: Arc<Prepared<E>>,
+        reader: &Readers<E>,
+    ) {
+        let start = prepared.events.first().map_or(0, |e| e.position);
         let mut sent = 0;
         for &i in live {
             match self.threads.send(i, prepared.clone()) {
                 Ok(()) => sent += 1,
-                Err(_) => inner.apply_live(&inner.slots[i], &Chunk::new(prepared, &inner.decode)),
+                // No thread for this slot: its chunks are all applied here, in order.
+                Err(_) => inner.apply_live(&inner.slots[i], &Chunk::new(&prepared, &inner.decode)),
             }
         }
-        for _ in 0..sent {
+        self.finish(reader);
+        *self.in_flight.borrow_mut() = Some((prepared, start, sent));
+    }
+
+    /// Waits for the chunk being applied, if any, and frees it.
+    fn finish(&self, reader: &Readers<E>) {
+        let Some((chunk, start, sent)) = self.in_flight.borrow_mut().take() else {
+            return;
+        };
+        let mut finished = self.finished.borrow_mut();
+        while finished.get(&start).copied().unwrap_or(0) < sent {
             // A worker only goes away with its queue: this cannot fail while we hold them.
-            if self.done.recv().is_err() {
-                break;
+            match self.done.recv() {
+                Ok(s) => *finished.entry(s).or_default() += 1,
+                Err(_) => break,
             }
         }
+        finished.remove(&start);
+        reader.done(chunk);
     }
 }
 
@@ -682,6 +732,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
                 head_open &= !closed;
             }
         }
+        workers.finish(&reader);
         drop(ahead);
         drop(reader);
         drop(workers);
@@ -703,25 +754,31 @@ impl<E: Send + Sync + 'static> Inner<E> {
     /// replays nothing).
     fn persist_models(&self, all: bool) {
         for slot in &self.slots {
-            let models: Vec<Arc<Model>> = {
-                let st = lock(&slot.state);
-                std::iter::once(st.tree.clone())
-                    .chain(st.rebuild.as_ref().map(|r| r.tree.clone()))
-                    .collect()
-            };
-            for model in models {
-                let due =
-                    all || model.persist_due(self.config.persist_bytes, self.config.persist_after);
-                if due {
-                    if let Err(e) = model.persist() {
-                        tracing::error!(projection = slot.projection.name(), error = %e, "read model not persisted; retrying later");
-                    }
-                }
-            }
+            self.persist_slot(slot, all);
         }
         if all {
             if let Err(e) = self.db.flush() {
                 tracing::error!(error = %e, "read models not flushed");
+            }
+        }
+    }
+
+    /// Persists a slot's models (the live one and a rebuild's) if their changes
+    /// are due, or `all` of them.
+    fn persist_slot(&self, slot: &Slot<E>, all: bool) {
+        let models: Vec<Arc<Model>> = {
+            let st = lock(&slot.state);
+            std::iter::once(st.tree.clone())
+                .chain(st.rebuild.as_ref().map(|r| r.tree.clone()))
+                .collect()
+        };
+        for model in models {
+            let due =
+                all || model.persist_due(self.config.persist_bytes, self.config.persist_after);
+            if due {
+                if let Err(e) = model.persist() {
+                    tracing::error!(projection = slot.projection.name(), error = %e, "read model not persisted; retrying later");
+                }
             }
         }
     }
@@ -800,6 +857,12 @@ impl<E: Send + Sync + 'static> Inner<E> {
         reader: &Readers<E>,
     ) -> Result<bool> {
         let mut progressed = false;
+        // A rebuild swaps its model in between two chunks: while one is under
+        // way no chunk is left in flight past a step.
+        let rebuilding = self.slots.iter().any(|s| lock(&s.state).rebuild.is_some());
+        if rebuilding {
+            workers.finish(reader);
+        }
         let live_from = self
             .slots
             .iter()
@@ -807,7 +870,9 @@ impl<E: Send + Sync + 'static> Inner<E> {
                 let st = lock(&s.state);
                 (st.failed.is_none() && !st.frozen).then_some(st.next)
             })
-            .min();
+            .min()
+            // The chunk in flight is not counted yet: the next one follows it.
+            .map(|from| workers.next_start().unwrap_or(from));
         if let Some(from) = live_from.filter(|f| *f < head) {
             let prepared = Arc::new(self.chunk_from(rt, from, ahead, reader)?);
             // Read the next chunks, concurrently, while this one is applied:
@@ -830,16 +895,22 @@ impl<E: Send + Sync + 'static> Inner<E> {
                     st.failed.is_none() && !st.frozen
                 })
                 .collect();
+            progressed = !prepared.events.is_empty();
             if prepared.events.len() >= PARALLEL_MIN && live.len() > 1 {
                 // The models are independent: apply a large chunk to each on its thread.
-                workers.apply(self, &live, &prepared);
+                workers.apply(self, &live, prepared, reader);
             } else {
+                workers.finish(reader);
                 let chunk = Chunk::new(&prepared, &self.decode);
                 live.iter()
                     .for_each(|&i| self.apply_live(&self.slots[i], &chunk));
+                reader.done(prepared);
             }
-            progressed = !prepared.events.is_empty();
-            reader.done(prepared);
+        }
+        if !progressed || rebuilding {
+            // Nothing more to read, or a rebuild to step: the chunk in flight
+            // is applied first.
+            workers.finish(reader);
         }
         for slot in &self.slots {
             progressed |= self.rebuild_step(rt, slot, head)?;
@@ -893,6 +964,10 @@ impl<E: Send + Sync + 'static> Inner<E> {
         let Some(rb) = st.rebuild.as_ref() else {
             return Ok(false);
         };
+        if !(st.frozen || st.failed.is_some()) && rb.next < st.next {
+            // The live model moved on since: catch up with it first.
+            return Ok(true);
+        }
         rb.tree.persist()?;
         let name = slot.projection.name();
         self.db.set_active(name, &rb.model)?;

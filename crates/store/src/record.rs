@@ -61,7 +61,10 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         })
 }
 
-#[derive(Serialize)]
+/// A record's body, borrowing its strings and payload from the stored bytes:
+/// written as is, and read without a zeroed buffer or a copy until the owned
+/// event is built.
+#[derive(Serialize, Deserialize)]
 struct BodyRef<'a> {
     position: u64,
     commit_first: u64,
@@ -75,28 +78,10 @@ struct BodyRef<'a> {
     correlation_id: Option<[u8; 16]>,
     causation_id: Option<[u8; 16]>,
     actor: Option<&'a str>,
+    #[serde(borrow)]
     extra: Vec<(&'a str, &'a str)>,
     #[serde(with = "serde_bytes")]
     payload: &'a [u8],
-}
-
-#[derive(Deserialize)]
-struct Body {
-    position: u64,
-    commit_first: u64,
-    commit_last: u64,
-    stream: String,
-    version: u64,
-    id: [u8; 16],
-    event_type: String,
-    schema_version: u32,
-    recorded_at_micros: i64,
-    correlation_id: Option<[u8; 16]>,
-    causation_id: Option<[u8; 16]>,
-    actor: Option<String>,
-    extra: Vec<(String, String)>,
-    #[serde(with = "serde_bytes")]
-    payload: Vec<u8>,
 }
 
 /// What the committer knows of an event it is about to write.
@@ -209,8 +194,8 @@ pub(crate) fn open_record(position: u64, bytes: &[u8]) -> Result<(RecordedEvent,
 
 fn decode_body(position: u64, format_and_body: &[u8]) -> Result<RecordedEvent> {
     let corrupt = |reason: String| StoreError::Corrupt { position, reason };
-    let (body, used): (Body, usize) =
-        bincode::serde::decode_from_slice(&format_and_body[1..], config())
+    let (body, used): (BodyRef<'_>, usize) =
+        bincode::serde::borrow_decode_from_slice(&format_and_body[1..], config())
             .map_err(|e| corrupt(format!("undecodable body: {e}")))?;
     if used != format_and_body.len() - 1 {
         return Err(corrupt("trailing bytes after body".into()));
@@ -224,8 +209,8 @@ fn decode_body(position: u64, format_and_body: &[u8]) -> Result<RecordedEvent> {
     if !(body.commit_first <= position && position <= body.commit_last) {
         return Err(corrupt("position outside its commit".into()));
     }
-    let stream_id =
-        StreamId::new(body.stream).map_err(|_| corrupt("invalid stream id in record".into()))?;
+    let stream_id = StreamId::new(body.stream.to_owned())
+        .map_err(|_| corrupt("invalid stream id in record".into()))?;
     let recorded_at = DateTime::<Utc>::from_timestamp_micros(body.recorded_at_micros)
         .ok_or_else(|| corrupt("recorded-at out of range".into()))?;
     Ok(RecordedEvent {
@@ -233,14 +218,18 @@ fn decode_body(position: u64, format_and_body: &[u8]) -> Result<RecordedEvent> {
         stream_id,
         version: body.version,
         id: Uuid::from_bytes(body.id),
-        event_type: body.event_type,
+        event_type: body.event_type.to_owned(),
         schema_version: body.schema_version,
-        payload: body.payload,
+        payload: body.payload.to_vec(),
         metadata: Metadata {
             correlation_id: body.correlation_id.map(Uuid::from_bytes),
             causation_id: body.causation_id.map(Uuid::from_bytes),
-            actor: body.actor,
-            extra: body.extra.into_iter().collect(),
+            actor: body.actor.map(str::to_owned),
+            extra: body
+                .extra
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
         },
         recorded_at,
         commit: CommitRange {

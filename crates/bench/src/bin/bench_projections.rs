@@ -13,8 +13,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use ecoute_domain::Event;
 use ecoute_projections::helpline::{decoder, projections};
-use ecoute_projections::{ModelDb, Runtime, RuntimeConfig};
+use ecoute_projections::{ModelDb, Projection, Runtime, RuntimeConfig};
 use ecoute_sim::{load_batched, SimConfig};
 use ecoute_store::{Durability, EventStore, SledStore, StoreConfig};
 use serde_json::json;
@@ -91,6 +92,14 @@ struct Args {
     /// shared counter per allocation, so the times of such a run are a little slower).
     #[arg(long)]
     count_allocs: bool,
+    /// Keep the generated log in this directory and reuse it in later runs
+    /// with the same `--events` (to compare builds on one log without loading
+    /// it each time); the read models are still rebuilt in a fresh directory.
+    #[arg(long)]
+    log: Option<std::path::PathBuf>,
+    /// Rounds of (scan, blocking scan, rebuild); each figure is the best of its rounds.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 #[tokio::main]
@@ -107,100 +116,52 @@ async fn main() -> Result<()> {
         .prefix("projections-")
         .tempdir_in(&base)?;
 
-    let config = StoreConfig {
-        durability: Durability::UnsafeNoFlush,
-        ..StoreConfig::default()
+    let store_dir = match &args.log {
+        Some(log) => log.join(format!("events-{events}")),
+        None => dir.path().join("store"),
     };
-    let store = Arc::new(SledStore::open(dir.path().join("store"), config)?);
-    let started = Instant::now();
-    // A year is about 450,000 events: enough days for the events asked.
-    let days = u32::try_from(events / 450_000 + 1)
-        .unwrap_or(u32::MAX)
-        .saturating_mul(366);
-    let sim = SimConfig::with_seed_and_days(3977, days);
-    let report = load_batched(store.as_ref(), sim, Some(events), 64)
-        .await
-        .context("loading the generated history")?;
-    let head = store.head().await?;
-    println!(
-        "generated history: {head} events ({} calls, {} cases, {} refused) loaded in {:.1} s",
-        report.calls,
-        report.cases,
-        report.refused,
-        started.elapsed().as_secs_f64()
-    );
+    if store_dir.exists() {
+        println!("generated history: reused from {}", store_dir.display());
+    } else {
+        let config = StoreConfig {
+            durability: Durability::UnsafeNoFlush,
+            ..StoreConfig::default()
+        };
+        let store = Arc::new(SledStore::open(&store_dir, config)?);
+        let started = Instant::now();
+        // A year is about 450,000 events: enough days for the events asked.
+        let days = u32::try_from(events / 450_000 + 1)
+            .unwrap_or(u32::MAX)
+            .saturating_mul(366);
+        let sim = SimConfig::with_seed_and_days(3977, days);
+        let report = load_batched(store.as_ref(), sim, Some(events), 64)
+            .await
+            .context("loading the generated history")?;
+        println!(
+            "generated history: {} events ({} calls, {} cases, {} refused) loaded in {:.1} s",
+            store.head().await?,
+            report.calls,
+            report.cases,
+            report.refused,
+            started.elapsed().as_secs_f64()
+        );
+        store.close().await?;
+    }
 
     // Reopen: the store scans every record to rebuild its in-memory indexes.
-    store.close().await?;
-    drop(store);
     let rss_before = resident_mb();
     let t = Instant::now();
-    let store = Arc::new(SledStore::open(
-        dir.path().join("store"),
-        StoreConfig::default(),
-    )?);
+    let store = Arc::new(SledStore::open(&store_dir, StoreConfig::default())?);
     let open_secs = t.elapsed().as_secs_f64();
+    let head = store.head().await?;
     let index_mb = resident_mb() - rss_before;
     println!(
         "reopen (index rebuilt from {head} records): {open_secs:.2} s, +{index_mb:.0} MB resident (sled's cache included)"
     );
 
-    // A plain scan of $all, in the chunks the runtime reads: best of two passes.
-    let mut scan_rate: f64 = 0.0;
-    COUNTING.store(args.count_allocs, Ordering::Relaxed);
-    let scan_allocs_start = ALLOCATIONS.load(Ordering::Relaxed);
-    let scan_cpu_start = ecoute_bench::server::own_usage().0;
-    for _ in 0..2 {
-        let t = Instant::now();
-        let mut next = 0;
-        while next < head {
-            let chunk = store.read_all(next, args.chunk).await?;
-            next = chunk.last().map_or(head, |e| e.position + 1);
-        }
-        scan_rate = scan_rate.max(head as f64 / t.elapsed().as_secs_f64());
-    }
-    // CPU time per event: steadier than wall time on a shared machine.
-    let scan_cpu_us =
-        (ecoute_bench::server::own_usage().0 - scan_cpu_start) * 1e6 / (2 * head) as f64;
-    println!("scan of $all:             {scan_rate:>10.0} events/s ({scan_cpu_us:.1} µs of CPU per event)");
-    let scan_allocs =
-        (ALLOCATIONS.load(Ordering::Relaxed) - scan_allocs_start) as f64 / (2 * head) as f64;
-    if args.count_allocs {
-        println!("  {scan_allocs:.1} allocations per event");
-    }
-
-    // The same scan on a thread of its own through the blocking read the
-    // runtime's readers use: the other baseline, for a fair comparison.
-    let blocking_rate = {
-        let store = store.clone();
-        let (chunk, rt) = (args.chunk, tokio::runtime::Handle::current());
-        tokio::task::spawn_blocking(move || -> Result<f64> {
-            let mut best: f64 = 0.0;
-            for _ in 0..2 {
-                let t = Instant::now();
-                let mut next = 0;
-                while next < head {
-                    let events = store.read_all_blocking(&rt, next, chunk)?;
-                    next = events.last().map_or(head, |e| e.position + 1);
-                }
-                best = best.max(head as f64 / t.elapsed().as_secs_f64());
-            }
-            Ok(best)
-        })
-        .await??
-    };
-    println!("scan, blocking read:      {blocking_rate:>10.0} events/s (one thread, no hand-off)");
-
-    // Rebuild every helpline read model from zero into a fresh database.
-    let models = ModelDb::open(dir.path().join("models"))?;
-    let rss_pre_rebuild = resident_mb();
-    let rebuild_allocs_start = ALLOCATIONS.load(Ordering::Relaxed);
-    let rebuild_cpu_start = ecoute_bench::server::own_usage().0;
-    let t = Instant::now();
-    let store_dyn: Arc<dyn EventStore> = store.clone();
     let mut all = projections();
     all.push(Arc::new(Noop));
-    let chosen: Vec<_> = all
+    let chosen: Vec<Arc<dyn Projection<Event>>> = all
         .into_iter()
         .filter(|p| {
             if args.only.is_empty() {
@@ -218,66 +179,213 @@ async fn main() -> Result<()> {
     if let Some(secs) = args.persist_after_secs {
         config.persist_after = std::time::Duration::from_secs_f64(secs);
     }
-    let runtime = Runtime::start(store_dyn, models, decoder(), chosen, config)?;
-    runtime.wait_for(head).await?;
-    let rebuild_secs = t.elapsed().as_secs_f64();
-    let rebuild_allocs =
-        (ALLOCATIONS.load(Ordering::Relaxed) - rebuild_allocs_start) as f64 / head as f64;
-    let rebuild_cpu_us =
-        (ecoute_bench::server::own_usage().0 - rebuild_cpu_start) * 1e6 / head as f64;
-    let mut model_bytes = 0;
-    for status in runtime.status() {
-        let (entries, bytes) = runtime.reader(status.name)?.size();
-        model_bytes += bytes;
+
+    // Rounds of the three measurements, one after the other, so that the
+    // machine's changing load falls on each alike; each is reported best of
+    // its rounds (the run least disturbed), and every round is printed.
+    COUNTING.store(args.count_allocs, Ordering::Relaxed);
+    let mut rounds = Vec::new();
+    for n in 1..=args.rounds.max(1) {
+        let scan = measure(head, || async {
+            let mut next = 0;
+            while next < head {
+                let chunk = store.read_all(next, args.chunk).await?;
+                next = chunk.last().map_or(head, |e| e.position + 1);
+            }
+            Ok(())
+        })
+        .await?;
+        // The same scan on a thread of its own through the blocking read the
+        // runtime's readers use: the other baseline, for a fair comparison.
+        let blocking = measure(head, || async {
+            let store = store.clone();
+            let (chunk, rt) = (args.chunk, tokio::runtime::Handle::current());
+            tokio::task::spawn_blocking(move || -> Result<()> {
+                let mut next = 0;
+                while next < head {
+                    let events = store.read_all_blocking(&rt, next, chunk)?;
+                    next = events.last().map_or(head, |e| e.position + 1);
+                }
+                Ok(())
+            })
+            .await?
+        })
+        .await?;
+        // Every chosen read model rebuilt from zero into a fresh database.
+        let models_dir = dir.path().join(format!("models-{n}"));
+        let rss_pre_rebuild = resident_mb();
+        let mut runtime = None;
+        let rebuild = measure(head, || async {
+            let store_dyn: Arc<dyn EventStore> = store.clone();
+            let models = ModelDb::open(&models_dir)?;
+            let rt = Runtime::start(store_dyn, models, decoder(), chosen.clone(), config.clone())?;
+            rt.wait_for(head).await?;
+            runtime = Some(rt);
+            Ok(())
+        })
+        .await?;
+        let runtime = runtime.context("the rebuild did not start")?;
+        if n == 1 {
+            let mut model_bytes = 0;
+            for status in runtime.status() {
+                let (entries, bytes) = runtime.reader(status.name)?.size();
+                model_bytes += bytes;
+                println!(
+                    "  model {:<11} {entries:>9} entries, {:>7.1} MiB of keys and values in memory",
+                    status.name,
+                    bytes as f64 / (1 << 20) as f64
+                );
+            }
+            let rss_built = resident_mb();
+            runtime.stop()?;
+            println!(
+                "resident: {rss_pre_rebuild:.0} MiB before the rebuild (the store open and scanned), {rss_built:.0} MiB with the models built (+{:.0}), {:.0} MiB once persisted and stopped",
+                rss_built - rss_pre_rebuild,
+                resident_mb()
+            );
+            println!(
+                "models: {:.1} MiB of keys and values in memory",
+                model_bytes as f64 / (1 << 20) as f64
+            );
+        } else {
+            runtime.stop()?;
+        }
+        drop(runtime);
+        let _ = std::fs::remove_dir_all(&models_dir);
+        let round = Round {
+            scan,
+            blocking,
+            rebuild,
+        };
         println!(
-            "  model {:<11} {entries:>9} entries, {:>7.1} MiB of keys and values in memory",
-            status.name,
-            bytes as f64 / (1 << 20) as f64
+            "round {n}: scan {:>7.0} events/s ({:.1} µs CPU), blocking scan {:>7.0}, rebuild of {count} models {:>7.0} events/s ({:.1} µs CPU): {:.2}x",
+            round.scan.rate,
+            round.scan.cpu_us,
+            round.blocking.rate,
+            round.rebuild.rate,
+            round.rebuild.cpu_us,
+            round.rebuild.rate / round.scan.rate,
         );
+        if args.count_allocs {
+            println!(
+                "  allocations per event: scan {:.1}, rebuild {:.1}",
+                round.scan.allocs, round.rebuild.allocs
+            );
+        }
+        rounds.push(round);
     }
-    let rebuild_rate = head as f64 / rebuild_secs;
-    let rss_built = resident_mb();
-    runtime.stop()?;
-    let rss_stopped = resident_mb();
-    drop(runtime);
-    println!(
-        "resident: {rss_pre_rebuild:.0} MiB before the rebuild (the store open and scanned), {rss_built:.0} MiB with the models built (+{:.0}), {rss_stopped:.0} MiB once persisted and stopped",
-        rss_built - rss_pre_rebuild
+
+    let best = |f: fn(&Round) -> &Phase| {
+        rounds
+            .iter()
+            .map(f)
+            .max_by(|a, b| a.rate.total_cmp(&b.rate))
+            .copied()
+            .unwrap_or_default()
+    };
+    let (scan, blocking, rebuild) = (
+        best(|r| &r.scan),
+        best(|r| &r.blocking),
+        best(|r| &r.rebuild),
     );
-    println!("rebuild of {count} read models: {rebuild_rate:>10.0} events/s ({rebuild_secs:.1} s, {rebuild_cpu_us:.1} µs of CPU per event)");
-    if args.count_allocs {
-        println!("  {rebuild_allocs:.1} allocations per event");
-    }
-    let ratio = rebuild_rate / scan_rate;
-    println!("rebuild / scan:           {ratio:>10.2}x   (target >= 0.5)");
+    let mut per_round: Vec<f64> = rounds
+        .iter()
+        .map(|r| r.rebuild.rate / r.scan.rate)
+        .collect();
+    per_round.sort_by(f64::total_cmp);
+    let median = per_round[per_round.len() / 2];
+    let ratio = rebuild.rate / scan.rate;
+    println!("best of {} rounds:", rounds.len());
+    println!(
+        "scan of $all:             {:>10.0} events/s ({:.1} µs of CPU per event)",
+        scan.rate, scan.cpu_us
+    );
+    println!(
+        "scan, blocking read:      {:>10.0} events/s (one thread, no hand-off)",
+        blocking.rate
+    );
+    println!(
+        "rebuild of {count} read models: {:>10.0} events/s ({:.1} s, {:.1} µs of CPU per event)",
+        rebuild.rate, rebuild.secs, rebuild.cpu_us
+    );
+    println!("rebuild / scan:           {ratio:>10.2}x   (target >= 0.5; median of the rounds' own ratios {median:.2}x)");
     println!(
         "rebuild / blocking scan:  {:>10.2}x",
-        rebuild_rate / blocking_rate
+        rebuild.rate / blocking.rate
     );
+    let round3 = |x: f64| (x * 1000.0).round() / 1000.0;
     println!(
         "{}",
         json!({
             "events": head,
             "read_models": count,
-            "scan_events_per_sec": scan_rate.round(),
-            "blocking_scan_events_per_sec": blocking_rate.round(),
-            "ratio_rebuild_over_blocking_scan": (rebuild_rate / blocking_rate * 1000.0).round() / 1000.0,
-            "rebuild_events_per_sec": rebuild_rate.round(),
-            "rebuild_seconds": (rebuild_secs * 100.0).round() / 100.0,
-            "scan_cpu_us_per_event": (scan_cpu_us * 100.0).round() / 100.0,
-            "rebuild_cpu_us_per_event": (rebuild_cpu_us * 100.0).round() / 100.0,
+            "rounds": rounds.iter().map(|r| json!({
+                "scan_events_per_sec": r.scan.rate.round(),
+                "blocking_scan_events_per_sec": r.blocking.rate.round(),
+                "rebuild_events_per_sec": r.rebuild.rate.round(),
+                "scan_cpu_us_per_event": round3(r.scan.cpu_us),
+                "rebuild_cpu_us_per_event": round3(r.rebuild.cpu_us),
+                "ratio_rebuild_over_scan": round3(r.rebuild.rate / r.scan.rate),
+            })).collect::<Vec<_>>(),
+            "scan_events_per_sec": scan.rate.round(),
+            "blocking_scan_events_per_sec": blocking.rate.round(),
+            "ratio_rebuild_over_blocking_scan": round3(rebuild.rate / blocking.rate),
+            "rebuild_events_per_sec": rebuild.rate.round(),
+            "rebuild_seconds": (rebuild.secs * 100.0).round() / 100.0,
+            "scan_cpu_us_per_event": round3(scan.cpu_us),
+            "rebuild_cpu_us_per_event": round3(rebuild.cpu_us),
             "reopen_seconds": (open_secs * 100.0).round() / 100.0,
             "reopen_resident_mb": index_mb.round(),
             "allocations_per_event": args.count_allocs.then(|| json!({
-                "scan": (scan_allocs * 10.0).round() / 10.0,
-                "rebuild": (rebuild_allocs * 10.0).round() / 10.0,
+                "scan": (scan.allocs * 10.0).round() / 10.0,
+                "rebuild": (rebuild.allocs * 10.0).round() / 10.0,
             })),
-            "models_mib": (model_bytes as f64 / (1 << 20) as f64 * 10.0).round() / 10.0,
-            "ratio_rebuild_over_scan": (ratio * 1000.0).round() / 1000.0,
+            "ratio_rebuild_over_scan": round3(ratio),
+            "median_round_ratio": round3(median),
             "target": { "ratio_rebuild_over_scan": 0.5, "met": ratio >= 0.5 },
         })
     );
     Ok(())
+}
+
+/// One measured pass over the log.
+#[derive(Debug, Clone, Copy, Default)]
+struct Phase {
+    /// Events per second of wall time.
+    rate: f64,
+    secs: f64,
+    /// The process's CPU time (user + system) per event: steadier than wall
+    /// time on a shared machine.
+    cpu_us: f64,
+    /// Allocations per event (with `--count-allocs`).
+    allocs: f64,
+}
+
+/// The three measurements of one round.
+struct Round {
+    scan: Phase,
+    blocking: Phase,
+    rebuild: Phase,
+}
+
+/// Times one pass over `events` events.
+async fn measure<F, Fut>(events: u64, pass: F) -> Result<Phase>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let allocs = ALLOCATIONS.load(Ordering::Relaxed);
+    let cpu = ecoute_bench::server::own_usage().0;
+    let t = Instant::now();
+    pass().await?;
+    let secs = t.elapsed().as_secs_f64();
+    let per_event = |x: f64| x / events.max(1) as f64;
+    Ok(Phase {
+        rate: events as f64 / secs,
+        secs,
+        cpu_us: per_event((ecoute_bench::server::own_usage().0 - cpu) * 1e6),
+        allocs: per_event((ALLOCATIONS.load(Ordering::Relaxed) - allocs) as f64),
+    })
 }
 
 /// The process's resident memory in MiB, from /proc (0 where it cannot be read).

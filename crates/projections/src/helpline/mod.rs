@@ -145,7 +145,16 @@ pub(crate) fn stream_uuid(e: &RecordedEvent) -> Result<Uuid> {
 
 /// Whether a stored event belongs to one of these categories.
 pub(crate) fn in_categories(e: &RecordedEvent, categories: &[&str]) -> bool {
-    categories.contains(&e.stream_id.category())
+    stream_in(e.stream_id.as_str(), categories)
+}
+
+/// `case-…` is in `case`: a prefix and a dash (asked by every projection of
+/// every event, so without searching the id for its first dash).
+fn stream_in(stream: &str, categories: &[&str]) -> bool {
+    let id = stream.as_bytes();
+    categories
+        .iter()
+        .any(|c| id.len() > c.len() && id.starts_with(c.as_bytes()) && id[c.len()] == b'-')
 }
 
 /// `DeprivationOfRights` → `deprivation of rights`; `From80To89` → `from 80 to 89`.
@@ -240,7 +249,28 @@ pub(crate) fn text_key(args: std::fmt::Arguments<'_>) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::words;
+    use super::{stream_in, words};
+
+    #[test]
+    fn a_stream_is_in_the_category_before_its_first_dash() {
+        for (stream, categories, expected) in [
+            ("case-0a1b", &["case"][..], true),
+            ("call-0a1b", &["case", "call"][..], true),
+            ("case-", &["case"][..], true),
+            ("cases-0a1b", &["case"][..], false),
+            ("case", &["case"][..], false),
+            ("cas-0a1b", &["case"][..], false),
+            ("$$case-0a1b", &["case"][..], false),
+            ("staff-0a1b", &["case", "call"][..], false),
+            ("case-0a1b", &[][..], false),
+        ] {
+            assert_eq!(
+                stream_in(stream, categories),
+                expected,
+                "{stream} in {categories:?}"
+            );
+        }
+    }
     use ecoute_domain::vocabulary::{AbuseKind, AgeBand};
 
     #[test]
