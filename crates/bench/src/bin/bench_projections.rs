@@ -4,7 +4,10 @@
 //! The log is a generated helpline history (`ecoute-sim`: about 60,000 calls and
 //! 13,000 cases a year, through the domain's commands) of at least 1,000,000
 //! events by default, loaded with `Durability::UnsafeNoFlush` to save time (the
-//! load is not what is measured). Human-readable lines, then one JSON line.
+//! load is not what is measured). Then, in each of three rounds (`--rounds`),
+//! a scan, a scan through the blocking read, and a rebuild of every read model
+//! from zero; each is reported best of its rounds, with the median of the
+//! rounds' own ratios beside. Human-readable lines, then one JSON line.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
