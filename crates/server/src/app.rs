@@ -85,7 +85,7 @@ impl AppConfig {
             data_dir: data_dir.into(),
             clock: Arc::new(SystemClock),
             durability: Durability::Flush,
-            cache_bytes: 16 << 20,
+            cache_bytes: 8 << 20,
             models_cache_bytes: 2 << 20,
             retries: 5,
             read_wait: Duration::from_secs(10),

@@ -96,7 +96,7 @@ struct ServeArgs {
     request_timeout: u64,
     /// sled's page cache for the event log, in MiB (sled's own accounting: the
     /// memory it takes is larger).
-    #[arg(long, env = "ECOUTE_CACHE_MIB", default_value_t = 16)]
+    #[arg(long, env = "ECOUTE_CACHE_MIB", default_value_t = 8)]
     cache_mib: u64,
     /// sled's page cache for the read models' persisted form, in MiB (the models
     /// themselves are held in memory; sled is read when they load, written when

@@ -12,6 +12,12 @@
 //!    about 60,000 calls) loaded into a data directory, then the real server
 //!    started on it as a child process; once `/readyz` answers 200 (the read
 //!    models rebuilt and caught up), `VmRSS` and `VmHWM` from `/proc/PID/status`.
+//! 4. **A year through the API** (`--parts api`, not run by default: about five
+//!    minutes). The real server started empty as a child process, then the
+//!    demo's journeys (`ecoute_server::demo::load`: 60,000 calls in the
+//!    service's proportions, 8 at once) sent to it over HTTP from this process;
+//!    the server's `VmRSS` when the load ends, again after its minute's
+//!    `malloc_trim`, and after a restart on the same directory.
 //!
 //! The server is the `ecoute` binary beside this one in the target directory: run
 //! `cargo build --release -p ecoute-server` first. Human-readable lines, then one
@@ -89,9 +95,14 @@ struct Args {
     #[arg(long = "serve-arg", allow_hyphen_values = true)]
     serve_args: Vec<String>,
 
-    /// Which parts to run, comma-separated: http, store, memory.
+    /// Which parts to run, comma-separated: http, store, memory, api (a year
+    /// through the API: not run unless named).
     #[arg(long, value_delimiter = ',', default_value = "http,store,memory")]
     parts: Vec<String>,
+
+    /// Calls the `api` part loads (default 60,000, a year; `--quick`: 3,000).
+    #[arg(long)]
+    api_calls: Option<usize>,
 }
 
 impl Args {
@@ -287,6 +298,78 @@ async fn memory_run(
         log_bytes,
         first,
         restart,
+        models_bytes: dir_bytes(&data.join("models")),
+    })
+}
+
+/// The `api` part's figures.
+struct ApiRun {
+    summary: ecoute_server::demo::DemoSummary,
+    /// The server when the load ended, and after its next `malloc_trim`.
+    loaded: Memory,
+    trimmed: Memory,
+    restart: Start,
+    log_bytes: u64,
+    models_bytes: u64,
+}
+
+/// A year (or `calls`) of the demo's journeys sent over HTTP to a real server
+/// started empty; the server's memory when the load ends, once it has handed
+/// free memory back (it does every minute), and after a restart.
+async fn api_run(
+    base: &Path,
+    binary: &Path,
+    serve_args: &[String],
+    seed: u64,
+    calls: usize,
+) -> Result<ApiRun> {
+    let dir = fresh(base, "api")?;
+    let data = dir.path().join("data");
+    let master_key = server::new_master_key()?;
+    let running = Running::start(
+        Mode::Process,
+        binary,
+        &data,
+        &dir.path().join("server.log"),
+        serve_args,
+        &master_key,
+        LARGE_WAIT,
+    )
+    .await?;
+    let outcome = async {
+        let admin = running
+            .admin_token
+            .clone()
+            .ok_or_else(|| anyhow!("the fresh server printed no administrator token"))?;
+        let config = ecoute_server::demo::DemoConfig {
+            calls,
+            seed,
+            concurrency: 8,
+        };
+        let summary = ecoute_server::demo::load(&running.base, &admin, config).await?;
+        let loaded = Memory::of(running.pid);
+        tokio::time::sleep(ecoute_server::allocator::RELEASE_EVERY + Duration::from_secs(5)).await;
+        let trimmed = Memory::of(running.pid);
+        anyhow::Ok((summary, loaded, trimmed))
+    }
+    .await;
+    let stopped = running.stop(LARGE_WAIT).await;
+    let (summary, loaded, trimmed) = outcome?;
+    stopped?;
+    let restart = start_measured(
+        &data,
+        &dir.path().join("server-2.log"),
+        binary,
+        serve_args,
+        &master_key,
+    )
+    .await?;
+    Ok(ApiRun {
+        summary,
+        loaded,
+        trimmed,
+        restart,
+        log_bytes: dir_bytes(&data.join("log")),
         models_bytes: dir_bytes(&data.join("models")),
     })
 }
@@ -574,6 +657,59 @@ async fn main() -> Result<()> {
         });
     }
 
+    let mut api_json = Value::Null;
+    if args.runs("api") {
+        let calls = args
+            .api_calls
+            .unwrap_or(if args.quick { 3_000 } else { 60_000 });
+        println!();
+        println!(
+            "api: {calls} calls of the demo's journeys (seed {}, 8 at once) over HTTP to the server as a child process, started empty",
+            args.seed
+        );
+        let a = api_run(&base, &binary, &args.serve_args, args.seed, calls).await?;
+        let c = &a.summary.counts;
+        let mb = |m: &Memory| m.rss_kib as f64 * 1024.0 / 1e6;
+        println!(
+            "loaded {} calls and {} cases: {} requests in {:.1} s; log {:.0} MB, read models {:.0} MB on disk",
+            c.calls,
+            c.cases,
+            a.summary.requests,
+            a.summary.elapsed.as_secs_f64(),
+            a.log_bytes as f64 / 1e6,
+            a.models_bytes as f64 / 1e6
+        );
+        println!(
+            "server when the load ended: VmRSS {:.1} MiB ({:.0} MB), VmHWM {:.1} MiB ({:.0} MB)",
+            a.loaded.rss_mib(),
+            mb(&a.loaded),
+            a.loaded.hwm_mib(),
+            a.loaded.hwm_kib as f64 * 1024.0 / 1e6
+        );
+        let met = mb(&a.trimmed) * 1e6 < RSS_TARGET_BYTES;
+        println!(
+            "server after its next trim ({} s later): VmRSS {:.1} MiB = {:.0} MB   (target < 200 MB: {})",
+            (ecoute_server::allocator::RELEASE_EVERY + Duration::from_secs(5)).as_secs(),
+            a.trimmed.rss_mib(),
+            mb(&a.trimmed),
+            if met { "met" } else { "NOT met" }
+        );
+        a.restart.print("restart on that directory");
+        api_json = json!({
+            "calls": c.calls,
+            "cases": c.cases,
+            "requests": a.summary.requests,
+            "load_seconds": round3(a.summary.elapsed.as_secs_f64()),
+            "log_bytes": a.log_bytes,
+            "models_bytes": a.models_bytes,
+            "loaded": mem_json(&a.loaded),
+            "trimmed": mem_json(&a.trimmed),
+            "restart": a.restart.json(),
+            "target_bytes": RSS_TARGET_BYTES,
+            "met": met,
+        });
+    }
+
     println!("total time {:.1} s", started.elapsed().as_secs_f64());
     let report = json!({
         "bench": "bench-http",
@@ -585,6 +721,7 @@ async fn main() -> Result<()> {
         "clients": levels,
         "levels": levels_json,
         "memory": memory_json,
+        "api": api_json,
         "total_seconds": round3(started.elapsed().as_secs_f64()),
     });
     println!("{report}");
