@@ -214,7 +214,7 @@ struct DemoArgs {
 }
 
 fn main() -> std::process::ExitCode {
-    ecoute_server::allocator::limit_arenas();
+    ecoute_server::allocator::tune();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

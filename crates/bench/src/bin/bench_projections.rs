@@ -107,8 +107,8 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    // The allocator as the server runs it (glibc's arenas bounded).
-    ecoute_server::allocator::limit_arenas();
+    // The allocator as the server runs it (glibc tuned as the server tunes it).
+    ecoute_server::allocator::tune();
     let args = Args::parse();
     let events = if args.quick { 100_000 } else { args.events };
     let base = args.dir.unwrap_or_else(|| {
