@@ -189,7 +189,7 @@ impl<E: Send + Sync + 'static> Runtime<E> {
         inner.publish_progress();
         let runner = inner.clone();
         let thread = std::thread::Builder::new()
-            .name("ecoute-projections".into())
+            .name("ecoute-pj-run".into())
             .spawn(move || runner.run(&handle))
             .map_err(|e| {
                 ProjectionError::Model(format!("cannot start the projection thread: {e}"))
@@ -462,17 +462,13 @@ struct Readers<E> {
 impl<E: Send + Sync + 'static> Readers<E> {
     fn start(inner: &Arc<Inner<E>>, rt: &tokio::runtime::Handle) -> Readers<E> {
         let (inner, rt) = (inner.clone(), rt.clone());
-        let threads = Threads::start(
-            READERS,
-            "ecoute-projection-reader",
-            move |i, job| match job {
-                ReaderJob::Read { from, limit, reply } => {
-                    // A reply nobody waits for any more (the start moved) is freed here.
-                    let _ = reply.send(inner.read_chunk(&rt, from, limit, i));
-                }
-                ReaderJob::Drop(chunk) => drop(chunk),
-            },
-        );
+        let threads = Threads::start(READERS, "ecoute-pj-read", move |i, job| match job {
+            ReaderJob::Read { from, limit, reply } => {
+                // A reply nobody waits for any more (the start moved) is freed here.
+                let _ = reply.send(inner.read_chunk(&rt, from, limit, i));
+            }
+            ReaderJob::Drop(chunk) => drop(chunk),
+        });
         Readers {
             threads,
             next: std::cell::Cell::new(0),
@@ -608,7 +604,7 @@ impl<E: Send + Sync + 'static> Workers<E> {
         let n = inner.slots.len();
         let threads = Threads::start(
             n,
-            "ecoute-projection",
+            "ecoute-pj-model",
             move |i, prepared: Arc<Prepared<E>>| {
                 let slot = &inner.slots[i];
                 inner.apply_live(slot, &Chunk::new(&prepared, &inner.decode));
