@@ -30,8 +30,12 @@ const DELTA: u8 = 2;
 const PAGE_BYTES: usize = 256 << 10;
 /// Deltas are folded into a new snapshot once they outweigh it (and this much).
 const MIN_COMPACT_BYTES: usize = 4 << 20;
-/// A write due by age waits this many times as long as the last one took.
+/// A write due by age waits this many times as long as the last one took...
 const WRITE_BUDGET: u32 = 10;
+/// ...and a whole new snapshot (a model catching up, whose changes outgrew
+/// one) this many times: it rewrites the whole model, and what a crash would
+/// cost instead is to apply that much of the log again (a few seconds).
+const SNAPSHOT_BUDGET: u32 = 30;
 /// The layout of the model trees; older layouts are dropped and rebuilt.
 const LAYOUT: u32 = 3;
 const META_TREE: &str = "ecoute-projections-meta";
@@ -443,9 +447,10 @@ struct Persisted {
     next_delta: u64,
     delta_bytes: usize,
     last_write: Instant,
-    /// How long the last write took: writes due by age wait ten times that,
-    /// so a large model rebuilt or catching up spends at most about a tenth
-    /// of its time writing snapshots.
+    /// How long the last write took: writes due by age wait ten times that
+    /// (thirty times for a whole snapshot), so a large model rebuilt or
+    /// catching up spends at most about a thirtieth of its time writing
+    /// snapshots.
     last_cost: std::time::Duration,
 }
 
@@ -624,7 +629,12 @@ impl Model {
     pub(crate) fn persist_due(&self, bytes: usize, age: std::time::Duration) -> bool {
         let p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
         let behind = p.checkpoint != self.checkpoint();
-        let age = age.max(p.last_cost.saturating_mul(WRITE_BUDGET));
+        let budget = if p.overflowed {
+            SNAPSHOT_BUDGET
+        } else {
+            WRITE_BUDGET
+        };
+        let age = age.max(p.last_cost.saturating_mul(budget));
         behind && (p.changes.len() >= bytes || p.last_write.elapsed() >= age)
     }
 
