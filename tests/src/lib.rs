@@ -149,9 +149,9 @@ impl ecoute_projections::Projection<()> for Counter {
     ) -> ecoute_projections::Result<()> {
         let key = format!("count/{}", event.stream_id.category()).into_bytes();
         let n: u64 = model.get_typed(&key)?.unwrap_or(0);
-        model.put_typed(key, &(n + 1))?;
+        model.put_typed(&key, &(n + 1))?;
         let t: u64 = model.get_typed(COUNTER_TOTAL)?.unwrap_or(0);
-        model.put_typed(COUNTER_TOTAL.to_vec(), &(t + 1))
+        model.put_typed(COUNTER_TOTAL, &(t + 1))
     }
 }
 

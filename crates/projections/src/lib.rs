@@ -25,5 +25,7 @@ mod model;
 mod runtime;
 
 pub use error::{ProjectionError, Result};
-pub use model::{decode_appended, decode_value, encode_value, ModelDb, ModelReader, ModelTx};
+pub use model::{
+    decode_appended, decode_value, encode_value, text_key, Key, ModelDb, ModelReader, ModelTx,
+};
 pub use runtime::{Decoder, Projection, ProjectionState, ProjectionStatus, Runtime, RuntimeConfig};

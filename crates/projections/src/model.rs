@@ -839,16 +839,37 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// A read-model key, held inline up to 64 bytes (about every key the
+/// helpline's models use): building one, looking it up or keeping it among a
+/// chunk's changes allocates nothing.
+pub type Key = smallvec::SmallVec<[u8; 64]>;
+
+/// A key made of text, without an allocation for the usual sizes.
+pub fn text_key(args: std::fmt::Arguments<'_>) -> Key {
+    struct Out(Key);
+    impl std::fmt::Write for Out {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.extend_from_slice(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut out = Out(Key::new());
+    // Writing into a buffer fails only if a `Display` does: none of the keys' parts do.
+    let _ = std::fmt::Write::write_fmt(&mut out, args);
+    out.0
+}
+
 /// The changes a projection makes while applying a chunk of events: reads see
 /// them, and they reach the model at once with the new checkpoint — or not at
 /// all if the chunk fails.
 ///
 /// Typed writes are kept as values until the chunk commits: a key written by
 /// several events of a chunk (a case record, a day's counter) is encoded once,
-/// and reading it back in the chunk clones it instead of decoding it.
+/// and reading it back in the chunk clones it instead of decoding it, or
+/// changes it in place ([`ModelTx::update_typed`], [`ModelTx::take_boxed`]).
 pub struct ModelTx<'a> {
     model: &'a Model,
-    pending: HashMap<Vec<u8>, Pending>,
+    pending: HashMap<Key, Pending>,
 }
 
 /// A key's change within a chunk.
@@ -869,6 +890,7 @@ trait Held: Send {
     fn encode(&self) -> Result<Vec<u8>>;
     fn encode_into(&self, out: &mut Vec<u8>) -> Result<()>;
     fn as_any(&self) -> &dyn std::any::Any;
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
 }
 
@@ -885,6 +907,10 @@ impl<T: Serialize + Send + 'static> Held for T {
         self
     }
 
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
         self
     }
@@ -896,6 +922,18 @@ impl<'a> ModelTx<'a> {
             model,
             pending: HashMap::new(),
         }
+    }
+
+    /// Sets a key's change (its key copied only if the chunk had not changed it yet).
+    fn set(&mut self, key: &[u8], change: Pending) -> Result<()> {
+        check_key(key)?;
+        match self.pending.get_mut(key) {
+            Some(p) => *p = change,
+            None => {
+                self.pending.insert(Key::from_slice(key), change);
+            }
+        }
+        Ok(())
     }
 
     /// Reads a value, seeing this transaction's own writes.
@@ -910,17 +948,13 @@ impl<'a> ModelTx<'a> {
     }
 
     /// Writes a value. Keys may not be empty or start with `0x00` (reserved).
-    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
-        check_key(&key)?;
-        self.pending.insert(key, Pending::Bytes(value));
-        Ok(())
+    pub fn put(&mut self, key: &[u8], value: Vec<u8>) -> Result<()> {
+        self.set(key, Pending::Bytes(value))
     }
 
     /// Removes a value.
-    pub fn remove(&mut self, key: Vec<u8>) -> Result<()> {
-        check_key(&key)?;
-        self.pending.insert(key, Pending::Removed);
-        Ok(())
+    pub fn remove(&mut self, key: &[u8]) -> Result<()> {
+        self.set(key, Pending::Removed)
     }
 
     /// Reads and decodes a value (a value written in this chunk is cloned).
@@ -960,60 +994,98 @@ impl<'a> ModelTx<'a> {
         &mut self,
         key: &[u8],
     ) -> Result<Option<T>> {
+        Ok(self.take_boxed(key)?.map(|b| *b))
+    }
+
+    /// As [`ModelTx::take_typed`], in the box it is held in: written back with
+    /// [`ModelTx::put_boxed`], a value changed by every event of a chunk is
+    /// neither copied nor allocated again.
+    pub fn take_boxed<T: DeserializeOwned + Send + 'static>(
+        &mut self,
+        key: &[u8],
+    ) -> Result<Option<Box<T>>> {
         if let Some(p) = self.pending.get_mut(key) {
             if matches!(p, Pending::Typed(held) if held.as_any().is::<T>()) {
                 if let Pending::Typed(held) = std::mem::replace(p, Pending::Taken) {
                     if let Ok(value) = held.into_any().downcast::<T>() {
-                        return Ok(Some(*value));
+                        return Ok(Some(value));
                     }
                 }
                 return Err(ProjectionError::Model("a taken value changed type".into()));
             }
         }
-        self.decode(key)
+        Ok(self.decode(key)?.map(Box::new))
+    }
+
+    /// Changes the value of `key` in place (its default if there is none): a
+    /// value written earlier in the chunk is changed where it is held, without
+    /// a copy, a decoding or an allocation — a day's counter bumped by many
+    /// events of a chunk, say.
+    pub fn update_typed<T, R>(&mut self, key: &[u8], f: impl FnOnce(&mut T) -> R) -> Result<R>
+    where
+        T: Serialize + DeserializeOwned + Default + Send + 'static,
+    {
+        if let Some(Pending::Typed(held)) = self.pending.get_mut(key) {
+            if let Some(value) = held.as_any_mut().downcast_mut::<T>() {
+                return Ok(f(value));
+            }
+        }
+        let mut value = self.decode::<T>(key)?.unwrap_or_default();
+        let out = f(&mut value);
+        self.put_owned(key, value)?;
+        Ok(out)
     }
 
     /// Appends a value to the values under `key` (read back with
     /// [`decode_appended`] or [`ModelReader::get_appended`]): the values
     /// already there are neither decoded nor encoded again.
-    pub fn append_typed<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<()> {
-        check_key(&key)?;
-        let mut bytes = match self.pending.get_mut(key.as_slice()) {
+    pub fn append_typed<T: Serialize>(&mut self, key: &[u8], value: &T) -> Result<()> {
+        check_key(key)?;
+        let mut bytes = match self.pending.get_mut(key) {
             Some(Pending::Bytes(v)) => return encode_into(value, v),
             Some(Pending::Taken) => return Err(taken()),
             Some(Pending::Removed) => Vec::new(),
             Some(Pending::Typed(v)) => v.encode()?,
             None => {
                 let view = read(&self.model.view);
-                let old = view.entries.get(&key).unwrap_or_default();
+                let old = view.entries.get(key).unwrap_or_default();
                 let mut v = Vec::with_capacity(old.len() + 64);
                 v.extend_from_slice(old);
                 v
             }
         };
         encode_into(value, &mut bytes)?;
-        self.pending.insert(key, Pending::Bytes(bytes));
-        Ok(())
+        self.set(key, Pending::Bytes(bytes))
     }
 
     /// Writes a value (encoded when the chunk commits).
     pub fn put_typed<T: Serialize + Clone + Send + 'static>(
         &mut self,
-        key: Vec<u8>,
+        key: &[u8],
         value: &T,
     ) -> Result<()> {
         self.put_owned(key, value.clone())
     }
 
-    /// Writes a value it takes (encoded when the chunk commits).
-    pub fn put_owned<T: Serialize + Send + 'static>(
+    /// Writes a value it takes (encoded when the chunk commits); a value of
+    /// the same type written earlier in the chunk is overwritten where it is held.
+    pub fn put_owned<T: Serialize + Send + 'static>(&mut self, key: &[u8], value: T) -> Result<()> {
+        if let Some(Pending::Typed(held)) = self.pending.get_mut(key) {
+            if let Some(slot) = held.as_any_mut().downcast_mut::<T>() {
+                *slot = value;
+                return Ok(());
+            }
+        }
+        self.put_boxed(key, Box::new(value))
+    }
+
+    /// Writes a boxed value it takes, in its box (encoded when the chunk commits).
+    pub fn put_boxed<T: Serialize + Send + 'static>(
         &mut self,
-        key: Vec<u8>,
-        value: T,
+        key: &[u8],
+        value: Box<T>,
     ) -> Result<()> {
-        check_key(&key)?;
-        self.pending.insert(key, Pending::Typed(Box::new(value)));
-        Ok(())
+        self.set(key, Pending::Typed(value))
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -1319,21 +1391,79 @@ mod tests {
     }
 
     #[test]
+    fn values_updated_in_place_and_boxed_are_read_and_committed_as_written() {
+        let model = temp_model();
+        let mut tx = ModelTx::new(&model);
+        // Absent: starts from the default; then changed where it is held.
+        for _ in 0..3 {
+            tx.update_typed(b"n", |n: &mut u64| *n += 1).unwrap();
+        }
+        assert_eq!(tx.get_typed::<u64>(b"n").unwrap(), Some(3));
+        tx.put_boxed(b"b", Box::new(vec![7u32])).unwrap();
+        let mut b: Box<Vec<u32>> = tx.take_boxed(b"b").unwrap().unwrap();
+        b.push(8);
+        tx.put_boxed(b"b", b).unwrap();
+        tx.commit(1).unwrap();
+        assert_eq!(decode_value::<u64>(&model.get(b"n").unwrap()).unwrap(), 3);
+
+        // From the committed model: decoded once, then changed in place.
+        let mut tx = ModelTx::new(&model);
+        let out = tx
+            .update_typed(b"n", |n: &mut u64| {
+                *n *= 10;
+                *n
+            })
+            .unwrap();
+        assert_eq!(out, 30);
+        tx.update_typed(b"n", |n: &mut u64| *n += 1).unwrap();
+        let b: Box<Vec<u32>> = tx.take_boxed(b"b").unwrap().unwrap();
+        assert_eq!(*b, vec![7, 8]);
+        tx.put_boxed(b"b", b).unwrap();
+        // Written in the chunk, then taken: reading it before it comes back fails.
+        let b: Box<Vec<u32>> = tx.take_boxed(b"b").unwrap().unwrap();
+        assert!(tx.get(b"b").is_err());
+        tx.put_boxed(b"b", b).unwrap();
+        tx.commit(2).unwrap();
+        assert_eq!(decode_value::<u64>(&model.get(b"n").unwrap()).unwrap(), 31);
+        assert_eq!(
+            decode_value::<Vec<u32>>(&model.get(b"b").unwrap()).unwrap(),
+            vec![7, 8]
+        );
+        // A key of another type in the chunk is decoded, not downcast.
+        let mut tx = ModelTx::new(&model);
+        tx.put_owned(b"w", 5u32).unwrap();
+        assert!(tx.update_typed(b"w", |n: &mut u64| *n += 1).is_ok());
+        // Reserved keys are refused, whichever way they are written.
+        assert!(tx.update_typed(b"\x00k", |n: &mut u64| *n += 1).is_err());
+        assert!(tx.put_boxed(b"", Box::new(1u8)).is_err());
+    }
+
+    #[test]
+    fn text_keys_are_their_text_however_long() {
+        assert_eq!(&text_key(format_args!("c/{}", 42))[..], b"c/42");
+        let long = "x".repeat(200);
+        assert_eq!(
+            &text_key(format_args!("n/{long}/y"))[..],
+            format!("n/{long}/y").as_bytes()
+        );
+    }
+
+    #[test]
     fn a_taken_value_moves_out_and_must_come_back() {
         let model = temp_model();
         let mut tx = ModelTx::new(&model);
-        tx.put_owned(b"a".to_vec(), vec![1u32, 2]).unwrap();
+        tx.put_owned(b"a", vec![1u32, 2]).unwrap();
         tx.commit(1).unwrap();
 
         // From the committed model: decoded; a value taken is written back changed.
         let mut tx = ModelTx::new(&model);
         let mut v: Vec<u32> = tx.take_typed(b"a").unwrap().unwrap();
         v.push(3);
-        tx.put_owned(b"a".to_vec(), v).unwrap();
+        tx.put_owned(b"a", v).unwrap();
         // Pending in the chunk: moved out, then written back again.
         let mut v: Vec<u32> = tx.take_typed(b"a").unwrap().unwrap();
         v.push(4);
-        tx.put_owned(b"a".to_vec(), v).unwrap();
+        tx.put_owned(b"a", v).unwrap();
         assert_eq!(tx.take_typed::<Vec<u32>>(b"none").unwrap(), None);
         tx.commit(2).unwrap();
         assert_eq!(
@@ -1343,11 +1473,11 @@ mod tests {
 
         // Taken and not written back: reads of it and the commit fail, nothing changes.
         let mut tx = ModelTx::new(&model);
-        tx.put_owned(b"a".to_vec(), vec![9u32]).unwrap();
+        tx.put_owned(b"a", vec![9u32]).unwrap();
         let _: Vec<u32> = tx.take_typed(b"a").unwrap().unwrap();
         assert!(tx.get(b"a").is_err());
         assert!(tx.get_typed::<Vec<u32>>(b"a").is_err());
-        assert!(tx.append_typed(b"a".to_vec(), &1u32).is_err());
+        assert!(tx.append_typed(b"a", &1u32).is_err());
         assert!(tx.commit(3).is_err());
         assert_eq!(model.checkpoint(), 2);
         assert_eq!(
@@ -1360,18 +1490,14 @@ mod tests {
     fn appended_values_read_back_in_order() {
         let model = temp_model();
         let mut tx = ModelTx::new(&model);
-        tx.append_typed(b"s".to_vec(), &(1u64, "one".to_string()))
-            .unwrap();
-        tx.append_typed(b"s".to_vec(), &(2u64, "two".to_string()))
-            .unwrap();
+        tx.append_typed(b"s", &(1u64, "one".to_string())).unwrap();
+        tx.append_typed(b"s", &(2u64, "two".to_string())).unwrap();
         tx.commit(1).unwrap();
         // Onto a committed value, then onto a value removed in the same chunk.
         let mut tx = ModelTx::new(&model);
-        tx.append_typed(b"s".to_vec(), &(3u64, "three".to_string()))
-            .unwrap();
-        tx.remove(b"t".to_vec()).unwrap();
-        tx.append_typed(b"t".to_vec(), &(7u64, "seven".to_string()))
-            .unwrap();
+        tx.append_typed(b"s", &(3u64, "three".to_string())).unwrap();
+        tx.remove(b"t").unwrap();
+        tx.append_typed(b"t", &(7u64, "seven".to_string())).unwrap();
         tx.commit(2).unwrap();
         let reader = ModelReader::new(Arc::new(model));
         let s: Vec<(u64, String)> = reader.get_appended(b"s").unwrap();

@@ -107,7 +107,7 @@ impl Projection<String> for Counter {
         }
         let key = format!("count/{}", e.stream_id.category()).into_bytes();
         let n: u64 = model.get_typed(&key)?.unwrap_or(0);
-        model.put_typed(key, &(n + u64::from(self.version)))
+        model.put_typed(&key, &(n + u64::from(self.version)))
     }
 }
 

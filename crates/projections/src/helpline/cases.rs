@@ -10,9 +10,9 @@ use ecoute_domain::{CallId, CaseId, CentreId, Event, SolutionId, StaffId};
 use ecoute_store::RecordedEvent;
 use serde::{Deserialize, Serialize};
 
-use super::{in_categories, stream_uuid, text_key};
+use super::{in_categories, stream_uuid};
 use crate::error::Result;
-use crate::model::{ModelReader, ModelTx};
+use crate::model::{text_key, Key, ModelReader, ModelTx};
 use crate::runtime::Projection;
 
 pub(crate) const NAME: &str = "cases";
@@ -192,15 +192,15 @@ mod queued {
     }
 }
 
-fn case_key(case: CaseId) -> Vec<u8> {
+fn case_key(case: CaseId) -> Key {
     text_key(format_args!("c/{case}"))
 }
 
-fn queue_key(centre: CentreId, kind: QueueKind, case: CaseId) -> Vec<u8> {
+fn queue_key(centre: CentreId, kind: QueueKind, case: CaseId) -> Key {
     text_key(format_args!("q/{centre}/{}/{case}", kind.key()))
 }
 
-fn load_key(referent: StaffId, case: CaseId) -> Vec<u8> {
+fn load_key(referent: StaffId, case: CaseId) -> Key {
     text_key(format_args!("l/{referent}/{case}"))
 }
 
@@ -229,9 +229,9 @@ impl Projection<Event> for CasesProjection {
         let case_id = CaseId::from_uuid(stream_uuid(stored)?);
         let key = case_key(case_id);
         let at = event.at();
-        let mut rec = match model.take_typed::<CaseRecord>(&key)? {
+        let mut rec = match model.take_boxed::<CaseRecord>(&key)? {
             Some(r) => r,
-            None => CaseRecord {
+            None => Box::new(CaseRecord {
                 state: CaseState::default(),
                 opened_at: at,
                 last_activity: at,
@@ -244,7 +244,7 @@ impl Projection<Event> for CasesProjection {
                 queue: None,
                 load: None,
                 queue_overdue: false,
-            },
+            }),
         };
         let was_awaiting_call_back = rec.state.is_awaiting_call_back();
         let had_referent = rec.state.referent();
@@ -281,10 +281,10 @@ impl Projection<Event> for CasesProjection {
         let overdue = rec.state.overdue().next().is_some();
         if queue != rec.queue || overdue != rec.queue_overdue {
             if let Some((c, k, _)) = rec.queue {
-                model.remove(queue_key(c, k, case_id))?;
+                model.remove(&queue_key(c, k, case_id))?;
             }
             if let Some((c, k, since)) = queue {
-                model.put_typed(queue_key(c, k, case_id), &QueueValue { since, overdue })?;
+                model.put_owned(&queue_key(c, k, case_id), QueueValue { since, overdue })?;
             }
             rec.queue = queue;
             rec.queue_overdue = overdue;
@@ -295,7 +295,7 @@ impl Projection<Event> for CasesProjection {
             .referent()
             .filter(|_| rec.state.status() == CaseStatus::Open);
         if let Some(old) = rec.load.filter(|old| Some(*old) != load) {
-            model.remove(load_key(old, case_id))?;
+            model.remove(&load_key(old, case_id))?;
         }
         if let Some(referent) = load {
             let entry = CaseloadEntry {
@@ -305,10 +305,10 @@ impl Projection<Event> for CasesProjection {
                 queue: rec.queue.map(|(_, k, _)| k),
                 overdue: rec.state.overdue().collect(),
             };
-            model.put_owned(load_key(referent, case_id), entry)?;
+            model.put_owned(&load_key(referent, case_id), entry)?;
         }
         rec.load = load;
-        model.put_owned(key, rec)
+        model.put_boxed(&key, rec)
     }
 }
 

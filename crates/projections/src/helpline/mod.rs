@@ -237,16 +237,6 @@ impl std::fmt::Write for NameBuf {
     }
 }
 
-/// A text key built in one allocation (`format!` grows its string a few
-/// times for a key of 40–60 bytes).
-pub(crate) fn text_key(args: std::fmt::Arguments<'_>) -> Vec<u8> {
-    use std::fmt::Write;
-    let mut k = String::with_capacity(64);
-    // Writing into a `String` fails only if a `Display` does: none of the keys' parts do.
-    let _ = k.write_fmt(args);
-    k.into_bytes()
-}
-
 #[cfg(test)]
 mod tests {
     use super::{stream_in, words};

@@ -13,9 +13,9 @@ use ecoute_store::RecordedEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{in_categories, stream_uuid, text_key, Words};
+use super::{in_categories, stream_uuid, Words};
 use crate::error::Result;
-use crate::model::{ModelReader, ModelTx};
+use crate::model::{text_key, Key, ModelReader, ModelTx};
 use crate::runtime::Projection;
 
 pub(crate) const NAME: &str = "statistics";
@@ -83,11 +83,11 @@ fn day(at: DateTime<Utc>) -> NaiveDate {
     at.date_naive()
 }
 
-fn count_key(metric: &str, day: NaiveDate, centre: CentreId, dim: impl Display) -> Vec<u8> {
+fn count_key(metric: &str, day: NaiveDate, centre: CentreId, dim: impl Display) -> Key {
     text_key(format_args!("n/{metric}/{day}/{centre}/{dim}"))
 }
 
-fn duration_key(metric: &str, day: NaiveDate, centre: CentreId) -> Vec<u8> {
+fn duration_key(metric: &str, day: NaiveDate, centre: CentreId) -> Key {
     text_key(format_args!("d/{metric}/{day}/{centre}"))
 }
 
@@ -97,28 +97,25 @@ const CALL_INFO: u8 = b'i';
 const CASE_INFO: u8 = b'j';
 
 /// `i` or `j` and the call's or case's id (16 bytes).
-fn working_key(kind: u8, id: Uuid) -> Vec<u8> {
-    let mut k = Vec::with_capacity(17);
+fn working_key(kind: u8, id: Uuid) -> Key {
+    let mut k = Key::new();
     k.push(kind);
     k.extend_from_slice(id.as_bytes());
     k
 }
 
-fn bump(model: &mut ModelTx<'_>, key: Vec<u8>) -> Result<()> {
-    let n: u64 = model.get_typed(&key)?.unwrap_or(0);
-    model.put_owned(key, n + 1)
+fn bump(model: &mut ModelTx<'_>, key: Key) -> Result<()> {
+    model.update_typed(&key, |n: &mut u64| *n += 1)
 }
 
 fn add_duration(
     model: &mut ModelTx<'_>,
-    key: Vec<u8>,
+    key: Key,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<()> {
     let seconds = u64::try_from(to.signed_duration_since(from).num_seconds()).unwrap_or(0);
-    let mut acc: DurationAcc = model.get_typed(&key)?.unwrap_or_default();
-    acc.add(seconds);
-    model.put_owned(key, acc)
+    model.update_typed(&key, |acc: &mut DurationAcc| acc.add(seconds))
 }
 
 /// Builds the statistics.
@@ -151,7 +148,7 @@ impl Projection<Event> for StatisticsProjection {
                         Door::Centre { centre, .. } => (CentreId::Departement(centre), "centre"),
                     };
                     bump(model, count_key(CALLS, day(at), centre, door))?;
-                    return model.put_owned(info_key, CallInfo { centre, at });
+                    return model.put_owned(&info_key, CallInfo { centre, at });
                 }
                 let Some(info) = model.get_typed::<CallInfo>(&info_key)? else {
                     return Ok(());
@@ -198,7 +195,7 @@ impl Projection<Event> for StatisticsProjection {
                         recontacted: false,
                         consented: BTreeSet::new(),
                     };
-                    return model.put_owned(info_key, info);
+                    return model.put_owned(&info_key, info);
                 }
                 let Some(mut info) = model.get_typed::<CaseInfo>(&info_key)? else {
                     return Ok(());
@@ -244,7 +241,7 @@ impl Projection<Event> for StatisticsProjection {
                     }
                     _ => return Ok(()),
                 }
-                model.put_owned(info_key, info)?;
+                model.put_owned(&info_key, info)?;
             }
             Event::Staff(_) | Event::Subject(_) => {}
         }

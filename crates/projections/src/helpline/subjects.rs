@@ -9,6 +9,7 @@ use ecoute_domain::vocabulary::PersonRole;
 use ecoute_domain::{Event, SubjectId, Whose};
 use ecoute_store::RecordedEvent;
 use serde::{Deserialize, Serialize};
+use smallvec::{smallvec, SmallVec};
 
 use super::{in_categories, stream_uuid};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use ecoute_store::EventStore;
 
 use crate::error::{ProjectionError, Result};
-use crate::model::{ModelReader, ModelTx};
+use crate::model::{Key, ModelReader, ModelTx};
 use crate::runtime::Projection;
 use uuid::Uuid;
 
@@ -61,16 +62,16 @@ struct NewRef<'a> {
 }
 
 /// `k` and the call's id (16 bytes): the caller of a call.
-fn caller_key(call: Uuid) -> Vec<u8> {
-    let mut k = Vec::with_capacity(17);
+fn caller_key(call: Uuid) -> Key {
+    let mut k = Key::new();
     k.push(b'k');
     k.extend_from_slice(call.as_bytes());
     k
 }
 
 /// `s` and the subject's id (16 bytes): the subject's refs.
-fn ref_key(subject: SubjectId) -> Vec<u8> {
-    let mut k = Vec::with_capacity(17);
+fn ref_key(subject: SubjectId) -> Key {
+    let mut k = Key::new();
     k.push(b's');
     k.extend_from_slice(subject.as_uuid().as_bytes());
     k
@@ -98,12 +99,14 @@ impl Projection<Event> for SubjectsProjection {
     }
 
     fn apply(&self, stored: &RecordedEvent, event: &Event, model: &mut ModelTx<'_>) -> Result<()> {
-        // (subject, whose, fields) of each subject the event holds data about.
-        let mut refs: Vec<(SubjectId, Whose, Vec<&'static str>)> = Vec::new();
+        // (subject, whose, fields) of each subject the event holds data about:
+        // a handful, held inline.
+        type Fields = SmallVec<[&'static str; 4]>;
+        let mut refs: SmallVec<[(SubjectId, Whose, Fields); 4]> = SmallVec::new();
         match event {
             Event::Call(CallEvent::CallReceived(r)) => {
-                model.put_owned(caller_key(stream_uuid(stored)?), r.caller)?;
-                refs.push((r.caller, Whose::Caller, vec!["call"]));
+                model.put_owned(&caller_key(stream_uuid(stored)?), r.caller)?;
+                refs.push((r.caller, Whose::Caller, smallvec!["call"]));
             }
             Event::Call(CallEvent::PersonDescribed(d)) => {
                 let p = &d.person;
@@ -116,14 +119,14 @@ impl Projection<Event> for SubjectsProjection {
                 } else {
                     Whose::OtherPerson
                 };
-                refs.push((p.person, whose, vec!["profile"]));
+                refs.push((p.person, whose, smallvec!["profile"]));
             }
             _ => {}
         }
         for f in event.personal_fields() {
             match refs.iter_mut().find(|(s, _, _)| *s == f.subject.id) {
                 Some((_, _, fields)) => fields.push(f.field),
-                None => refs.push((f.subject.id, f.subject.whose, vec![f.field])),
+                None => refs.push((f.subject.id, f.subject.whose, smallvec![f.field])),
             }
         }
         for (subject, whose, fields) in refs {
@@ -132,7 +135,7 @@ impl Projection<Event> for SubjectsProjection {
                 whose,
                 fields: &fields,
             };
-            model.append_typed(ref_key(subject), &new)?;
+            model.append_typed(&ref_key(subject), &new)?;
         }
         Ok(())
     }

@@ -81,8 +81,8 @@ impl Projection<Event> for TimersProjection {
         let mut counts: TimerCounts = model.get_typed(COUNTS)?.unwrap_or_default();
         let disarm = |model: &mut ModelTx<'_>, kind, counts: &mut TimerCounts| -> Result<()> {
             if let Some(d) = model.get_typed::<ArmedDeadline>(&armed_key(case_id, kind))? {
-                model.remove(due_key(&d))?;
-                model.remove(armed_key(case_id, kind))?;
+                model.remove(&due_key(&d))?;
+                model.remove(&armed_key(case_id, kind))?;
                 counts.armed = counts.armed.saturating_sub(1);
             }
             Ok(())
@@ -95,26 +95,26 @@ impl Projection<Event> for TimersProjection {
                     kind: a.kind,
                     due: a.due,
                 };
-                model.put_typed(due_key(&d), &d)?;
-                model.put_typed(armed_key(case_id, a.kind), &d)?;
+                model.put_typed(&due_key(&d), &d)?;
+                model.put_typed(&armed_key(case_id, a.kind), &d)?;
                 counts.armed += 1;
             }
             CaseEvent::DeadlineMissed(m) => {
                 disarm(model, m.kind, &mut counts)?;
-                model.put_typed(missed_key(case_id, m.kind), &m.due)?;
+                model.put_typed(&missed_key(case_id, m.kind), &m.due)?;
                 counts.fired += 1;
                 counts.overdue += 1;
             }
             CaseEvent::DeadlineSatisfied(s) => {
                 disarm(model, s.kind, &mut counts)?;
                 if model.get(&missed_key(case_id, s.kind))?.is_some() {
-                    model.remove(missed_key(case_id, s.kind))?;
+                    model.remove(&missed_key(case_id, s.kind))?;
                     counts.overdue = counts.overdue.saturating_sub(1);
                 }
             }
             _ => return Ok(()),
         }
-        model.put_typed(COUNTS.to_vec(), &counts)
+        model.put_typed(COUNTS, &counts)
     }
 }
 
