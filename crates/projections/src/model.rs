@@ -33,9 +33,11 @@ const MIN_COMPACT_BYTES: usize = 4 << 20;
 /// A write due by age waits this many times as long as the last one took...
 const WRITE_BUDGET: u32 = 10;
 /// ...and a whole new snapshot (a model catching up, whose changes outgrew
-/// one) this many times: it rewrites the whole model, and what a crash would
-/// cost instead is to apply that much of the log again (a few seconds).
+/// one) this many times, and at least `SNAPSHOT_AFTER`: it rewrites the whole
+/// model, and what a crash would cost instead is to apply that much of the
+/// log again (seconds).
 const SNAPSHOT_BUDGET: u32 = 30;
+const SNAPSHOT_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 /// The layout of the model trees; older layouts are dropped and rebuilt.
 const LAYOUT: u32 = 3;
 const META_TREE: &str = "ecoute-projections-meta";
@@ -448,9 +450,8 @@ struct Persisted {
     delta_bytes: usize,
     last_write: Instant,
     /// How long the last write took: writes due by age wait ten times that
-    /// (thirty times for a whole snapshot), so a large model rebuilt or
-    /// catching up spends at most about a thirtieth of its time writing
-    /// snapshots.
+    /// (a whole snapshot thirty times, and 10 s at least), so a large model
+    /// rebuilt or catching up spends little of its time writing snapshots.
     last_cost: std::time::Duration,
 }
 
@@ -629,12 +630,12 @@ impl Model {
     pub(crate) fn persist_due(&self, bytes: usize, age: std::time::Duration) -> bool {
         let p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
         let behind = p.checkpoint != self.checkpoint();
-        let budget = if p.overflowed {
-            SNAPSHOT_BUDGET
+        let age = if p.overflowed {
+            age.max(SNAPSHOT_AFTER)
+                .max(p.last_cost.saturating_mul(SNAPSHOT_BUDGET))
         } else {
-            WRITE_BUDGET
+            age.max(p.last_cost.saturating_mul(WRITE_BUDGET))
         };
-        let age = age.max(p.last_cost.saturating_mul(budget));
         behind && (p.changes.len() >= bytes || p.last_write.elapsed() >= age)
     }
 
