@@ -471,6 +471,37 @@ pub(crate) struct Model {
     page_size: usize,
     view: RwLock<View>,
     persisted: std::sync::Mutex<Persisted>,
+    /// A chunk's buffers, kept for the next chunk (see [`Scratch`]).
+    scratch: std::sync::Mutex<Scratch>,
+}
+
+/// The buffers a chunk's changes are gathered and encoded in, handed from one
+/// chunk to the next: a model catching up would otherwise grow a table of a
+/// few thousand keys and a buffer of their values from nothing for every
+/// chunk — a dozen reallocations, and fresh pages for the large ones.
+#[derive(Default)]
+struct Scratch {
+    pending: HashMap<Key, Pending>,
+    values: Vec<u8>,
+}
+
+impl Scratch {
+    /// Empties the buffers for the next chunk; buffers far larger than this
+    /// chunk needed (a catch-up's, now that the model follows the log live)
+    /// are shrunk.
+    fn recycle(mut pending: HashMap<Key, Pending>, mut values: Vec<u8>) -> Scratch {
+        let used = pending.len();
+        pending.clear();
+        if pending.capacity() > 1024 && pending.capacity() > 4 * used {
+            pending.shrink_to(used);
+        }
+        let used = values.len();
+        values.clear();
+        if values.capacity() > 64 << 10 && values.capacity() > 4 * used {
+            values.shrink_to(used);
+        }
+        Scratch { pending, values }
+    }
 }
 
 fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -572,6 +603,7 @@ impl Model {
                 last_write: Instant::now(),
                 last_cost: std::time::Duration::ZERO,
             }),
+            scratch: std::sync::Mutex::new(Scratch::default()),
         })
     }
 
@@ -873,6 +905,16 @@ pub struct ModelTx<'a> {
     pending: HashMap<Key, Pending>,
 }
 
+impl Drop for ModelTx<'_> {
+    /// A chunk that fails (or a commit) hands its buffers to the next chunk.
+    fn drop(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        let mut scratch = self.model.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        let values = std::mem::take(&mut scratch.values);
+        *scratch = Scratch::recycle(pending, values);
+    }
+}
+
 /// A key's change within a chunk.
 enum Pending {
     Removed,
@@ -919,10 +961,14 @@ impl<T: Serialize + Send + 'static> Held for T {
 
 impl<'a> ModelTx<'a> {
     pub(crate) fn new(model: &'a Model) -> Self {
-        ModelTx {
-            model,
-            pending: HashMap::new(),
-        }
+        let pending = std::mem::take(
+            &mut model
+                .scratch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pending,
+        );
+        ModelTx { model, pending }
     }
 
     /// Sets a key's change (its key copied only if the chunk had not changed it yet).
@@ -1098,7 +1144,14 @@ impl<'a> ModelTx<'a> {
     /// chunk and changes nothing.
     pub(crate) fn commit(self, checkpoint: u64) -> Result<()> {
         // Every typed value encoded into one buffer: no allocation per value.
-        let mut values = Vec::new();
+        let mut values = std::mem::take(
+            &mut self
+                .model
+                .scratch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values,
+        );
         let mut writes = Vec::with_capacity(self.pending.len());
         for (k, p) in &self.pending {
             let v = match p {
@@ -1123,6 +1176,12 @@ impl<'a> ModelTx<'a> {
             }),
             checkpoint,
         );
+        // The buffer goes to the next chunk (with the table, when this drops).
+        self.model
+            .scratch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values = values;
         Ok(())
     }
 }
@@ -1437,6 +1496,31 @@ mod tests {
         // Reserved keys are refused, whichever way they are written.
         assert!(tx.update_typed(b"\x00k", |n: &mut u64| *n += 1).is_err());
         assert!(tx.put_boxed(b"", Box::new(1u8)).is_err());
+    }
+
+    #[test]
+    fn a_chunk_dropped_or_committed_leaves_nothing_to_the_next() {
+        let model = temp_model();
+        for round in 0..3u64 {
+            // A failed chunk: its changes are dropped with it.
+            let mut tx = ModelTx::new(&model);
+            for i in 0..3000u32 {
+                tx.put_owned(&(i | 1 << 31).to_be_bytes(), i).unwrap();
+            }
+            drop(tx);
+            let tx = ModelTx::new(&model);
+            assert!(tx.is_empty());
+            assert_eq!(tx.get(&(7u32 | 1 << 31).to_be_bytes()).unwrap(), None);
+            drop(tx);
+            // A committed chunk, through the recycled buffers.
+            let mut tx = ModelTx::new(&model);
+            tx.put_owned(b"r", round).unwrap();
+            tx.commit(round + 1).unwrap();
+            let tx = ModelTx::new(&model);
+            assert!(tx.is_empty());
+            assert_eq!(tx.get_typed::<u64>(b"r").unwrap(), Some(round));
+        }
+        assert_eq!(model.size().0, 1);
     }
 
     #[test]
