@@ -150,6 +150,15 @@ impl Projection<Event> for StatisticsProjection {
                     bump(model, count_key(CALLS, day(at), centre, door))?;
                     return model.put_owned(&info_key, CallInfo { centre, at });
                 }
+                // Most of a call's events count nothing: their call's record is not read.
+                let counted = match e {
+                    CallEvent::FactsRecorded(_) => true,
+                    CallEvent::PersonDescribed(p) => p.person.role == PersonRole::Implicated,
+                    _ => false,
+                };
+                if !counted {
+                    return Ok(());
+                }
                 let Some(info) = model.get_typed::<CallInfo>(&info_key)? else {
                     return Ok(());
                 };
@@ -196,6 +205,18 @@ impl Projection<Event> for StatisticsProjection {
                         consented: BTreeSet::new(),
                     };
                     return model.put_owned(&info_key, info);
+                }
+                // Most of a case's events count nothing: their case's record is not read.
+                let counted = matches!(
+                    e,
+                    CaseEvent::CaseTransferred(_)
+                        | CaseEvent::ReferentAssigned(_)
+                        | CaseEvent::RecontactAttempted(_)
+                        | CaseEvent::SolutionProposed(_)
+                        | CaseEvent::ConsentGiven(_)
+                );
+                if !counted {
+                    return Ok(());
                 }
                 let Some(mut info) = model.get_typed::<CaseInfo>(&info_key)? else {
                     return Ok(());
