@@ -279,6 +279,16 @@ impl Memory {
     pub fn hwm_mib(&self) -> f64 {
         self.hwm_kib as f64 / 1024.0
     }
+
+    /// `VmRSS` in MB (10^6 bytes, the unit of the 200 MB target).
+    pub fn rss_mb(&self) -> f64 {
+        self.rss_kib as f64 * 1024.0 / 1e6
+    }
+
+    /// `VmHWM` in MB.
+    pub fn hwm_mb(&self) -> f64 {
+        self.hwm_kib as f64 * 1024.0 / 1e6
+    }
 }
 
 /// A new master key, for a new data directory.

@@ -320,8 +320,8 @@ impl Entry {
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        let len = self.bytes().len();
-        let raw = std::ptr::slice_from_raw_parts_mut(self.bytes.as_ptr(), len);
+        let (k, v) = self.header();
+        let raw = std::ptr::slice_from_raw_parts_mut(self.bytes.as_ptr(), HEADER + k + v);
         // SAFETY: `raw` is the `Box<[u8]>` leaked in `new` — the same pointer
         // and length — given back once, here, when its only owner goes.
         #[allow(unsafe_code)]
@@ -549,18 +549,17 @@ impl Scratch {
     /// Empties the buffers for the next chunk; buffers far larger than this
     /// chunk needed (a catch-up's, now that the model follows the log live)
     /// are shrunk.
-    fn recycle(mut pending: HashMap<Key, Pending>, mut values: Vec<u8>) -> Scratch {
-        let used = pending.len();
-        pending.clear();
-        if pending.capacity() > 1024 && pending.capacity() > 4 * used {
-            pending.shrink_to(used);
+    fn recycle(&mut self) {
+        let used = self.pending.len();
+        self.pending.clear();
+        if self.pending.capacity() > 1024 && self.pending.capacity() > 4 * used {
+            self.pending.shrink_to(used);
         }
-        let used = values.len();
-        values.clear();
-        if values.capacity() > 64 << 10 && values.capacity() > 4 * used {
-            values.shrink_to(used);
+        let used = self.values.len();
+        self.values.clear();
+        if self.values.capacity() > 64 << 10 && self.values.capacity() > 4 * used {
+            self.values.shrink_to(used);
         }
-        Scratch { pending, values }
     }
 }
 
@@ -962,16 +961,17 @@ pub fn text_key(args: std::fmt::Arguments<'_>) -> Key {
 /// changes it in place ([`ModelTx::update_typed`], [`ModelTx::take_boxed`]).
 pub struct ModelTx<'a> {
     model: &'a Model,
-    pending: HashMap<Key, Pending>,
+    /// The chunk's changes (`pending`) and the buffer they are encoded into
+    /// (`values`), taken from the model and handed back when the chunk ends.
+    scratch: Scratch,
 }
 
 impl Drop for ModelTx<'_> {
     /// A chunk that fails (or a commit) hands its buffers to the next chunk.
     fn drop(&mut self) {
-        let pending = std::mem::take(&mut self.pending);
-        let mut scratch = self.model.scratch.lock().unwrap_or_else(|p| p.into_inner());
-        let values = std::mem::take(&mut scratch.values);
-        *scratch = Scratch::recycle(pending, values);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.recycle();
+        *self.model.scratch.lock().unwrap_or_else(|p| p.into_inner()) = scratch;
     }
 }
 
@@ -1021,23 +1021,25 @@ impl<T: Serialize + Send + 'static> Held for T {
 
 impl<'a> ModelTx<'a> {
     pub(crate) fn new(model: &'a Model) -> Self {
-        let pending = std::mem::take(
-            &mut model
-                .scratch
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pending,
-        );
-        ModelTx { model, pending }
+        let scratch = std::mem::take(&mut *model.scratch.lock().unwrap_or_else(|p| p.into_inner()));
+        ModelTx { model, scratch }
+    }
+
+    /// The value of type `T` the chunk already holds for `key`, to change in place.
+    fn pending_mut<T: 'static>(&mut self, key: &[u8]) -> Option<&mut T> {
+        match self.scratch.pending.get_mut(key) {
+            Some(Pending::Typed(held)) => held.as_any_mut().downcast_mut::<T>(),
+            _ => None,
+        }
     }
 
     /// Sets a key's change (its key copied only if the chunk had not changed it yet).
     fn set(&mut self, key: &[u8], change: Pending) -> Result<()> {
         check_key(key)?;
-        match self.pending.get_mut(key) {
+        match self.scratch.pending.get_mut(key) {
             Some(p) => *p = change,
             None => {
-                self.pending.insert(Key::from_slice(key), change);
+                self.scratch.pending.insert(Key::from_slice(key), change);
             }
         }
         Ok(())
@@ -1045,7 +1047,7 @@ impl<'a> ModelTx<'a> {
 
     /// Reads a value, seeing this transaction's own writes.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.pending.get(key) {
+        match self.scratch.pending.get(key) {
             Some(Pending::Removed) => Ok(None),
             Some(Pending::Bytes(v)) => Ok(Some(v.clone())),
             Some(Pending::Typed(v)) => v.encode().map(Some),
@@ -1069,7 +1071,7 @@ impl<'a> ModelTx<'a> {
         &self,
         key: &[u8],
     ) -> Result<Option<T>> {
-        if let Some(Pending::Typed(v)) = self.pending.get(key) {
+        if let Some(Pending::Typed(v)) = self.scratch.pending.get(key) {
             if let Some(t) = v.as_any().downcast_ref::<T>() {
                 return Ok(Some(t.clone()));
             }
@@ -1080,7 +1082,7 @@ impl<'a> ModelTx<'a> {
     /// Decodes the value of `key` as the chunk sees it (a typed value written
     /// in the chunk, through its encoding).
     fn decode<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
-        match self.pending.get(key) {
+        match self.scratch.pending.get(key) {
             Some(Pending::Removed) => Ok(None),
             Some(Pending::Bytes(v)) => decode_value(v).map(Some),
             Some(Pending::Typed(v)) => decode_value(&v.encode()?).map(Some),
@@ -1111,7 +1113,7 @@ impl<'a> ModelTx<'a> {
         &mut self,
         key: &[u8],
     ) -> Result<Option<Box<T>>> {
-        if let Some(p) = self.pending.get_mut(key) {
+        if let Some(p) = self.scratch.pending.get_mut(key) {
             if matches!(p, Pending::Typed(held) if held.as_any().is::<T>()) {
                 if let Pending::Typed(held) = std::mem::replace(p, Pending::Taken) {
                     if let Ok(value) = held.into_any().downcast::<T>() {
@@ -1132,10 +1134,8 @@ impl<'a> ModelTx<'a> {
     where
         T: Serialize + DeserializeOwned + Default + Send + 'static,
     {
-        if let Some(Pending::Typed(held)) = self.pending.get_mut(key) {
-            if let Some(value) = held.as_any_mut().downcast_mut::<T>() {
-                return Ok(f(value));
-            }
+        if let Some(value) = self.pending_mut::<T>(key) {
+            return Ok(f(value));
         }
         let mut value = self.decode::<T>(key)?.unwrap_or_default();
         let out = f(&mut value);
@@ -1148,7 +1148,7 @@ impl<'a> ModelTx<'a> {
     /// already there are neither decoded nor encoded again.
     pub fn append_typed<T: Serialize>(&mut self, key: &[u8], value: &T) -> Result<()> {
         check_key(key)?;
-        let mut bytes = match self.pending.get_mut(key) {
+        let mut bytes = match self.scratch.pending.get_mut(key) {
             Some(Pending::Bytes(v)) => return encode_into(value, v),
             Some(Pending::Taken) => return Err(taken()),
             Some(Pending::Removed) => Vec::new(),
@@ -1177,11 +1177,9 @@ impl<'a> ModelTx<'a> {
     /// Writes a value it takes (encoded when the chunk commits); a value of
     /// the same type written earlier in the chunk is overwritten where it is held.
     pub fn put_owned<T: Serialize + Send + 'static>(&mut self, key: &[u8], value: T) -> Result<()> {
-        if let Some(Pending::Typed(held)) = self.pending.get_mut(key) {
-            if let Some(slot) = held.as_any_mut().downcast_mut::<T>() {
-                *slot = value;
-                return Ok(());
-            }
+        if let Some(slot) = self.pending_mut::<T>(key) {
+            *slot = value;
+            return Ok(());
         }
         self.put_boxed(key, Box::new(value))
     }
@@ -1196,31 +1194,25 @@ impl<'a> ModelTx<'a> {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.scratch.pending.is_empty()
     }
 
     /// Encodes the chunk's typed values, then applies every change and the new
     /// checkpoint to the model at once. A value that cannot be encoded fails the
     /// chunk and changes nothing.
-    pub(crate) fn commit(self, checkpoint: u64) -> Result<()> {
-        // Every typed value encoded into one buffer: no allocation per value.
-        let mut values = std::mem::take(
-            &mut self
-                .model
-                .scratch
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .values,
-        );
-        let mut writes = Vec::with_capacity(self.pending.len());
-        for (k, p) in &self.pending {
+    pub(crate) fn commit(mut self, checkpoint: u64) -> Result<()> {
+        // Every typed value encoded into one buffer (the chunk's, reused): no
+        // allocation per value.
+        let Scratch { pending, values } = &mut self.scratch;
+        let mut writes = Vec::with_capacity(pending.len());
+        for (k, p) in pending.iter() {
             let v = match p {
                 Pending::Taken => return Err(taken()),
                 Pending::Removed => None,
                 Pending::Bytes(v) => Some(Value::Own(v)),
                 Pending::Typed(v) => {
                     let start = values.len();
-                    v.encode_into(&mut values)?;
+                    v.encode_into(values)?;
                     Some(Value::At(start, values.len()))
                 }
             };
@@ -1236,12 +1228,6 @@ impl<'a> ModelTx<'a> {
             }),
             checkpoint,
         );
-        // The buffer goes to the next chunk (with the table, when this drops).
-        self.model
-            .scratch
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values = values;
         Ok(())
     }
 }
@@ -1581,6 +1567,32 @@ mod tests {
             assert_eq!(tx.get_typed::<u64>(b"r").unwrap(), Some(round));
         }
         assert_eq!(model.size().0, 1);
+    }
+
+    #[test]
+    fn a_whole_snapshot_waits_longer_than_a_delta() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        // Snapshots outgrown past 64 bytes of changes.
+        let model = Model::load_with(db.open_tree("m").unwrap(), 64, 48).unwrap();
+        let mut tx = ModelTx::new(&model);
+        tx.put(b"a", vec![1; 8]).unwrap();
+        tx.commit(1).unwrap();
+        // A small delta: due as soon as its age is reached (none asked here).
+        assert!(model.persist_due(usize::MAX, std::time::Duration::ZERO));
+        model.persist().unwrap();
+        // Changes that outgrew a snapshot (a model catching up): the next
+        // write rewrites the whole model, and waits `SNAPSHOT_AFTER` for it.
+        let mut tx = ModelTx::new(&model);
+        tx.put(b"b", vec![2; 200]).unwrap();
+        tx.commit(2).unwrap();
+        // Well past thirty times the last (sub-millisecond) write, well short of 10 s.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(!model.persist_due(usize::MAX, std::time::Duration::ZERO));
+        // Written all the same when asked (a stop, the first catch-up).
+        model.persist().unwrap();
+        drop(model);
+        let model = Model::load_with(db.open_tree("m").unwrap(), 64, 48).unwrap();
+        assert_eq!((model.checkpoint(), model.size().0), (2, 2));
     }
 
     #[test]

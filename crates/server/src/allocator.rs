@@ -31,18 +31,19 @@ pub const DEFAULT_MMAP_THRESHOLD: i32 = 512 * 1024;
 /// `MALLOC_MMAP_THRESHOLD_`; glibc then reads it itself). Call before threads start.
 pub fn tune() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+    for (variable, parameter, value) in [
+        ("MALLOC_ARENA_MAX", libc::M_ARENA_MAX, DEFAULT_ARENAS),
+        (
+            "MALLOC_MMAP_THRESHOLD_",
+            libc::M_MMAP_THRESHOLD,
+            DEFAULT_MMAP_THRESHOLD,
+        ),
+    ] {
+        if std::env::var_os(variable).is_none() {
             // SAFETY: `mallopt` only changes a parameter of glibc's allocator; called
             // before other threads allocate, and with a valid parameter and value.
             unsafe {
-                libc::mallopt(libc::M_ARENA_MAX, DEFAULT_ARENAS);
-            }
-        }
-        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
-            // SAFETY: as above.
-            unsafe {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, DEFAULT_MMAP_THRESHOLD);
+                libc::mallopt(parameter, value);
             }
         }
     }

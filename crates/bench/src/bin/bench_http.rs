@@ -117,6 +117,10 @@ const SMALL_WAIT: Duration = Duration::from_secs(60);
 const LARGE_WAIT: Duration = Duration::from_secs(1800);
 /// The resident-memory target (issue 5), in bytes.
 const RSS_TARGET_BYTES: f64 = 200e6;
+
+/// How long the `api` part waits after the load for the server's next trim.
+const TRIM_WAIT: Duration =
+    Duration::from_secs(ecoute_server::allocator::RELEASE_EVERY.as_secs() + 5);
 /// Event size for the store part when no HTTP level measured one.
 const FALLBACK_EVENT_SIZE: usize = 400;
 
@@ -175,44 +179,42 @@ async fn http_level(
         SMALL_WAIT,
     )
     .await?;
-    let outcome = async {
-        let admin = server
-            .admin_token
-            .clone()
-            .ok_or_else(|| anyhow!("the fresh server created no first administrator"))?;
-        let probe = http_load::client()?;
-        server.wait_ready(&probe, SMALL_WAIT).await?;
-        let tokens = http_load::enrol_listeners(&server.base, &admin, clients).await?;
-        let sent = Arc::new(AtomicU64::new(0));
-        let takers = tokens
-            .into_iter()
-            .enumerate()
-            .map(|(i, token)| CallTaker::new(&server.base, token, i as u64 + 1, sent.clone()))
-            .collect::<Result<Vec<_>>>()?;
-        let me = std::process::id();
-        let (server0, me0) = (cpu_seconds(server.pid), cpu_seconds(me));
-        let (switches0, _) = context_switches(server.pid);
-        let figures = drive(takers, window).await?;
-        let server_cpu = cpu_seconds(server.pid) - server0;
-        let switches = (mode == Mode::Process).then(|| {
-            let (n, threads) = context_switches(server.pid);
-            (n.saturating_sub(switches0), threads)
-        });
-        let client_cpu = (mode == Mode::Process).then(|| cpu_seconds(me) - me0);
-        let memory = (mode == Mode::Process).then(|| Memory::of(server.pid));
-        anyhow::Ok((
-            figures,
-            sent.load(Ordering::Relaxed),
-            memory,
-            server_cpu,
-            client_cpu,
-            switches,
-        ))
-    }
-    .await;
-    let stopped = server.stop(SMALL_WAIT).await;
-    let (figures, requests, server_memory, server_cpu, client_cpu, server_switches) = outcome?;
-    stopped?;
+    let (figures, requests, server_memory, server_cpu, client_cpu, server_switches) =
+        then_stop(server, SMALL_WAIT, async |server| {
+            let admin = server
+                .admin_token
+                .clone()
+                .ok_or_else(|| anyhow!("the fresh server created no first administrator"))?;
+            let probe = http_load::client()?;
+            server.wait_ready(&probe, SMALL_WAIT).await?;
+            let tokens = http_load::enrol_listeners(&server.base, &admin, clients).await?;
+            let sent = Arc::new(AtomicU64::new(0));
+            let takers = tokens
+                .into_iter()
+                .enumerate()
+                .map(|(i, token)| CallTaker::new(&server.base, token, i as u64 + 1, sent.clone()))
+                .collect::<Result<Vec<_>>>()?;
+            let me = std::process::id();
+            let (server0, me0) = (cpu_seconds(server.pid), cpu_seconds(me));
+            let (switches0, _) = context_switches(server.pid);
+            let figures = drive(takers, window).await?;
+            let server_cpu = cpu_seconds(server.pid) - server0;
+            let switches = (mode == Mode::Process).then(|| {
+                let (n, threads) = context_switches(server.pid);
+                (n.saturating_sub(switches0), threads)
+            });
+            let client_cpu = (mode == Mode::Process).then(|| cpu_seconds(me) - me0);
+            let memory = (mode == Mode::Process).then(|| Memory::of(server.pid));
+            Ok((
+                figures,
+                sent.load(Ordering::Relaxed),
+                memory,
+                server_cpu,
+                client_cpu,
+                switches,
+            ))
+        })
+        .await?;
     let written = http_load::written(&data.join("log")).await?;
     Ok(HttpLevel {
         figures,
@@ -326,36 +328,31 @@ async fn api_run(
     let dir = fresh(base, "api")?;
     let data = dir.path().join("data");
     let master_key = server::new_master_key()?;
-    let running = Running::start(
-        Mode::Process,
-        binary,
+    let log_file = dir.path().join("server.log");
+    let (summary, loaded, trimmed) = with_server(
         &data,
-        &dir.path().join("server.log"),
+        &log_file,
+        binary,
         serve_args,
         &master_key,
-        LARGE_WAIT,
+        async |running| {
+            let admin = running
+                .admin_token
+                .clone()
+                .ok_or_else(|| anyhow!("the fresh server printed no administrator token"))?;
+            let config = ecoute_server::demo::DemoConfig {
+                calls,
+                seed,
+                concurrency: 8,
+            };
+            let summary = ecoute_server::demo::load(&running.base, &admin, config).await?;
+            let loaded = Memory::of(running.pid);
+            tokio::time::sleep(TRIM_WAIT).await;
+            let trimmed = Memory::of(running.pid);
+            Ok((summary, loaded, trimmed))
+        },
     )
     .await?;
-    let outcome = async {
-        let admin = running
-            .admin_token
-            .clone()
-            .ok_or_else(|| anyhow!("the fresh server printed no administrator token"))?;
-        let config = ecoute_server::demo::DemoConfig {
-            calls,
-            seed,
-            concurrency: 8,
-        };
-        let summary = ecoute_server::demo::load(&running.base, &admin, config).await?;
-        let loaded = Memory::of(running.pid);
-        tokio::time::sleep(ecoute_server::allocator::RELEASE_EVERY + Duration::from_secs(5)).await;
-        let trimmed = Memory::of(running.pid);
-        anyhow::Ok((summary, loaded, trimmed))
-    }
-    .await;
-    let stopped = running.stop(LARGE_WAIT).await;
-    let (summary, loaded, trimmed) = outcome?;
-    stopped?;
     let restart = start_measured(
         &data,
         &dir.path().join("server-2.log"),
@@ -392,6 +389,42 @@ async fn start_measured(
     serve_args: &[String],
     master_key: &ecoute_server::MasterKey,
 ) -> Result<Start> {
+    with_server(
+        data,
+        log_file,
+        binary,
+        serve_args,
+        master_key,
+        async |server| {
+            let at_listen = Memory::of(server.pid);
+            let probe = http_load::client()?;
+            let ready_after = server.wait_ready(&probe, LARGE_WAIT).await?;
+            let at_ready = Memory::of(server.pid);
+            // A few idle seconds, for the figure once everything has settled.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let settled = Memory::of(server.pid);
+            Ok(Start {
+                startup: server.startup,
+                ready_after,
+                at_listen,
+                at_ready,
+                settled,
+            })
+        },
+    )
+    .await
+}
+
+/// Starts the server as a child process on `data`, runs `work` against it,
+/// then stops it ([`then_stop`]).
+async fn with_server<T>(
+    data: &Path,
+    log_file: &Path,
+    binary: &Path,
+    serve_args: &[String],
+    master_key: &ecoute_server::MasterKey,
+    work: impl AsyncFnOnce(&Running) -> Result<T>,
+) -> Result<T> {
     let server = Running::start(
         Mode::Process,
         binary,
@@ -402,28 +435,21 @@ async fn start_measured(
         LARGE_WAIT,
     )
     .await?;
-    let outcome = async {
-        let at_listen = Memory::of(server.pid);
-        let probe = http_load::client()?;
-        let ready_after = server.wait_ready(&probe, LARGE_WAIT).await?;
-        let at_ready = Memory::of(server.pid);
-        // A few idle seconds, for the figure once everything has settled.
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let settled = Memory::of(server.pid);
-        anyhow::Ok((at_listen, ready_after, at_ready, settled))
-    }
-    .await;
-    let startup = server.startup;
-    let stopped = server.stop(LARGE_WAIT).await;
-    let (at_listen, ready_after, at_ready, settled) = outcome?;
+    then_stop(server, LARGE_WAIT, work).await
+}
+
+/// Runs `work` against a started server, then stops it — also when `work`
+/// failed, whose error is then the one returned.
+async fn then_stop<T>(
+    server: Running,
+    wait: Duration,
+    work: impl AsyncFnOnce(&Running) -> Result<T>,
+) -> Result<T> {
+    let outcome = work(&server).await;
+    let stopped = server.stop(wait).await;
+    let value = outcome?;
     stopped?;
-    Ok(Start {
-        startup,
-        ready_after,
-        at_listen,
-        at_ready,
-        settled,
-    })
+    Ok(value)
 }
 
 impl Start {
@@ -445,9 +471,9 @@ impl Start {
             self.at_listen.rss_mib(),
             self.ready_after.as_secs_f64(),
             self.at_ready.rss_mib(),
-            self.at_ready.rss_kib as f64 * 1024.0 / 1e6,
+            self.at_ready.rss_mb(),
             self.at_ready.hwm_mib(),
-            self.at_ready.hwm_kib as f64 * 1024.0 / 1e6,
+            self.at_ready.hwm_mb(),
             self.settled.rss_mib(),
         );
     }
@@ -627,13 +653,13 @@ async fn main() -> Result<()> {
         println!();
         println!("memory: {days} days of generated traffic (seed {}), then the server as a child process until /readyz answers 200", args.seed);
         let m = memory_run(&base, &binary, &args.serve_args, args.seed, days).await?;
-        let met = (m.first.at_ready.rss_kib as f64 * 1024.0) < RSS_TARGET_BYTES;
+        let met = m.first.at_ready.rss_mb() * 1e6 < RSS_TARGET_BYTES;
         m.first.print("first start (read models rebuilt from zero)");
         m.restart.print("restart (read models already built)");
         println!(
             "resident once ready, {days} days of traffic loaded: VmRSS {:.1} MiB = {:.0} MB   (target < 200 MB: {})",
             m.first.at_ready.rss_mib(),
-            m.first.at_ready.rss_kib as f64 * 1024.0 / 1e6,
+            m.first.at_ready.rss_mb(),
             if met { "met" } else { "NOT met" }
         );
         println!(
@@ -669,7 +695,6 @@ async fn main() -> Result<()> {
         );
         let a = api_run(&base, &binary, &args.serve_args, args.seed, calls).await?;
         let c = &a.summary.counts;
-        let mb = |m: &Memory| m.rss_kib as f64 * 1024.0 / 1e6;
         println!(
             "loaded {} calls and {} cases: {} requests in {:.1} s; log {:.0} MB, read models {:.0} MB on disk",
             c.calls,
@@ -682,16 +707,16 @@ async fn main() -> Result<()> {
         println!(
             "server when the load ended: VmRSS {:.1} MiB ({:.0} MB), VmHWM {:.1} MiB ({:.0} MB)",
             a.loaded.rss_mib(),
-            mb(&a.loaded),
+            a.loaded.rss_mb(),
             a.loaded.hwm_mib(),
-            a.loaded.hwm_kib as f64 * 1024.0 / 1e6
+            a.loaded.hwm_mb()
         );
-        let met = mb(&a.trimmed) * 1e6 < RSS_TARGET_BYTES;
+        let met = a.trimmed.rss_mb() * 1e6 < RSS_TARGET_BYTES;
         println!(
             "server after its next trim ({} s later): VmRSS {:.1} MiB = {:.0} MB   (target < 200 MB: {})",
-            (ecoute_server::allocator::RELEASE_EVERY + Duration::from_secs(5)).as_secs(),
+            TRIM_WAIT.as_secs(),
             a.trimmed.rss_mib(),
-            mb(&a.trimmed),
+            a.trimmed.rss_mb(),
             if met { "met" } else { "NOT met" }
         );
         a.restart.print("restart on that directory");
