@@ -1,8 +1,9 @@
 //! A data subject's rights, as events of one stream per subject (`subject-<uuid>`).
 //!
-//! Erasing a subject destroys their key (the server does that, before recording it)
-//! and records [`SubjectErased`]: from then on every value of theirs reads as erased,
-//! while the log, its hash chain and the statistics stay as they were. Only the
+//! Erasing a subject records [`SubjectErased`] and destroys their key (the server
+//! does that, once the event is in the log): from then on every value of theirs
+//! reads as erased, while the log, its hash chain and the statistics stay as they
+//! were. Only the
 //! data-protection officer erases on request; retention erases as the system, with
 //! the same role.
 

@@ -335,7 +335,7 @@ impl App {
         )?;
         let views = HelplineViews::new(&runtime, dyn_store)?;
         let staff = StaffDirectory::load(store.as_ref()).await?;
-        Ok(App {
+        let app = App {
             store,
             runtime,
             views,
@@ -346,7 +346,9 @@ impl App {
             clock: config.clock.clone(),
             config,
             locks: StreamLocks::new(1024),
-        })
+        };
+        app.settle_destructions(true).await?;
+        Ok(app)
     }
 
     /// Stops the projections and closes the stores, flushing everything.
@@ -508,6 +510,7 @@ impl App {
         for _ in 0..=self.config.retries {
             let loaded = self.load(&streams).await?;
             let mut decided = decide(&loaded, self.now())?;
+            let destroys = destructions(&loaded, &decided);
             self.seal(&mut decided).await?;
             let commit = self.commit(req, decided)?;
             // The types appended, in commit order: no need to read them back.
@@ -516,7 +519,32 @@ impl App {
                 .iter()
                 .flat_map(|a| a.events.iter().map(|e| e.event_type.clone()))
                 .collect();
-            match self.store.append(commit).await {
+            // Keys this commit destroys: an intent first, the destruction only once the
+            // commit is in the log (see `keys`).
+            let intent = commit
+                .appends
+                .first()
+                .and_then(|a| a.events.first())
+                .map(|e| e.id);
+            let intent = intent.filter(|_| !destroys.is_empty());
+            if let Some(id) = intent {
+                let (keys, subjects) = (self.keys.clone(), destroys.clone());
+                blocking(move || keys.intend(id, &subjects)).await?;
+            }
+            let appended = self.store.append(commit).await;
+            if let Some(id) = intent {
+                let keys = self.keys.clone();
+                match &appended {
+                    Ok(_) => blocking(move || keys.carry_out(id, &destroys)).await?,
+                    // Not in the log, for sure: nothing to destroy.
+                    Err(StoreError::WrongExpectedVersion { .. }) => {
+                        blocking(move || keys.forget(id)).await?
+                    }
+                    // Perhaps in the log: the next start (or a retry) settles it.
+                    Err(_) => {}
+                }
+            }
+            match appended {
                 Ok(result) => {
                     self.metrics
                         .commit(result.positions.last - result.positions.first + 1);
@@ -644,6 +672,8 @@ impl App {
         let Some(first) = self.store.event_by_id(req.ids.uuid("event/0")).await? else {
             return Ok(None);
         };
+        // A retry finishes what the first attempt decided and did not carry out.
+        self.settle_destructions(false).await?;
         let asked = first
             .metadata
             .extra
@@ -676,6 +706,25 @@ impl App {
             events: events.into_iter().map(|e| e.event_type).collect(),
             replayed: true,
         }))
+    }
+
+    /// Carries out the key destructions whose commit is in the log (a process stopped,
+    /// or a sync failed, between the commit and the destruction). With `at_open` (no
+    /// command in flight), intents whose commit is not in the log are forgotten: that
+    /// commit was refused or never acknowledged.
+    async fn settle_destructions(&self, at_open: bool) -> Result<(), AppError> {
+        let keys = self.keys.clone();
+        let pending = blocking(move || keys.pending()).await?;
+        for (commit, subjects) in pending {
+            let keys = self.keys.clone();
+            if self.store.event_by_id(commit).await?.is_some() {
+                blocking(move || keys.carry_out(commit, &subjects)).await?;
+                tracing::info!("a key destruction decided before a stop was carried out");
+            } else if at_open {
+                blocking(move || keys.forget(commit)).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Runs a staff command and refreshes the directory before answering.
@@ -796,6 +845,41 @@ impl App {
         }
         Ok(Some(History { entries, state }))
     }
+}
+
+/// The keys a decided commit destroys once it is in the log: a refused number's
+/// own key, an erased subject's keys. Every key destruction of the engine is named
+/// here, and carried out by [`App::execute`] only after the commit.
+fn destructions(loaded: &Loaded, decided: &[Decided]) -> Vec<ecoute_domain::SubjectId> {
+    use ecoute_domain::call::CallEvent;
+    use ecoute_domain::subject::SubjectEvent;
+    let mut keys = Vec::new();
+    for d in decided {
+        let (before, _) = loaded.get(&d.stream);
+        for e in &d.events {
+            match e {
+                Event::Call(CallEvent::NumberRetentionRefused(_)) => {
+                    let call = fold_call(before.iter().chain(&d.events));
+                    keys.extend(call.caller().map(crate::keys::number_slot));
+                }
+                Event::Subject(SubjectEvent::SubjectErased(erased)) => {
+                    keys.push(erased.subject);
+                    keys.push(crate::keys::number_slot(erased.subject));
+                }
+                _ => {}
+            }
+        }
+    }
+    keys
+}
+
+/// Runs blocking key-store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Internal(format!("key task failed: {e}")))?
 }
 
 /// Whether the event records a callback number, sealed under its own key slot.

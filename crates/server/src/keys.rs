@@ -16,6 +16,14 @@
 //! A key is made durable (sled flush and `fdatasync` of its data file) before any
 //! value sealed with it is appended, so an acknowledged event never refers to a key a
 //! crash could lose.
+//!
+//! A key is destroyed only once the decision that destroys it (a refused number, an
+//! erasure) is in the log: the engine writes an *intent* naming the commit and the
+//! keys ([`KeyStore::intend`]) before appending it, destroys the keys once the
+//! commit is acknowledged ([`KeyStore::carry_out`]), and at the next start carries
+//! out the intents whose commit is in the log and forgets the others — so neither a
+//! refused request nor a crash between the commit and the destruction leaves the
+//! log and the keys disagreeing.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -116,6 +124,9 @@ pub fn number_slot(caller: SubjectId) -> SubjectId {
     SubjectId::from_uuid(uuid::Builder::from_custom_bytes(b).into_uuid())
 }
 
+/// The tree of destructions decided by a commit and not yet carried out.
+const PENDING_TREE: &[u8] = b"pending-destructions";
+
 /// What the store holds for a subject.
 #[derive(Clone, Copy)]
 enum Slot {
@@ -127,6 +138,7 @@ enum Slot {
 pub struct KeyStore {
     db: sled::Db,
     tree: sled::Tree,
+    pending: sled::Tree,
     data_file: File,
     master: [u8; 32],
     cache: Mutex<HashMap<SubjectId, Slot>>,
@@ -147,10 +159,12 @@ impl KeyStore {
         let db = ecoute_store::open_sled(&config, std::time::Duration::from_secs(5))
             .map_err(|e| fail(&e))?;
         let tree = db.open_tree("subject-keys").map_err(|e| fail(&e))?;
+        let pending = db.open_tree(PENDING_TREE).map_err(|e| fail(&e))?;
         let data_file = File::open(dir.join("db")).map_err(|e| fail(&e))?;
         let store = KeyStore {
             db,
             tree,
+            pending,
             data_file,
             master: master.0,
             cache: Mutex::new(HashMap::new()),
@@ -338,15 +352,83 @@ impl KeyStore {
     }
 
     /// Destroys a subject's key, durably: every value sealed with it is erased for good.
-    /// Returns whether the subject had a key.
+    /// Returns whether the subject had a key. The engine destroys keys through
+    /// [`KeyStore::intend`] and [`KeyStore::carry_out`], once the decision is in the log.
     pub fn destroy(&self, subject: SubjectId) -> Result<bool, AppError> {
         let had = matches!(self.slot(subject)?, Some(Slot::Key(_)));
+        self.mark_erased(subject)?;
+        self.sync()?;
+        Ok(had)
+    }
+
+    fn mark_erased(&self, subject: SubjectId) -> Result<(), AppError> {
         self.tree
             .insert(subject.as_uuid().as_bytes(), ERASED)
             .map_err(|e| AppError::Internal(format!("key store write: {e}")))?;
         self.remember(subject, Slot::Erased);
-        self.sync()?;
-        Ok(had)
+        Ok(())
+    }
+
+    /// Records, durably, that the commit whose first event is `commit` destroys these
+    /// keys once it is in the log. Written before the commit is appended; nothing is
+    /// destroyed yet.
+    pub fn intend(&self, commit: uuid::Uuid, subjects: &[SubjectId]) -> Result<(), AppError> {
+        let ids: Vec<u8> = subjects
+            .iter()
+            .flat_map(|s| *s.as_uuid().as_bytes())
+            .collect();
+        self.pending
+            .insert(commit.as_bytes(), ids)
+            .map_err(|e| AppError::Internal(format!("key store write: {e}")))?;
+        self.sync()
+    }
+
+    /// The destructions decided and not carried out yet: each commit's first event id
+    /// and the keys it destroys.
+    pub fn pending(&self) -> Result<Vec<(uuid::Uuid, Vec<SubjectId>)>, AppError> {
+        let mut out = Vec::new();
+        for entry in self.pending.iter() {
+            let (k, v) = entry.map_err(|e| AppError::Internal(format!("key store read: {e}")))?;
+            let commit = uuid::Uuid::from_slice(&k).map_err(|_| {
+                AppError::Internal("a pending destruction has a malformed commit id".into())
+            })?;
+            if v.len() % 16 != 0 {
+                return Err(AppError::Internal(format!(
+                    "the pending destruction of commit {commit} is malformed"
+                )));
+            }
+            let subjects = v
+                .chunks_exact(16)
+                .map(|c| {
+                    let b: [u8; 16] = c.try_into().unwrap_or([0; 16]);
+                    SubjectId::from_uuid(uuid::Uuid::from_bytes(b))
+                })
+                .collect();
+            out.push((commit, subjects));
+        }
+        Ok(out)
+    }
+
+    /// Carries out the destruction that `commit` decided, now that it is in the log:
+    /// destroys the keys and removes the intent, durably (one sync).
+    pub fn carry_out(&self, commit: uuid::Uuid, subjects: &[SubjectId]) -> Result<(), AppError> {
+        for &subject in subjects {
+            self.mark_erased(subject)?;
+        }
+        self.forget_intent(commit)
+    }
+
+    /// Removes an intent whose commit is not in the log (it was refused, or lost
+    /// before it was acknowledged): its keys stay.
+    pub fn forget(&self, commit: uuid::Uuid) -> Result<(), AppError> {
+        self.forget_intent(commit)
+    }
+
+    fn forget_intent(&self, commit: uuid::Uuid) -> Result<(), AppError> {
+        self.pending
+            .remove(commit.as_bytes())
+            .map_err(|e| AppError::Internal(format!("key store write: {e}")))?;
+        self.sync()
     }
 
     /// Whether the subject's key was destroyed.

@@ -179,21 +179,15 @@ impl App {
         Ok(fold_subject(&decoded))
     }
 
-    /// Erases a subject: destroys their keys (durably, first), then records the
-    /// erasure. Retried, it finishes what a crash interrupted.
+    /// Erases a subject: records the erasure and, once it is in the log, destroys
+    /// their keys (see [`App::execute`]; a stop in between is finished at the next
+    /// start).
     pub async fn erase(
         &self,
         req: &Request<'_>,
         subject: SubjectId,
         reason: ErasureReason,
     ) -> Result<Outcome, AppError> {
-        let keys = self.keys.clone();
-        tokio::task::spawn_blocking(move || {
-            keys.destroy(subject)?;
-            keys.destroy(crate::keys::number_slot(subject))
-        })
-        .await
-        .map_err(|e| AppError::Internal(format!("key task failed: {e}")))??;
         let stream = subject_stream(subject);
         let outcome = self
             .execute(req, vec![stream.clone()], |loaded, now| {

@@ -298,44 +298,13 @@ simple_call_route!(
     /// The caller asks to stay anonymous.
     anonymity, "/v1/calls/{id}/anonymity", CallCommand::RequestAnonymity
 );
-#[utoipa::path(post, path = "/v1/calls/{id}/number-refusal", tag = "calls",
-    params(("id" = Uuid, Path, description = "The call")),
-    responses((status = 200, body = Accepted), (status = 404, body = super::Problem),
-        (status = 422, body = super::Problem)),
-    security(("bearer" = [])))]
-/// The caller refuses that their number be kept: nobody will be able to call back. A
-/// number already left on this call is destroyed first (its key), so it is kept
-/// nowhere, not even encrypted.
-pub async fn number_refusal(
-    State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, AppError> {
-    let id = call_id(&id)?;
-    let app = &state.app;
-    if let Some(call) = app.call_state(id).await? {
-        let visible = visible_call(&staff, &call).is_ok();
-        if let (true, Some(caller)) = (visible, call.caller()) {
-            if call.number() == call::NumberStatus::Left {
-                let keys = app.keys.clone();
-                let slot = crate::keys::number_slot(caller);
-                tokio::task::spawn_blocking(move || keys.destroy(slot))
-                    .await
-                    .map_err(|e| AppError::Internal(format!("key task failed: {e}")))??;
-            }
-        }
-    }
-    let outcome = on_call(&state, &staff, staff.ids(&headers)?, id, |_| {
-        Ok(CallCommand::RefuseNumberRetention)
-    })
-    .await?;
-    Ok(answer(
-        StatusCode::OK,
-        outcome.replayed,
-        accepted_call(&outcome, id),
-    ))
-}
+simple_call_route!(
+    /// The caller refuses that their number be kept: nobody will be able to call back.
+    /// Once the refusal is recorded, a number already left on this call is destroyed
+    /// (its key), so it is kept nowhere, not even encrypted; a refused request
+    /// destroys nothing.
+    number_refusal, "/v1/calls/{id}/number-refusal", CallCommand::RefuseNumberRetention
+);
 simple_call_route!(
     /// The call ends.
     end, "/v1/calls/{id}/end", CallCommand::End

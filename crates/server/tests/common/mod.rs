@@ -132,6 +132,20 @@ impl Harness {
         self.dir
     }
 
+    /// Stops the server cleanly and starts it again on the same data directory and
+    /// master key (what is on disk is all that carries over).
+    pub async fn restart(mut self) -> Self {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await.expect("clean shutdown");
+        }
+        let server = Server::start(config(self.dir.path(), self.master.clone()))
+            .await
+            .expect("server starts again");
+        self.base = format!("http://{}", server.addr());
+        self.server = Some(server);
+        self
+    }
+
     pub async fn send(
         &self,
         method: Method,
