@@ -22,6 +22,7 @@ pub mod call;
 pub mod case;
 pub mod centre;
 pub mod context;
+pub mod deciders;
 pub mod error;
 pub mod event;
 pub mod ids;
@@ -33,6 +34,8 @@ pub mod vocabulary;
 
 pub use centre::{CentreId, DepartementCode};
 pub use context::{Context, DeadlinePolicy};
+pub use deciders::{join_case, Calls, Cases, Joined, StaffMembers, Subjects};
+pub use ecoute_decider::{Decider, Envelope};
 pub use error::DomainError;
 pub use event::{decode, encode, DecodeError, EncodeError, Encoded, Event};
 pub use ids::{

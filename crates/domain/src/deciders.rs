@@ -1,0 +1,120 @@
+//! The helpline's four deciders (calls, cases, staff, data subjects) and the one
+//! decision that spans two streams: a call joining a case.
+//!
+//! Each decider names its stream and delegates to its module's pure `decide` and
+//! `evolve`; [`Event`] carries the events of all four (see
+//! [`ecoute_decider::Envelope`]). A command runner (`ecoute-engine`) loads the
+//! streams, folds them with these, decides and appends.
+
+use ecoute_decider::{Decider, Envelope};
+
+use crate::call::{self, CallCommand, CallEvent, CallState};
+use crate::case::{self, CaseCommand, CaseEvent, CaseState};
+use crate::context::Context;
+use crate::error::DomainError;
+use crate::event::Event;
+use crate::ids::{call_stream, case_stream, staff_stream, subject_stream};
+use crate::ids::{CallId, CaseId, StaffId, SubjectId};
+use crate::staff::{self, StaffCommand, StaffEvent, StaffState};
+use crate::subject::{self, SubjectCommand, SubjectEvent, SubjectState};
+
+macro_rules! decider {
+    ($(#[$doc:meta])* $name:ident, $module:ident, $id:ty, $stream:ident,
+     $state:ty, $event:ty, $command:ty, $variant:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+
+        impl Decider for $name {
+            type Id = $id;
+            type State = $state;
+            type Event = $event;
+            type Command = $command;
+            type Context = Context;
+            type Error = DomainError;
+
+            fn stream(id: &$id) -> String {
+                $stream(*id)
+            }
+
+            fn evolve(state: $state, event: &$event) -> $state {
+                $module::evolve(state, event)
+            }
+
+            fn decide(
+                state: &$state,
+                command: &$command,
+                ctx: &Context,
+            ) -> Result<Vec<$event>, DomainError> {
+                $module::decide(state, command, ctx)
+            }
+        }
+
+        impl Envelope<$name> for Event {
+            fn as_event(&self) -> Option<&$event> {
+                match self {
+                    Event::$variant(e) => Some(e),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+decider!(
+    /// A call, in its stream `call-<uuid>`: answered, listened to, ended, joined to a
+    /// case.
+    Calls, call, CallId, call_stream, CallState, CallEvent, CallCommand, Call
+);
+decider!(
+    /// A case, in its stream `case-<uuid>`: opened, transferred, followed, closed.
+    Cases, case, CaseId, case_stream, CaseState, CaseEvent, CaseCommand, Case
+);
+decider!(
+    /// A member of staff, in their stream `staff-<uuid>`: roles, accreditations,
+    /// tokens.
+    StaffMembers, staff, StaffId, staff_stream, StaffState, StaffEvent, StaffCommand, Staff
+);
+decider!(
+    /// A data subject's rights, in their stream `subject-<uuid>`: erasure.
+    Subjects, subject, SubjectId, subject_stream, SubjectState, SubjectEvent, SubjectCommand,
+    Subject
+);
+
+/// What a call joining a case records on each stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Joined {
+    /// The call's events (`CallAttachedToCase`).
+    pub call: Vec<CallEvent>,
+    /// The case's events (`CaseOpened` or `CallLinked`, then those of `then`).
+    pub case: Vec<CaseEvent>,
+}
+
+/// An ended call joins a case: a new one it opens (`case` is then the state of a
+/// stream with no event), or an existing one (a closed case is reopened by it); then
+/// `then`, if given (a transfer), is decided on the case as the join left it. One
+/// decision over two streams, to be appended in one commit.
+pub fn join_case(
+    call: &CallState,
+    case: &CaseState,
+    case_id: CaseId,
+    new_case: bool,
+    then: Option<&CaseCommand>,
+    ctx: &Context,
+) -> Result<Joined, DomainError> {
+    let summary = call.summary().ok_or(DomainError::CallNotReceived)?;
+    let call_id = summary.call_id;
+    let ctx = ctx.clone().with_call(summary);
+    let call_events = Calls::decide(call, &CallCommand::AttachToCase { case_id, new_case }, &ctx)?;
+    let first = if new_case {
+        CaseCommand::Open { case_id, call_id }
+    } else {
+        CaseCommand::LinkCall(call_id)
+    };
+    let (_, case_events) =
+        Cases::decide_all(case.clone(), std::iter::once(&first).chain(then), &ctx)?;
+    Ok(Joined {
+        call: call_events,
+        case: case_events,
+    })
+}
