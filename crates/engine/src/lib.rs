@@ -27,6 +27,7 @@ mod ids;
 mod runner;
 mod turns;
 
+pub use async_trait::async_trait;
 pub use ecoute_decider::{Decider, Envelope};
 pub use error::{BoxError, EngineError};
 pub use hooks::{Codec, CommitHooks, Encoded, Never, NoHooks};

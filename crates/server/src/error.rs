@@ -71,6 +71,18 @@ impl From<StoreError> for AppError {
     }
 }
 
+impl From<ecoute_engine::EngineError> for AppError {
+    fn from(e: ecoute_engine::EngineError) -> Self {
+        use ecoute_engine::EngineError as E;
+        match e {
+            E::Store(s) => s.into(),
+            E::Conflict { .. } => AppError::Conflict(e.to_string()),
+            E::KeyReused { first } => AppError::IdempotencyKeyReused { first },
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<ecoute_projections::ProjectionError> for AppError {
     fn from(e: ecoute_projections::ProjectionError) -> Self {
         AppError::Internal(e.to_string())

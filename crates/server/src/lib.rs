@@ -1,8 +1,9 @@
 //! The ecoute server: the engine behind an HTTP API, with staff, access control and
 //! an access log.
 //!
-//! - [`app`]: the engine — event store, projections, staff directory, access log —
-//!   and how a command becomes a commit (retried on a lost race, idempotent by key);
+//! - [`app`]: the application layer — who may do what, every read recorded, and
+//!   the commands run through the engine's runner (`ecoute-engine`) on the event
+//!   store, with the projections, staff directory, access log and keys;
 //! - [`access`]: every access rule, in one place;
 //! - [`access_log`]: the append-only record of every read of case data and every
 //!   refused attempt;
@@ -29,8 +30,6 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod metrics;
-pub mod rights;
-pub mod scheduler;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;

@@ -266,7 +266,7 @@ async fn every_route_for_every_role_in_own_and_other_centre() {
     // Every refused read of the case is in the access log, with who tried.
     let records = h
         .app()
-        .access_log
+        .access_log()
         .of_case(ecoute_domain::CaseId::from_uuid(case.parse().unwrap()))
         .await
         .unwrap();

@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ecoute_domain::staff::{self, StaffCommand, StaffEnrolled, StaffEvent, TeamJoined};
-use ecoute_domain::{encode, staff_stream, Context, Event, Role, StaffId, StaffSnapshot, TeamId};
-use ecoute_server::app::{Decided, Ids, Request};
+use ecoute_domain::{
+    encode, staff_stream, Context, Event, Role, StaffId, StaffMembers, StaffSnapshot, TeamId,
+};
+use ecoute_server::app::{Actor, Append};
 use ecoute_server::{App, AppConfig, AppError, MasterKey};
 use ecoute_store::{EventData, EventStore, ExpectedVersion, StreamId};
 use uuid::Uuid;
@@ -33,7 +35,7 @@ fn interfere(app: &App, member: StaffId, event: StaffEvent) {
     tokio::task::block_in_place(|| {
         tokio::runtime::Handle::current()
             .block_on(
-                app.store
+                app.store()
                     .append_to_stream(stream, ExpectedVersion::Any, vec![data]),
             )
             .unwrap();
@@ -53,8 +55,8 @@ fn decide(
     loaded: &ecoute_server::app::Loaded,
     now: chrono::DateTime<chrono::Utc>,
     member: StaffId,
-) -> Result<Vec<Decided>, AppError> {
-    let (state, expected) = loaded.staff(member);
+) -> Result<Vec<Append>, AppError> {
+    let (state, expected) = loaded.fold::<StaffMembers>(&member);
     let command = if state.snapshot().is_none() {
         StaffCommand::Enrol {
             staff_id: member,
@@ -65,42 +67,37 @@ fn decide(
         StaffCommand::GrantRole(Role::Auditor)
     };
     let events = staff::decide(&state, &command, &Context::new(now, admin()))?;
-    Ok(vec![Decided {
-        stream: staff_stream(member),
-        expected,
-        events: events.into_iter().map(Event::Staff).collect(),
-    }])
+    Ok(vec![Append::new(staff_stream(member), expected, events)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_race_is_decided_again_on_fresh_state() {
     let (_dir, app) = open(5).await;
     let member = StaffId::from_uuid(Uuid::new_v4());
-    let actor = admin();
-    let req = Request {
-        actor: &actor,
-        target: "test".into(),
-        request_id: Uuid::new_v4(),
-        ids: Ids::random(),
-    };
+    let actor = Actor::new(admin(), "test".into(), Uuid::new_v4(), None, None);
     let attempts = AtomicUsize::new(0);
     let outcome = app
-        .execute(&req, vec![staff_stream(member)], |loaded, now| {
-            if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
-                // Someone else enrols the member first.
-                interfere(
-                    &app,
-                    member,
-                    StaffEvent::StaffEnrolled(StaffEnrolled {
-                        staff_id: member,
-                        roles: BTreeSet::from([Role::Volunteer]),
-                        team: None,
-                        at: now,
-                    }),
-                );
-            }
-            decide(loaded, now, member)
-        })
+        .run(
+            &actor,
+            "test".into(),
+            vec![staff_stream(member)],
+            |loaded, now| {
+                if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                    // Someone else enrols the member first.
+                    interfere(
+                        &app,
+                        member,
+                        StaffEvent::StaffEnrolled(StaffEnrolled {
+                            staff_id: member,
+                            roles: BTreeSet::from([Role::Volunteer]),
+                            team: None,
+                            at: now,
+                        }),
+                    );
+                }
+                decide(loaded, now, member)
+            },
+        )
         .await
         .unwrap();
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
@@ -110,7 +107,7 @@ async fn a_lost_race_is_decided_again_on_fresh_state() {
         "decided on the state the winner left"
     );
     assert!(app
-        .metrics
+        .metrics()
         .render(0, [])
         .contains("ecoute_command_conflicts_total 1"));
     app.close().await.unwrap();
@@ -121,33 +118,32 @@ async fn a_race_lost_every_time_is_a_conflict_and_appends_nothing() {
     let (_dir, app) = open(2).await;
     let app = Arc::new(app);
     let member = StaffId::from_uuid(Uuid::new_v4());
-    let actor = admin();
-    let req = Request {
-        actor: &actor,
-        target: "test".into(),
-        request_id: Uuid::new_v4(),
-        ids: Ids::random(),
-    };
+    let actor = Actor::new(admin(), "test".into(), Uuid::new_v4(), None, None);
     let attempts = AtomicUsize::new(0);
     let result = app
-        .execute(&req, vec![staff_stream(member)], |loaded, now| {
-            let n = attempts.fetch_add(1, Ordering::SeqCst);
-            let event = if n == 0 {
-                StaffEvent::StaffEnrolled(StaffEnrolled {
-                    staff_id: member,
-                    roles: BTreeSet::from([Role::Volunteer]),
-                    team: None,
-                    at: now,
-                })
-            } else {
-                StaffEvent::TeamJoined(TeamJoined {
-                    team: TeamId::from_uuid(Uuid::from_u128(n as u128)),
-                    at: now,
-                })
-            };
-            interfere(&app, member, event);
-            decide(loaded, now, member)
-        })
+        .run(
+            &actor,
+            "test".into(),
+            vec![staff_stream(member)],
+            |loaded, now| {
+                let n = attempts.fetch_add(1, Ordering::SeqCst);
+                let event = if n == 0 {
+                    StaffEvent::StaffEnrolled(StaffEnrolled {
+                        staff_id: member,
+                        roles: BTreeSet::from([Role::Volunteer]),
+                        team: None,
+                        at: now,
+                    })
+                } else {
+                    StaffEvent::TeamJoined(TeamJoined {
+                        team: TeamId::from_uuid(Uuid::from_u128(n as u128)),
+                        at: now,
+                    })
+                };
+                interfere(&app, member, event);
+                decide(loaded, now, member)
+            },
+        )
         .await;
     assert!(matches!(result, Err(AppError::Conflict(_))), "{result:?}");
     assert_eq!(

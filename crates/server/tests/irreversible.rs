@@ -123,7 +123,7 @@ async fn an_accepted_number_refusal_destroys_the_number_once_recorded() {
     )
     .await
     .ok();
-    let keys = &h.app().keys;
+    let keys = &h.app().keys();
     assert!(!keys.is_erased(number_slot(caller)).unwrap());
     let before = h.head().await;
     h.post(
@@ -180,7 +180,7 @@ async fn a_destruction_whose_decision_is_in_the_log_is_finished_at_the_next_star
         .unwrap()
         .pop()
         .unwrap();
-    let keys = h.app().keys.clone();
+    let keys = h.app().keys().clone();
     keys.intend(last.id, &[number_slot(caller)]).unwrap();
     // … and one naming a commit that never landed.
     let other = SubjectId::from_uuid(Uuid::new_v4());
@@ -194,7 +194,7 @@ async fn a_destruction_whose_decision_is_in_the_log_is_finished_at_the_next_star
 
     let h = h.restart().await;
     assert_eq!(number_of(&h, &referent, &case).await, json!("Erased"));
-    let keys = &h.app().keys;
+    let keys = &h.app().keys();
     assert!(keys.is_erased(number_slot(caller)).unwrap());
     assert!(!keys.is_erased(other).unwrap(), "a commit not in the log");
     assert!(keys.pending().unwrap().is_empty());

@@ -246,7 +246,7 @@ async fn platform_call_to_transfer_referent_call_back_consent_action_close_reope
     // Every read of the case was recorded, with who and why.
     let reads = h
         .app()
-        .access_log
+        .access_log()
         .of_case(ecoute_domain::CaseId::from_uuid(case.parse().unwrap()))
         .await
         .unwrap();

@@ -244,7 +244,7 @@ async fn after_erasure_nothing_of_the_person_can_be_read_and_the_rest_is_intact(
     // The erasure is in the access log, under the case.
     let log = h
         .app()
-        .access_log
+        .access_log()
         .of_case(ecoute_domain::CaseId::from_uuid(s.case.parse().unwrap()))
         .await
         .unwrap();
@@ -254,7 +254,7 @@ async fn after_erasure_nothing_of_the_person_can_be_read_and_the_rest_is_intact(
 
     // Statistics unchanged; the log (its hash chain covers the ciphertext) verifies.
     assert_eq!(h.get(&dpo, "/v1/statistics").await.ok()["report"], before);
-    let report = h.app().store.verify().await.unwrap();
+    let report = h.app().store().verify().await.unwrap();
     assert!(report.first_fault.is_none(), "{report:?}");
     h.stop().await;
 }
@@ -388,7 +388,7 @@ async fn a_person_erased_after_a_backup_stays_unreadable_in_it() {
         !text.contains("Odette"),
         "erased after the backup, unreadable in it"
     );
-    let report = server.app().store.verify().await.unwrap();
+    let report = server.app().store().verify().await.unwrap();
     assert!(report.first_fault.is_none());
     assert_eq!(
         report.chain_head_hex(),

@@ -93,12 +93,12 @@ async fn load(app: &App, n: usize, t0: chrono::DateTime<chrono::Utc>) -> Result<
         let stream = StreamId::new(case_stream(case_id))?;
         pending.push(Commit::single(stream, ExpectedVersion::NoStream, events));
         if pending.len() == 256 {
-            for r in app.store.append_many(std::mem::take(&mut pending)).await {
+            for r in app.store().append_many(std::mem::take(&mut pending)).await {
                 r?;
             }
         }
     }
-    for r in app.store.append_many(pending).await {
+    for r in app.store().append_many(pending).await {
         r?;
     }
     // The timer index follows the log.
@@ -133,7 +133,7 @@ async fn main() -> Result<()> {
         // The baseline: what a scan of every armed deadline would cost.
         let start = Instant::now();
         let all = app
-            .views
+            .views()
             .timers
             .due(t0 + chrono::Duration::days(3650), usize::MAX)?;
         let scan = start.elapsed().as_secs_f64() * 1000.0;
@@ -149,7 +149,7 @@ async fn main() -> Result<()> {
             clock.set(t0 + chrono::Duration::minutes(due as i64 - 1));
             let now = app.now();
             let start = Instant::now();
-            let found = app.views.timers.due(now, usize::MAX)?;
+            let found = app.views().timers.due(now, usize::MAX)?;
             let find = start.elapsed().as_secs_f64() * 1000.0;
             let start = Instant::now();
             let fired = app.fire_due().await?;

@@ -10,8 +10,8 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{answer, ApiState, Body, Staff};
-use crate::access::Action;
+use super::{answer, ApiState, Body};
+use crate::app::Actor;
 use crate::error::AppError;
 
 pub fn routes() -> Router<ApiState> {
@@ -51,11 +51,9 @@ pub struct BackupAnswer {
 /// short rotation; see docs/data-protection.md). Read models are rebuilt on restore.
 pub async fn backup(
     State(state): State<ApiState>,
-    staff: Staff,
+    actor: Actor,
     Body(body): Body<BackupRequest>,
 ) -> Result<Response, AppError> {
-    let app = state.app.clone();
-    staff.check(&app, Action::Backup, None).await?;
     let dir = PathBuf::from(&body.dir);
     if !dir.is_absolute() {
         return Err(AppError::bad(
@@ -63,27 +61,12 @@ pub async fn backup(
             "an absolute path on the server's machine",
         ));
     }
-    if dir.exists()
-        && std::fs::read_dir(&dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(AppError::bad("dir", "must be absent or empty"));
-    }
-    let answer_dir = body.dir.clone();
-    let (log, access) = tokio::task::spawn_blocking(move || {
-        let log = app.store.backup(&dir.join("log"))?;
-        let access = app.access_log.store().backup(&dir.join("access-log"))?;
-        Ok::<_, ecoute_store::StoreError>((log, access))
-    })
-    .await
-    .map_err(|e| AppError::Internal(format!("backup task failed: {e}")))??;
-    tracing::info!(records = log.records, "backup written");
+    let (log, access) = state.app.backup(&actor, dir).await?;
     Ok(answer(
         StatusCode::OK,
         false,
         BackupAnswer {
-            dir: answer_dir,
+            dir: body.dir,
             log_records: log.records,
             log_chain_head: log.chain_head,
             access_log_records: access.records,

@@ -2,27 +2,22 @@
 //! it to a case.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use ecoute_domain::call::{self, Answer, CallCommand, CallState, Facts, PersonDescription};
-use ecoute_domain::case::{self, CaseCommand};
+use ecoute_domain::call::{Answer, CallCommand, Facts};
+use ecoute_domain::case::CaseCommand;
 use ecoute_domain::vocabulary::{
     AbuseKind, AgeBand, Evolution, Frequency, PersonRole, Relation, Setting, Since,
 };
-use ecoute_domain::{
-    call_stream, case_stream, CallId, CaseId, CentreId, DepartementCode, Event, Personal, StaffId,
-    Subject, SubjectId, VolunteerPair,
-};
+use ecoute_domain::{CallId, CaseId, DepartementCode, StaffId, SubjectId, VolunteerPair};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{answer, parse_id, Accepted, ApiState, Body, Staff};
-use crate::access::Action;
-use crate::access_log::Outcome;
-use crate::app::{Decided, Ids, Loaded};
+use super::{answer, parse_id, Accepted, ApiState, Body};
+use crate::app::{Actor, Outcome, PersonInput};
 use crate::error::AppError;
 
 pub fn routes() -> Router<ApiState> {
@@ -148,56 +143,39 @@ fn call_id(id: &str) -> Result<CallId, AppError> {
     parse_id("id", id).map(CallId::from_uuid)
 }
 
-/// The received call, visible to the actor, or "no such call".
-fn visible_call(staff: &Staff, state: &CallState) -> Result<(), AppError> {
-    let door = state.door().ok_or(AppError::NotFound("call"))?;
-    if !crate::access::allowed(&staff.snapshot, Action::ActOnCall(door.centre())) {
-        return Err(AppError::NotFound("call"));
-    }
-    Ok(())
-}
-
-/// Runs one command on an existing call.
-async fn on_call(
-    state: &ApiState,
-    staff: &Staff,
-    ids: Ids,
-    id: CallId,
-    make: impl Fn(&CallState) -> Result<CallCommand, AppError> + Send + Sync,
-) -> Result<crate::app::Outcome, AppError> {
-    let app = &state.app;
-    let req = staff.request_with(ids, format!("{} {}", staff.route, id));
-    let result = app
-        .execute(&req, vec![call_stream(id)], |loaded: &Loaded, now| {
-            let (call, expected) = loaded.call(id);
-            visible_call(staff, &call)?;
-            let command = make(&call)?;
-            let ctx = app.context(&staff.snapshot, now, [])?;
-            let events = call::decide(&call, &command, &ctx)?;
-            Ok(vec![Decided {
-                stream: call_stream(id),
-                expected,
-                events: events.into_iter().map(Event::Call).collect(),
-            }])
-        })
-        .await;
-    if let Err(AppError::NotFound(_)) = &result {
-        staff
-            .record(
-                app,
-                Action::ActOnCall(CentreId::NationalPlatform),
-                None,
-                Outcome::NotFound,
-            )
-            .await?;
-    }
-    result
-}
-
-fn accepted_call(outcome: &crate::app::Outcome, id: CallId) -> Accepted {
+fn accepted_call(outcome: &Outcome, id: CallId) -> Accepted {
     Accepted {
         call_id: Some(*id.as_uuid()),
         ..Accepted::of(outcome)
+    }
+}
+
+/// How the caller was answered, as the request says it.
+fn answer_of(actor: &Actor, body: &ReceiveCall) -> Result<Answer, AppError> {
+    match body.door {
+        DoorKind::Platform => {
+            if body.centre.is_some() || body.partner.is_some() {
+                return Err(AppError::bad(
+                    "door",
+                    "a platform call names no centre and no partner",
+                ));
+            }
+            Ok(Answer::PlatformListener)
+        }
+        DoorKind::Centre => {
+            let centre = departement(
+                "centre",
+                body.centre
+                    .as_deref()
+                    .ok_or_else(|| AppError::bad("centre", "required for a centre call"))?,
+            )?;
+            let partner = StaffId::from_uuid(
+                body.partner
+                    .ok_or_else(|| AppError::bad("partner", "required for a centre call"))?,
+            );
+            let pair = VolunteerPair::new(actor.id(), partner)?;
+            Ok(Answer::VolunteerPair { centre, pair })
+        }
     }
 }
 
@@ -209,68 +187,16 @@ fn accepted_call(outcome: &crate::app::Outcome, id: CallId) -> Accepted {
 /// a centre by a pair of volunteers.
 pub async fn receive(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Body(body): Body<ReceiveCall>,
 ) -> Result<Response, AppError> {
-    let app = &state.app;
-    let (answer_as, centre, partner) = match body.door {
-        DoorKind::Platform => {
-            if body.centre.is_some() || body.partner.is_some() {
-                return Err(AppError::bad(
-                    "door",
-                    "a platform call names no centre and no partner",
-                ));
-            }
-            (Answer::PlatformListener, CentreId::NationalPlatform, None)
-        }
-        DoorKind::Centre => {
-            let code = departement(
-                "centre",
-                body.centre
-                    .as_deref()
-                    .ok_or_else(|| AppError::bad("centre", "required for a centre call"))?,
-            )?;
-            let partner = StaffId::from_uuid(
-                body.partner
-                    .ok_or_else(|| AppError::bad("partner", "required for a centre call"))?,
-            );
-            let pair = VolunteerPair::new(staff.snapshot.id, partner)?;
-            (
-                Answer::VolunteerPair { centre: code, pair },
-                CentreId::Departement(code),
-                Some(partner),
-            )
-        }
-    };
-    staff.check(app, Action::ReceiveCall(centre), None).await?;
-    let req = staff.request(&headers, staff.route.clone())?;
-    let id = CallId::from_uuid(req.ids.uuid("call"));
-    let caller = SubjectId::from_uuid(req.ids.uuid("caller"));
-    let outcome = app
-        .execute(&req, vec![call_stream(id)], |loaded, now| {
-            let (call, expected) = loaded.call(id);
-            let ctx = app.context(&staff.snapshot, now, partner)?;
-            let command = CallCommand::Receive {
-                call_id: id,
-                caller,
-                answer: answer_as,
-            };
-            Ok(vec![Decided {
-                stream: call_stream(id),
-                expected,
-                events: call::decide(&call, &command, &ctx)?
-                    .into_iter()
-                    .map(Event::Call)
-                    .collect(),
-            }])
-        })
-        .await?;
+    let answer_as = answer_of(&actor, &body)?;
+    let r = state.app.receive_call(&actor, answer_as).await?;
     let body = Accepted {
-        subject_id: Some(*caller.as_uuid()),
-        ..accepted_call(&outcome, id)
+        subject_id: Some(*r.caller.as_uuid()),
+        ..accepted_call(&r.outcome, r.call)
     };
-    Ok(answer(StatusCode::CREATED, outcome.replayed, body))
+    Ok(answer(StatusCode::CREATED, r.outcome.replayed, body))
 }
 
 macro_rules! simple_call_route {
@@ -283,12 +209,11 @@ macro_rules! simple_call_route {
         $(#[$doc])*
         pub async fn $name(
             State(state): State<ApiState>,
-            staff: Staff,
-            headers: HeaderMap,
+            actor: Actor,
             Path(id): Path<String>,
         ) -> Result<Response, AppError> {
             let id = call_id(&id)?;
-            let outcome = on_call(&state, &staff, staff.ids(&headers)?, id, |_| Ok($command)).await?;
+            let outcome = state.app.call_command(&actor, id, $command).await?;
             Ok(answer(StatusCode::OK, outcome.replayed, accepted_call(&outcome, id)))
         }
     };
@@ -318,20 +243,15 @@ simple_call_route!(
 /// The caller leaves a number to be called back on.
 pub async fn callback_number(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path(id): Path<String>,
     Body(body): Body<CallbackNumber>,
 ) -> Result<Response, AppError> {
     let id = call_id(&id)?;
-    let outcome = on_call(&state, &staff, staff.ids(&headers)?, id, |call| {
-        let caller = call.caller().ok_or(AppError::NotFound("call"))?;
-        Ok(CallCommand::RecordCallbackNumber(Personal::new(
-            Subject::caller(caller),
-            body.number.clone(),
-        )))
-    })
-    .await?;
+    let outcome = state
+        .app
+        .record_callback_number(&actor, id, &body.number)
+        .await?;
     Ok(answer(
         StatusCode::OK,
         outcome.replayed,
@@ -347,59 +267,27 @@ pub async fn callback_number(
 /// Records a person the caller speaks of (or the caller themself).
 pub async fn person(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path(id): Path<String>,
     Body(body): Body<DescribePerson>,
 ) -> Result<Response, AppError> {
     let id = call_id(&id)?;
-    if body.is_caller && body.person_id.is_some() {
-        return Err(AppError::bad(
-            "person_id",
-            "give either person_id or is_caller",
-        ));
-    }
-    let ids = staff.ids(&headers)?;
-    let new_person = body.person_id.unwrap_or_else(|| ids.uuid("subject"));
-    let outcome = on_call(&state, &staff, ids, id, |call| {
-        let caller = call.caller().ok_or(AppError::NotFound("call"))?;
-        let person = if body.is_caller {
-            caller
-        } else {
-            SubjectId::from_uuid(new_person)
-        };
-        let whose = call.subject(person).unwrap_or(if person == caller {
-            ecoute_domain::Whose::Caller
-        } else if body.role == PersonRole::Victim {
-            ecoute_domain::Whose::Victim
-        } else {
-            ecoute_domain::Whose::OtherPerson
-        });
-        let subject = Subject { id: person, whose };
-        let personal = |v: &Option<String>| v.clone().map(|v| Personal::new(subject, v));
-        Ok(CallCommand::DescribePerson(PersonDescription {
-            person,
-            role: body.role,
-            relation: body.relation,
-            age_band: body.age_band,
-            lives_with_victim: body.lives_with_victim,
-            name: personal(&body.name),
-            address: personal(&body.address),
-            description: personal(&body.description),
-        }))
-    })
-    .await?;
-    let mut accepted = accepted_call(&outcome, id);
-    accepted.subject_id = Some(new_person);
-    if body.is_caller {
-        // The caller's own subject id, from the call.
-        accepted.subject_id = state
-            .app
-            .call_state(id)
-            .await?
-            .and_then(|c| c.caller())
-            .map(|s| *s.as_uuid());
-    }
+    let input = PersonInput {
+        person: body.person_id.map(SubjectId::from_uuid),
+        is_caller: body.is_caller,
+        role: body.role,
+        relation: body.relation,
+        age_band: body.age_band,
+        lives_with_victim: body.lives_with_victim,
+        name: body.name,
+        address: body.address,
+        description: body.description,
+    };
+    let (outcome, person) = state.app.describe_person(&actor, id, &input).await?;
+    let accepted = Accepted {
+        subject_id: Some(*person.as_uuid()),
+        ..accepted_call(&outcome, id)
+    };
     Ok(answer(StatusCode::CREATED, outcome.replayed, accepted))
 }
 
@@ -411,22 +299,19 @@ pub async fn person(
 /// Records the facts the caller reports.
 pub async fn facts(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path(id): Path<String>,
     Body(body): Body<RecordFacts>,
 ) -> Result<Response, AppError> {
     let id = call_id(&id)?;
-    let outcome = on_call(&state, &staff, staff.ids(&headers)?, id, |_| {
-        Ok(CallCommand::RecordFacts(Facts {
-            abuse_kinds: body.abuse_kinds.iter().copied().collect(),
-            setting: body.setting,
-            since: body.since,
-            frequency: body.frequency,
-            evolution: body.evolution,
-        }))
-    })
-    .await?;
+    let command = CallCommand::RecordFacts(Facts {
+        abuse_kinds: body.abuse_kinds.iter().copied().collect(),
+        setting: body.setting,
+        since: body.since,
+        frequency: body.frequency,
+        evolution: body.evolution,
+    });
+    let outcome = state.app.call_command(&actor, id, command).await?;
     Ok(answer(
         StatusCode::OK,
         outcome.replayed,
@@ -442,105 +327,18 @@ pub async fn facts(
 /// Records a note of the conversation, about the caller or another person of the call.
 pub async fn note(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path(id): Path<String>,
     Body(body): Body<Note>,
 ) -> Result<Response, AppError> {
     let id = call_id(&id)?;
-    let outcome = on_call(&state, &staff, staff.ids(&headers)?, id, |call| {
-        let caller = call.caller().ok_or(AppError::NotFound("call"))?;
-        let about = body.about.map_or(caller, SubjectId::from_uuid);
-        let whose = call
-            .subject(about)
-            .ok_or_else(|| AppError::bad("about", "not a person of this call"))?;
-        Ok(CallCommand::AddNote(Personal::new(
-            Subject { id: about, whose },
-            body.text.clone(),
-        )))
-    })
-    .await?;
+    let about = body.about.map(SubjectId::from_uuid);
+    let outcome = state.app.add_note(&actor, id, &body.text, about).await?;
     Ok(answer(
         StatusCode::OK,
         outcome.replayed,
         accepted_call(&outcome, id),
     ))
-}
-
-/// Attaches an ended call to a case in one commit: the call's `AttachToCase` and the
-/// case's `commands`, decided in order.
-async fn with_case(
-    state: &ApiState,
-    staff: &Staff,
-    headers: &HeaderMap,
-    id: CallId,
-    existing: Option<CaseId>,
-    then: Option<CaseCommand>,
-) -> Result<(crate::app::Outcome, CaseId), AppError> {
-    let app = &state.app;
-    let req = staff.request(headers, format!("{} {}", staff.route, id))?;
-    let case_id = existing.unwrap_or_else(|| CaseId::from_uuid(req.ids.uuid("case")));
-    let streams = vec![call_stream(id), case_stream(case_id)];
-    let result = app
-        .execute(&req, streams, |loaded: &Loaded, now| {
-            let (call, call_expected) = loaded.call(id);
-            visible_call(staff, &call)?;
-            let (mut case, case_expected) = loaded.case(case_id);
-            if existing.is_some() {
-                let centre = case.centre().ok_or(AppError::NotFound("case"))?;
-                if !crate::access::allowed(&staff.snapshot, Action::ActOnCase(centre)) {
-                    return Err(AppError::NotFound("case"));
-                }
-            }
-            let summary = call.summary().ok_or(AppError::NotFound("call"))?;
-            let ctx = app.context(&staff.snapshot, now, [])?.with_call(summary);
-            let call_events = call::decide(
-                &call,
-                &CallCommand::AttachToCase {
-                    case_id,
-                    new_case: existing.is_none(),
-                },
-                &ctx,
-            )?;
-            let first = match existing {
-                None => CaseCommand::Open {
-                    case_id,
-                    call_id: id,
-                },
-                Some(_) => CaseCommand::LinkCall(id),
-            };
-            let mut case_events = Vec::new();
-            for command in std::iter::once(&first).chain(then.as_ref()) {
-                for e in case::decide(&case, command, &ctx)? {
-                    case = case::evolve(case, &e);
-                    case_events.push(Event::Case(e));
-                }
-            }
-            Ok(vec![
-                Decided {
-                    stream: call_stream(id),
-                    expected: call_expected,
-                    events: call_events.into_iter().map(Event::Call).collect(),
-                },
-                Decided {
-                    stream: case_stream(case_id),
-                    expected: case_expected,
-                    events: case_events,
-                },
-            ])
-        })
-        .await;
-    if let Err(AppError::NotFound(_)) = &result {
-        staff
-            .record(
-                app,
-                Action::ActOnCall(CentreId::NationalPlatform),
-                existing,
-                Outcome::NotFound,
-            )
-            .await?;
-    }
-    result.map(|o| (o, case_id))
 }
 
 #[utoipa::path(post, path = "/v1/calls/{id}/transfer", tag = "calls",
@@ -552,22 +350,13 @@ async fn with_case(
 /// caller's département, in one commit.
 pub async fn transfer(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path(id): Path<String>,
     Body(body): Body<Transfer>,
 ) -> Result<Response, AppError> {
     let id = call_id(&id)?;
-    let to = departement("centre", &body.centre)?;
-    let (outcome, case_id) = with_case(
-        &state,
-        &staff,
-        &headers,
-        id,
-        None,
-        Some(CaseCommand::Transfer(to)),
-    )
-    .await?;
+    let to = CaseCommand::Transfer(departement("centre", &body.centre)?);
+    let (outcome, case_id) = state.app.join_case(&actor, id, None, Some(to)).await?;
     let accepted = Accepted {
         case_id: Some(*case_id.as_uuid()),
         ..accepted_call(&outcome, id)
@@ -584,14 +373,13 @@ pub async fn transfer(
 /// existing one (a closed case is reopened by it).
 pub async fn attach(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path(id): Path<String>,
     Body(body): Body<Attach>,
 ) -> Result<Response, AppError> {
     let id = call_id(&id)?;
     let existing = body.case_id.map(CaseId::from_uuid);
-    let (outcome, case_id) = with_case(&state, &staff, &headers, id, existing, None).await?;
+    let (outcome, case_id) = state.app.join_case(&actor, id, existing, None).await?;
     let accepted = Accepted {
         case_id: Some(*case_id.as_uuid()),
         ..accepted_call(&outcome, id)

@@ -1,7 +1,8 @@
 //! The HTTP API under `/v1`: JSON in and out, bearer tokens, problem details.
 //!
-//! Handlers are thin: they parse, ask [`crate::access`], call the [`App`] and
-//! shape the answer. Every error is an `application/problem+json` document
+//! Handlers are thin: they parse, make one call into the application layer
+//! ([`crate::app`]), and shape the answer; who may do what, the access log and the
+//! command plumbing live there. Every error is an `application/problem+json` document
 //! (RFC 9457) whose `type` is stable per kind of error.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,20 +16,19 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use ecoute_domain::{CaseId, DomainError, StaffSnapshot};
+use ecoute_domain::DomainError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use uuid::Uuid;
 
-use crate::access::{self, Action};
-use crate::access_log::{AccessRecord, Outcome};
-use crate::app::{App, Ids};
+use crate::app::{Actor, App};
 use crate::error::AppError;
 
 mod admin;
 mod calls;
+mod case_views;
 mod cases;
 mod dto;
 mod exports;
@@ -105,7 +105,10 @@ async fn observe(State(state): State<ApiState>, request: Request, next: Next) ->
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let seconds = start.elapsed().as_secs_f64();
-    state.app.metrics.request(&method, &route, status, seconds);
+    state
+        .app
+        .metrics()
+        .request(&method, &route, status, seconds);
     tracing::info!(%method, %route, status, ms = seconds * 1000.0, "request");
     response
 }
@@ -196,19 +199,11 @@ impl IntoResponse for AppError {
     }
 }
 
-/// The authenticated member of staff, as they stand now.
-pub struct Staff {
-    /// Their roles and accreditations.
-    pub snapshot: StaffSnapshot,
-    /// The route template, for the access log.
-    pub route: String,
-    /// The request's id.
-    pub request_id: Uuid,
-    /// The purpose given with `X-Purpose`, if any.
-    pub purpose: Option<String>,
-}
-
-impl FromRequestParts<ApiState> for Staff {
+/// The authenticated member of staff, as they stand now, and how they asked: the
+/// route template, the purpose (`X-Purpose`) and the idempotency key
+/// (`Idempotency-Key`), each checked for shape. A missing or unknown token is a 401,
+/// recorded in the access log by the application.
+impl FromRequestParts<ApiState> for Actor {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, AppError> {
@@ -227,28 +222,10 @@ impl FromRequestParts<ApiState> for Staff {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        let Some((snapshot, _)) = token.and_then(|t| state.app.staff.authenticate(t)) else {
-            let record = AccessRecord {
-                staff: None,
-                roles: Vec::new(),
-                action: "authenticate".into(),
-                route,
-                case: None,
-                outcome: Outcome::Unauthenticated,
-                purpose: String::new(),
-                at: state.app.now(),
-                request_id,
-            };
-            write_access(&state.app, &record).await?;
-            return Err(AppError::Unauthenticated);
-        };
+        let snapshot = state.app.authenticate(token, &route, request_id).await?;
         let purpose = purpose(&parts.headers)?;
-        Ok(Staff {
-            snapshot,
-            route,
-            request_id,
-            purpose,
-        })
+        let key = idempotency_key(&parts.headers)?;
+        Ok(Actor::new(snapshot, route, request_id, purpose, key))
     }
 }
 
@@ -277,111 +254,15 @@ fn purpose(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     Ok(Some(v.to_string()))
 }
 
-async fn write_access(app: &App, record: &AccessRecord) -> Result<(), AppError> {
-    app.access_log.record(record).await?;
-    app.metrics.access_record();
-    Ok(())
-}
-
-impl Staff {
-    /// Asks the access rules; a refusal is recorded in the access log and answered
-    /// 403, or 404 where the resource's existence is itself confidential.
-    pub async fn check(
-        &self,
-        app: &App,
-        action: Action,
-        case: Option<CaseId>,
-    ) -> Result<(), AppError> {
-        if access::allowed(&self.snapshot, action) {
-            return Ok(());
-        }
-        Err(self.refused(app, action, case).await)
-    }
-
-    /// Records a refused attempt and gives the error to answer with.
-    pub async fn refused(&self, app: &App, action: Action, case: Option<CaseId>) -> AppError {
-        let (outcome, error) = if action.hides_existence() {
-            (Outcome::NotFound, AppError::NotFound("case"))
-        } else {
-            (
-                Outcome::Refused,
-                AppError::Forbidden(format!("your roles do not allow {} here", action.name())),
-            )
-        };
-        match self.record(app, action, case, outcome).await {
-            Ok(()) => error,
-            Err(e) => e,
-        }
-    }
-
-    /// Records one consultation (or attempt) in the access log.
-    pub async fn record(
-        &self,
-        app: &App,
-        action: Action,
-        case: Option<CaseId>,
-        outcome: Outcome,
-    ) -> Result<(), AppError> {
-        let record = AccessRecord {
-            staff: Some(self.snapshot.id),
-            roles: self.snapshot.roles.iter().copied().collect(),
-            action: action.name().into(),
-            route: self.route.clone(),
-            case,
-            outcome,
-            purpose: self
-                .purpose
-                .clone()
-                .unwrap_or_else(|| implied_purpose(action).to_string()),
-            at: app.now(),
-            request_id: self.request_id,
-        };
-        write_access(app, &record).await
-    }
-
-    /// The ids for a write: derived from the `Idempotency-Key` header, if given.
-    pub fn ids(&self, headers: &HeaderMap) -> Result<Ids, AppError> {
-        let Some(v) = headers.get(IDEMPOTENCY_HEADER) else {
-            return Ok(Ids::random());
-        };
-        let key = v
-            .to_str()
-            .ok()
-            .filter(|k| !k.is_empty() && k.len() <= 255 && k.chars().all(|c| c.is_ascii_graphic()))
-            .ok_or_else(|| AppError::bad("Idempotency-Key", "1 to 255 visible ASCII characters"))?;
-        Ok(Ids::from_key(self.snapshot.id, key))
-    }
-
-    /// A command request for the engine, with ids from the `Idempotency-Key` header.
-    pub fn request(
-        &self,
-        headers: &HeaderMap,
-        target: String,
-    ) -> Result<crate::app::Request<'_>, AppError> {
-        Ok(self.request_with(self.ids(headers)?, target))
-    }
-
-    /// A command request for the engine with these ids.
-    pub fn request_with(&self, ids: Ids, target: String) -> crate::app::Request<'_> {
-        crate::app::Request {
-            actor: &self.snapshot,
-            target,
-            request_id: self.request_id,
-            ids,
-        }
-    }
-}
-
-fn implied_purpose(action: Action) -> &'static str {
-    match action {
-        Action::ReadCase(_) => "case follow-up",
-        Action::ActOnCase(_) | Action::ActOnCall(_) | Action::ReceiveCall(_) => "case work",
-        Action::ReadQueue(_) | Action::ReadCaseload(_) => "case allocation",
-        Action::ReadStatistics => "statistics",
-        Action::ManageStaff | Action::ReadStaff(_) => "staff management",
-        Action::SubjectRights => "data subject request",
-        Action::Backup => "backup",
-    }
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let Some(v) = headers.get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.chars().all(|c| c.is_ascii_graphic()))
+        .map(|k| Some(k.to_string()))
+        .ok_or_else(|| AppError::bad("Idempotency-Key", "1 to 255 visible ASCII characters"))
 }
 
 /// Query parameters, parsed strictly: a bad one is a 400 naming it.

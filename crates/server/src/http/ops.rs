@@ -2,15 +2,13 @@
 
 use std::sync::atomic::Ordering;
 
+use super::ApiState;
+use crate::error::AppError;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use ecoute_store::EventStore;
-
-use super::ApiState;
-use crate::error::AppError;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -37,17 +35,7 @@ async fn readyz(State(state): State<ApiState>) -> Result<&'static str, AppError>
 }
 
 async fn metrics(State(state): State<ApiState>) -> Result<Response, AppError> {
-    let app = &state.app;
-    let head = app.store.head().await?;
-    let lags = app
-        .runtime
-        .status()
-        .into_iter()
-        .map(|s| (s.name.to_string(), s.lag));
-    let counts = app.views.timers.counts()?;
-    app.metrics
-        .deadlines(counts.armed, counts.fired, counts.overdue);
-    let body = app.metrics.render(head, lags);
+    let body = state.app.metrics_text().await?;
     let mut r = (StatusCode::OK, body).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

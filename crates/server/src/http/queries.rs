@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::cases::queue_kind;
-use super::{answer, parse_id, ApiState, Params, Staff};
-use crate::access::Action;
+use super::{answer, parse_id, ApiState, Params};
+use crate::app::Actor;
 use crate::error::AppError;
 
 pub fn routes() -> Router<ApiState> {
@@ -76,14 +76,11 @@ fn centre(s: &str) -> Result<CentreId, AppError> {
 /// call-back, each with how long it has waited.
 pub async fn queue(
     State(state): State<ApiState>,
-    staff: Staff,
+    actor: Actor,
     Path(c): Path<String>,
 ) -> Result<Response, AppError> {
-    let app = &state.app;
     let c = centre(&c)?;
-    staff.check(app, Action::ReadQueue(c), None).await?;
-    app.catch_up().await?;
-    let q = app.views.cases.queue(c, app.now())?;
+    let q = state.app.queue(&actor, c).await?;
     let view = QueueView {
         centre: c.to_string(),
         awaiting_transfer: waiting(q.awaiting_transfer),
@@ -116,19 +113,14 @@ pub struct CaseloadLine {
 /// A referent's open cases, longest followed first.
 pub async fn caseload(
     State(state): State<ApiState>,
-    staff: Staff,
+    actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let app = &state.app;
     let referent = StaffId::from_uuid(parse_id("id", &id)?);
-    staff
-        .check(app, Action::ReadCaseload(referent), None)
-        .await?;
-    app.catch_up().await?;
-    let lines: Vec<CaseloadLine> = app
-        .views
-        .cases
-        .caseload(referent)?
+    let lines: Vec<CaseloadLine> = state
+        .app
+        .caseload(&actor, referent)
+        .await?
         .into_iter()
         .map(|e| CaseloadLine {
             case_id: *e.case_id.as_uuid(),
@@ -175,11 +167,10 @@ pub struct StatisticsView {
 /// The helpline's statistics over a period, for one centre or all.
 pub async fn statistics(
     State(state): State<ApiState>,
-    staff: Staff,
+    actor: Actor,
     Params(p): Params<StatisticsParams>,
 ) -> Result<Response, AppError> {
     let app = &state.app;
-    staff.check(app, Action::ReadStatistics, None).await?;
     let to = p.to.unwrap_or_else(|| app.now().date_naive());
     let from = p.from.unwrap_or(to - Duration::days(30));
     if from > to {
@@ -189,11 +180,9 @@ pub async fn statistics(
         return Err(AppError::bad("from", "the period is over ten years"));
     }
     let centre = p.centre.as_deref().map(centre).transpose()?;
-    app.catch_up().await?;
     let report = app
-        .views
-        .statistics
-        .query(&StatisticsQuery { from, to, centre })?;
+        .statistics(&actor, &StatisticsQuery { from, to, centre })
+        .await?;
     let view = StatisticsView {
         from,
         to,

@@ -2,7 +2,7 @@
 //! `/v1/me`.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Router;
@@ -13,9 +13,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::calls::departement;
-use super::{answer, parse_id, Accepted, ApiState, Body, Staff};
-use crate::access::Action;
-use crate::auth::NewToken;
+use super::{answer, parse_id, Accepted, ApiState, Body};
+use crate::app::{Actor, Enrolment};
 use crate::error::AppError;
 
 pub fn routes() -> Router<ApiState> {
@@ -88,12 +87,8 @@ fn staff_id(s: &str) -> Result<StaffId, AppError> {
     parse_id("id", s).map(StaffId::from_uuid)
 }
 
-fn view(state: &ApiState, id: StaffId) -> Result<MemberView, AppError> {
-    let (member, _) = state
-        .app
-        .staff
-        .state(id)
-        .ok_or(AppError::NotFound("member of staff"))?;
+async fn view(state: &ApiState, actor: &Actor, id: StaffId) -> Result<MemberView, AppError> {
+    let member = state.app.member(actor, id).await?;
     let s = member
         .snapshot()
         .ok_or(AppError::NotFound("member of staff"))?;
@@ -110,11 +105,12 @@ fn view(state: &ApiState, id: StaffId) -> Result<MemberView, AppError> {
     responses((status = 200, body = MemberView), (status = 401, body = super::Problem)),
     security(("bearer" = [])))]
 /// The member of staff the token belongs to.
-pub async fn me(State(state): State<ApiState>, staff: Staff) -> Result<Response, AppError> {
+pub async fn me(State(state): State<ApiState>, actor: Actor) -> Result<Response, AppError> {
+    let id = actor.id();
     Ok(answer(
         StatusCode::OK,
         false,
-        view(&state, staff.snapshot.id)?,
+        view(&state, &actor, id).await?,
     ))
 }
 
@@ -126,12 +122,15 @@ pub async fn me(State(state): State<ApiState>, staff: Staff) -> Result<Response,
 /// A member's roles, team, accreditations and token ids (administrators, or oneself).
 pub async fn member(
     State(state): State<ApiState>,
-    staff: Staff,
+    actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let id = staff_id(&id)?;
-    staff.check(&state.app, Action::ReadStaff(id), None).await?;
-    Ok(answer(StatusCode::OK, false, view(&state, id)?))
+    Ok(answer(
+        StatusCode::OK,
+        false,
+        view(&state, &actor, id).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/staff", tag = "staff", request_body = Enrol,
@@ -142,60 +141,37 @@ pub async fn member(
 /// shown in the answer this once.
 pub async fn enrol(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Body(body): Body<Enrol>,
 ) -> Result<Response, AppError> {
-    let app = &state.app;
-    staff.check(app, Action::ManageStaff, None).await?;
-    let centres = body
+    let accreditations = body
         .accreditations
         .iter()
         .enumerate()
         .map(|(i, c)| departement(&format!("accreditations[{i}]"), c))
         .collect::<Result<Vec<DepartementCode>, _>>()?;
-    let req = staff.request(&headers, staff.route.clone())?;
-    let id = StaffId::from_uuid(req.ids.uuid("staff"));
-    let token_id = TokenId::from_uuid(req.ids.uuid("token"));
-    let token = NewToken::draw()?;
-    let mut commands = vec![StaffCommand::Enrol {
-        staff_id: id,
+    let enrolment = Enrolment {
         roles: body.roles.iter().copied().collect(),
         team: body.team.map(TeamId::from_uuid),
-    }];
-    commands.extend(centres.into_iter().map(StaffCommand::GrantAccreditation));
-    commands.push(StaffCommand::IssueToken {
-        token_id,
-        digest: token.digest,
-    });
-    let outcome = app.staff_command(&req, id, commands).await?;
-    let accepted = Accepted {
-        staff_id: Some(*id.as_uuid()),
-        token_id: Some(*token_id.as_uuid()),
-        token: (!outcome.replayed).then_some(token.secret),
-        ..Accepted::of(&outcome)
+        accreditations,
     };
-    Ok(answer(StatusCode::CREATED, outcome.replayed, accepted))
+    let e = state.app.enrol(&actor, enrolment).await?;
+    let accepted = Accepted {
+        staff_id: Some(*e.staff.as_uuid()),
+        token_id: Some(*e.token_id.as_uuid()),
+        token: e.token,
+        ..Accepted::of(&e.outcome)
+    };
+    Ok(answer(StatusCode::CREATED, e.outcome.replayed, accepted))
 }
 
-/// Runs administrator commands on one member.
 async fn manage(
     state: &ApiState,
-    staff: &Staff,
-    headers: &HeaderMap,
+    actor: &Actor,
     id: StaffId,
     command: StaffCommand,
 ) -> Result<Response, AppError> {
-    let app = &state.app;
-    let own_token = matches!(command, StaffCommand::RevokeToken(_)) && id == staff.snapshot.id;
-    if !own_token {
-        staff.check(app, Action::ManageStaff, None).await?;
-    }
-    if app.staff.state(id).is_none() {
-        return Err(AppError::NotFound("member of staff"));
-    }
-    let req = staff.request(headers, format!("{} {}", staff.route, id))?;
-    let outcome = app.staff_command(&req, id, vec![command]).await?;
+    let outcome = state.app.manage_staff(actor, id, command).await?;
     let accepted = Accepted {
         staff_id: Some(*id.as_uuid()),
         ..Accepted::of(&outcome)
@@ -216,20 +192,12 @@ fn role(s: &str) -> Result<Role, AppError> {
 /// Grants a role.
 pub async fn grant_role(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path(id): Path<String>,
     Body(body): Body<GrantRole>,
 ) -> Result<Response, AppError> {
     let id = staff_id(&id)?;
-    manage(
-        &state,
-        &staff,
-        &headers,
-        id,
-        StaffCommand::GrantRole(body.role),
-    )
-    .await
+    manage(&state, &actor, id, StaffCommand::GrantRole(body.role)).await
 }
 
 #[utoipa::path(delete, path = "/v1/staff/{id}/roles/{role}", tag = "staff",
@@ -241,19 +209,11 @@ pub async fn grant_role(
 /// Revokes a role.
 pub async fn revoke_role(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path((id, r)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let id = staff_id(&id)?;
-    manage(
-        &state,
-        &staff,
-        &headers,
-        id,
-        StaffCommand::RevokeRole(role(&r)?),
-    )
-    .await
+    manage(&state, &actor, id, StaffCommand::RevokeRole(role(&r)?)).await
 }
 
 #[utoipa::path(post, path = "/v1/staff/{id}/team", tag = "staff",
@@ -264,14 +224,13 @@ pub async fn revoke_role(
 /// Puts a member in a platform team.
 pub async fn join_team(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path(id): Path<String>,
     Body(body): Body<JoinTeam>,
 ) -> Result<Response, AppError> {
     let id = staff_id(&id)?;
     let team = TeamId::from_uuid(body.team);
-    manage(&state, &staff, &headers, id, StaffCommand::JoinTeam(team)).await
+    manage(&state, &actor, id, StaffCommand::JoinTeam(team)).await
 }
 
 #[utoipa::path(post, path = "/v1/staff/{id}/accreditations", tag = "staff",
@@ -282,21 +241,13 @@ pub async fn join_team(
 /// Accredits a volunteer or referent at a centre.
 pub async fn accredit(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path(id): Path<String>,
     Body(body): Body<Accredit>,
 ) -> Result<Response, AppError> {
     let id = staff_id(&id)?;
     let centre = departement("centre", &body.centre)?;
-    manage(
-        &state,
-        &staff,
-        &headers,
-        id,
-        StaffCommand::GrantAccreditation(centre),
-    )
-    .await
+    manage(&state, &actor, id, StaffCommand::GrantAccreditation(centre)).await
 }
 
 #[utoipa::path(delete, path = "/v1/staff/{id}/accreditations/{centre}", tag = "staff",
@@ -308,16 +259,14 @@ pub async fn accredit(
 /// Withdraws an accreditation: the member can no longer act for that centre, at once.
 pub async fn withdraw(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path((id, centre)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let id = staff_id(&id)?;
     let centre = departement("centre", &centre)?;
     manage(
         &state,
-        &staff,
-        &headers,
+        &actor,
         id,
         StaffCommand::RevokeAccreditation(centre),
     )
@@ -331,31 +280,22 @@ pub async fn withdraw(
 /// Issues a new token to a member, shown in the answer this once.
 pub async fn issue_token(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let app = &state.app;
     let id = staff_id(&id)?;
-    staff.check(app, Action::ManageStaff, None).await?;
-    if app.staff.state(id).is_none() {
-        return Err(AppError::NotFound("member of staff"));
-    }
-    let req = staff.request(&headers, format!("{} {}", staff.route, id))?;
-    let token_id = TokenId::from_uuid(req.ids.uuid("token"));
-    let token = NewToken::draw()?;
-    let command = StaffCommand::IssueToken {
-        token_id,
-        digest: token.digest,
-    };
-    let outcome = app.staff_command(&req, id, vec![command]).await?;
+    let issued = state.app.issue_token(&actor, id).await?;
     let accepted = Accepted {
         staff_id: Some(*id.as_uuid()),
-        token_id: Some(*token_id.as_uuid()),
-        token: (!outcome.replayed).then_some(token.secret),
-        ..Accepted::of(&outcome)
+        token_id: Some(*issued.token_id.as_uuid()),
+        token: issued.token,
+        ..Accepted::of(&issued.outcome)
     };
-    Ok(answer(StatusCode::CREATED, outcome.replayed, accepted))
+    Ok(answer(
+        StatusCode::CREATED,
+        issued.outcome.replayed,
+        accepted,
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1/staff/{id}/tokens/{token}", tag = "staff",
@@ -367,18 +307,10 @@ pub async fn issue_token(
 /// Revokes a token (an administrator, or the member themself): it stops working at once.
 pub async fn revoke_token(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path((id, token)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let id = staff_id(&id)?;
     let token = TokenId::from_uuid(parse_id("token", &token)?);
-    manage(
-        &state,
-        &staff,
-        &headers,
-        id,
-        StaffCommand::RevokeToken(token),
-    )
-    .await
+    manage(&state, &actor, id, StaffCommand::RevokeToken(token)).await
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -14,11 +14,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{answer, parse_id, Accepted, ApiState, Params, Staff};
-use crate::access::Action;
-use crate::access_log::Outcome;
+use super::{answer, parse_id, Accepted, ApiState, Params};
+use crate::app::rights::SubjectData;
+use crate::app::Actor;
 use crate::error::AppError;
-use crate::rights::SubjectData;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -263,27 +262,18 @@ pub fn markdown(a: &AccessAnswer) -> String {
 /// people's data is left out. `?format=markdown` gives a document to send.
 pub async fn access(
     State(state): State<ApiState>,
-    staff: Staff,
+    actor: Actor,
     Path(id): Path<String>,
     Params(f): Params<Format>,
 ) -> Result<Response, AppError> {
     let app = &state.app;
     let subject = SubjectId::from_uuid(parse_id("id", &id)?);
-    staff.check(app, Action::SubjectRights, None).await?;
     let md = match f.format.as_deref() {
         None | Some("json") => false,
         Some("markdown") => true,
         Some(_) => return Err(AppError::bad("format", "json or markdown")),
     };
-    let data = app
-        .subject_data(subject)
-        .await?
-        .ok_or(AppError::NotFound("data subject"))?;
-    for case in &data.cases {
-        staff
-            .record(app, Action::SubjectRights, Some(*case), Outcome::Allowed)
-            .await?;
-    }
+    let data = app.subject_access(&actor, subject).await?;
     let a = answer_of(data, &app.retention_rule());
     if md {
         let mut r = (StatusCode::OK, markdown(&a)).into_response();
@@ -301,24 +291,16 @@ pub async fn access(
     responses((status = 200, body = Accepted), (status = 403, body = super::Problem),
         (status = 404, body = super::Problem), (status = 422, body = super::Problem)),
     security(("bearer" = [])))]
-/// Erases a person's data (GDPR Art. 17): their key is destroyed, then the erasure is
-/// recorded. Every read shows their values as erased from then on; the log still
+/// Erases a person's data (GDPR Art. 17): the erasure is recorded, then their keys
+/// destroyed. Every read shows their values as erased from then on; the log still
 /// verifies and the statistics do not change.
 pub async fn erase(
     State(state): State<ApiState>,
-    staff: Staff,
-    headers: HeaderMap,
+    actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let app = &state.app;
     let subject = SubjectId::from_uuid(parse_id("id", &id)?);
-    staff.check(app, Action::SubjectRights, None).await?;
-    app.catch_up().await?;
-    if !app.views.subjects.any(subject)? {
-        return Err(AppError::NotFound("data subject"));
-    }
-    let req = staff.request(&headers, format!("{} {}", staff.route, subject))?;
-    let outcome = app.erase(&req, subject, ErasureReason::Request).await?;
+    let outcome = state.app.erase_subject(&actor, subject).await?;
     let accepted = Accepted {
         subject_id: Some(*subject.as_uuid()),
         ..Accepted::of(&outcome)

@@ -121,7 +121,7 @@ impl Harness {
 
     /// The number of events in the log.
     pub async fn head(&self) -> u64 {
-        self.app().store.head().await.unwrap()
+        self.app().store().head().await.unwrap()
     }
 
     /// Stops the server cleanly; the data directory lives on as long as the answer.

@@ -8,11 +8,10 @@
 //! nothing; a command that arrives late is decided on the case as it stands, and
 //! refused if the deadline was kept, re-armed or the case closed.
 
-use ecoute_domain::case::{self, CaseCommand};
-use ecoute_domain::{case_stream, DomainError, Event};
-use uuid::Uuid;
+use ecoute_domain::case::CaseCommand;
+use ecoute_domain::{case_stream, Cases, Decider, DomainError};
 
-use crate::app::{App, Decided, Ids, Request};
+use super::{Actor, App, Append};
 use crate::error::AppError;
 
 /// At most this many deadlines are fired per pass.
@@ -22,49 +21,36 @@ impl App {
     /// Fires every deadline due now; returns how many were recorded as missed.
     pub async fn fire_due(&self) -> Result<usize, AppError> {
         self.catch_up().await?;
-        let system = crate::app::system([]);
         let mut fired = 0;
         loop {
             let due = self.views.timers.due(self.now(), BATCH)?;
             let n = due.len();
             for d in due {
-                let req = Request {
-                    actor: &system,
-                    target: format!("deadline {} {:?} {}", d.case_id, d.kind, d.due.to_rfc3339()),
-                    request_id: Uuid::new_v4(),
-                    ids: Ids::from_key(
-                        system.id,
-                        &format!(
-                            "deadline/{}/{:?}/{}",
-                            d.case_id,
-                            d.kind,
-                            d.due.timestamp_micros()
-                        ),
-                    ),
-                };
+                let target = format!("deadline {} {:?} {}", d.case_id, d.kind, d.due.to_rfc3339());
+                let key = format!(
+                    "deadline/{}/{:?}/{}",
+                    d.case_id,
+                    d.kind,
+                    d.due.timestamp_micros()
+                );
+                let system = Actor::system([], &target, Some(key));
                 let stream = case_stream(d.case_id);
                 let command = CaseCommand::MissDeadline {
                     kind: d.kind,
                     due: d.due,
                 };
                 let result = self
-                    .execute(&req, vec![stream.clone()], |loaded, now| {
-                        let (state, expected) = loaded.case(d.case_id);
-                        let ctx = self.context(&system, now, [])?;
-                        Ok(vec![Decided {
-                            stream: stream.clone(),
-                            expected,
-                            events: case::decide(&state, &command, &ctx)?
-                                .into_iter()
-                                .map(Event::Case)
-                                .collect(),
-                        }])
+                    .run(&system, target, vec![stream.clone()], |loaded, now| {
+                        let (state, expected) = loaded.fold::<Cases>(&d.case_id);
+                        let ctx = self.context(system.snapshot(), now, [])?;
+                        let events = Cases::decide(&state, &command, &ctx)?;
+                        Ok(vec![Append::new(stream.clone(), expected, events)])
                     })
                     .await;
                 match result {
                     Ok(outcome) if !outcome.replayed => {
                         fired += 1;
-                        tracing::info!(case = %d.case_id, kind = ?d.kind, "deadline missed: the case is flagged overdue");
+                        tracing::info!(kind = ?d.kind, "deadline missed: the case is flagged overdue");
                     }
                     Ok(_) => {}
                     // The case moved on before the command arrived: nothing to flag.

@@ -6,17 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use ecoute_domain::call::{CallEvent, Door};
-use ecoute_domain::event::fold_subject;
-use ecoute_domain::subject::{self, ErasureReason, SubjectCommand, SubjectState};
+use ecoute_domain::subject::{ErasureReason, SubjectCommand};
 use ecoute_domain::{
-    subject_stream, CaseId, CentreId, Event, HasPersonalData, Protected, Role, StaffSnapshot,
-    SubjectId, Whose,
+    subject_stream, CaseId, CentreId, Decider, Event, HasPersonalData, Protected, Role, SubjectId,
+    Subjects, Whose,
 };
-
 use ecoute_store::EventStore;
 
-use crate::access_log::AccessRecord;
-use crate::app::{App, Decided, Outcome, Request};
+use super::{Actor, App, Append, Outcome};
+use crate::access::Action;
+use crate::access_log::{AccessRecord, Outcome as Seen};
 use crate::auth::decode;
 use crate::error::AppError;
 
@@ -60,6 +59,25 @@ pub struct SubjectData {
 }
 
 impl App {
+    /// What is held about a person, for the data-protection officer: the check, the
+    /// answer, and a consultation recorded under each case it touches.
+    pub async fn subject_access(
+        &self,
+        actor: &Actor,
+        subject: SubjectId,
+    ) -> Result<SubjectData, AppError> {
+        self.check(actor, Action::SubjectRights, None).await?;
+        let data = self
+            .subject_data(subject)
+            .await?
+            .ok_or(AppError::NotFound("data subject"))?;
+        for case in &data.cases {
+            self.record(actor, Action::SubjectRights, Some(*case), Seen::Allowed)
+                .await?;
+        }
+        Ok(data)
+    }
+
     /// The subject's data, opened, and the consultations of their cases; `None` when
     /// nothing was ever held about them.
     pub async fn subject_data(&self, subject: SubjectId) -> Result<Option<SubjectData>, AppError> {
@@ -169,38 +187,44 @@ impl App {
         Ok(cases)
     }
 
-    /// The subject stream folded.
-    pub async fn subject_state(&self, subject: SubjectId) -> Result<SubjectState, AppError> {
-        let events = self
-            .read_stream(&subject_stream(subject))
-            .await?
-            .unwrap_or_default();
-        let decoded = events.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-        Ok(fold_subject(&decoded))
+    /// Erases a person's data on their request (data-protection officer): the
+    /// erasure is recorded, then their keys destroyed.
+    pub async fn erase_subject(
+        &self,
+        actor: &Actor,
+        subject: SubjectId,
+    ) -> Result<Outcome, AppError> {
+        self.check(actor, Action::SubjectRights, None).await?;
+        self.catch_up().await?;
+        if !self.views.subjects.any(subject)? {
+            return Err(AppError::NotFound("data subject"));
+        }
+        self.erase(actor, subject, ErasureReason::Request).await
     }
 
     /// Erases a subject: records the erasure and, once it is in the log, destroys
     /// their keys (see [`App::execute`]; a stop in between is finished at the next
     /// start).
-    pub async fn erase(
+    async fn erase(
         &self,
-        req: &Request<'_>,
+        actor: &Actor,
         subject: SubjectId,
         reason: ErasureReason,
     ) -> Result<Outcome, AppError> {
         let stream = subject_stream(subject);
+        let command = SubjectCommand::Erase { subject, reason };
         let outcome = self
-            .execute(req, vec![stream.clone()], |loaded, now| {
-                let state = loaded.subject(subject);
-                let ctx = self.context(req.actor, now, [])?;
-                let events =
-                    subject::decide(&state.0, &SubjectCommand::Erase { subject, reason }, &ctx)?;
-                Ok(vec![Decided {
-                    stream: stream.clone(),
-                    expected: state.1,
-                    events: events.into_iter().map(Event::Subject).collect(),
-                }])
-            })
+            .run(
+                actor,
+                actor.target(subject),
+                vec![stream.clone()],
+                |loaded, now| {
+                    let (state, expected) = loaded.fold::<Subjects>(&subject);
+                    let ctx = self.context(actor.snapshot(), now, [])?;
+                    let events = Subjects::decide(&state, &command, &ctx)?;
+                    Ok(vec![Append::new(stream.clone(), expected, events)])
+                },
+            )
             .await?;
         // The access log holds every erasure, under each case it touched.
         let refs = self.views.subjects.refs(subject).await?;
@@ -211,24 +235,22 @@ impl App {
                     .collect::<BTreeSet<_>>(),
             )
             .await?;
-        let system = req.actor.id == App::retention_actor().id;
         for case in cases {
-            self.access_log
-                .record(&AccessRecord {
-                    staff: (!system).then_some(req.actor.id),
-                    roles: req.actor.roles.iter().copied().collect(),
-                    action: "subject.erasure".into(),
-                    route: req.target.clone(),
-                    case: Some(case),
-                    outcome: crate::access_log::Outcome::Allowed,
-                    purpose: match reason {
-                        ErasureReason::Request => "erasure requested by the person".into(),
-                        ErasureReason::Retention => "retention period over".into(),
-                    },
-                    at: self.now(),
-                    request_id: req.request_id,
-                })
-                .await?;
+            self.write_access(&AccessRecord {
+                staff: (!actor.is_system()).then_some(actor.id()),
+                roles: actor.snapshot().roles.iter().copied().collect(),
+                action: "subject.erasure".into(),
+                route: actor.route().to_string(),
+                case: Some(case),
+                outcome: Seen::Allowed,
+                purpose: match reason {
+                    ErasureReason::Request => "erasure requested by the person".into(),
+                    ErasureReason::Retention => "retention period over".into(),
+                },
+                at: self.now(),
+                request_id: actor.request_id(),
+            })
+            .await?;
         }
         Ok(outcome)
     }
@@ -242,29 +264,23 @@ impl App {
         };
         self.catch_up().await?;
         let cutoff = self.now() - period;
-        let actor = App::retention_actor();
         let mut erased = 0;
         for (case, subjects) in self.views.cases.closed_before(cutoff)? {
             for subject in subjects {
                 if self.subject_state(subject).await?.erased().is_some() {
                     continue;
                 }
-                let req = Request {
-                    actor: &actor,
-                    target: format!("retention of case {case}"),
-                    request_id: uuid::Uuid::new_v4(),
-                    ids: crate::app::Ids::random(),
-                };
-                self.erase(&req, subject, ErasureReason::Retention).await?;
-                tracing::info!(%subject, %case, "erased by the retention rule");
+                let actor = Actor::system(
+                    [Role::DataProtectionOfficer],
+                    &format!("retention of case {case}"),
+                    None,
+                );
+                self.erase(&actor, subject, ErasureReason::Retention)
+                    .await?;
+                tracing::info!("a subject was erased by the retention rule");
                 erased += 1;
             }
         }
         Ok(erased)
-    }
-
-    /// The system as data-protection officer, for erasures the retention rule makes.
-    pub fn retention_actor() -> StaffSnapshot {
-        crate::app::system([Role::DataProtectionOfficer])
     }
 }

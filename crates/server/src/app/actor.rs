@@ -1,0 +1,104 @@
+//! Who asks: a member of staff as they stand now (or the system), and how they
+//! asked — the route, the request's id, the purpose given, the idempotency key.
+
+use ecoute_domain::{Role, StaffId, StaffSnapshot};
+use ecoute_engine::{Ids, Request};
+use uuid::Uuid;
+
+/// The author of a request, as every application call takes it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    snapshot: StaffSnapshot,
+    route: String,
+    request_id: Uuid,
+    purpose: Option<String>,
+    key: Option<String>,
+}
+
+impl Actor {
+    /// A member of staff, authenticated, asking through `route` (a template such as
+    /// `POST /v1/calls/{id}/end`, never a path), with the purpose and idempotency key
+    /// they gave (both already checked for shape).
+    pub fn new(
+        snapshot: StaffSnapshot,
+        route: String,
+        request_id: Uuid,
+        purpose: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> Self {
+        Actor {
+            snapshot,
+            route,
+            request_id,
+            purpose,
+            key: idempotency_key,
+        }
+    }
+
+    /// The system itself with these roles (the scheduler, the retention rule, the
+    /// first enrolment), doing `what`; a key makes what it does idempotent.
+    pub fn system(roles: impl IntoIterator<Item = Role>, what: &str, key: Option<String>) -> Self {
+        Actor::new(
+            super::system(roles),
+            what.to_string(),
+            Uuid::new_v4(),
+            None,
+            key,
+        )
+    }
+
+    /// The member's id (nil for the system).
+    pub fn id(&self) -> StaffId {
+        self.snapshot.id
+    }
+
+    /// Their roles and accreditations, as authenticated.
+    pub fn snapshot(&self) -> &StaffSnapshot {
+        &self.snapshot
+    }
+
+    /// Whether this is the system rather than a member of staff.
+    pub fn is_system(&self) -> bool {
+        self.snapshot.id.as_uuid().is_nil()
+    }
+
+    /// The route (or the system's task) the request came through.
+    pub fn route(&self) -> &str {
+        &self.route
+    }
+
+    /// The request's id, as in the server's logs.
+    pub fn request_id(&self) -> Uuid {
+        self.request_id
+    }
+
+    /// The purpose given with the request, if any.
+    pub fn purpose(&self) -> Option<&str> {
+        self.purpose.as_deref()
+    }
+
+    /// The ids the request creates: derived from (member, idempotency key) when a
+    /// key was given, so that a retry names the same records.
+    pub fn ids(&self) -> Ids {
+        match &self.key {
+            Some(key) => Ids::from_key(self.snapshot.id.as_uuid().as_bytes(), key),
+            None => Ids::random(),
+        }
+    }
+
+    /// The runner's request for a command on `target` (the route and the ids it
+    /// names, recorded with the commit).
+    pub(crate) fn request(&self, target: String) -> Request {
+        Request {
+            target,
+            actor: Some(ecoute_domain::staff_stream(self.snapshot.id)),
+            correlation_id: self.request_id,
+            ids: self.ids(),
+        }
+    }
+
+    /// The target of a command on one record: the route and the record's id.
+    pub(crate) fn target(&self, id: impl std::fmt::Display) -> String {
+        format!("{} {}", self.route, id)
+    }
+}

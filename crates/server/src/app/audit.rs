@@ -1,0 +1,133 @@
+//! Access decisions and the access log: every check, refusal and consultation is
+//! recorded here, and nowhere else.
+
+use ecoute_domain::{CaseId, StaffSnapshot};
+use uuid::Uuid;
+
+use super::{Actor, App};
+use crate::access::{self, Action};
+use crate::access_log::{AccessRecord, Outcome};
+use crate::error::AppError;
+
+/// The purpose recorded when the request gave none.
+fn implied_purpose(action: Action) -> &'static str {
+    match action {
+        Action::ReadCase(_) => "case follow-up",
+        Action::ActOnCase(_) | Action::ActOnCall(_) | Action::ReceiveCall(_) => "case work",
+        Action::ReadQueue(_) | Action::ReadCaseload(_) => "case allocation",
+        Action::ReadStatistics => "statistics",
+        Action::ManageStaff | Action::ReadStaff(_) => "staff management",
+        Action::SubjectRights => "data subject request",
+        Action::Backup => "backup",
+    }
+}
+
+impl App {
+    /// The member a bearer token belongs to, as they stand now; a missing or unknown
+    /// token is recorded in the access log and refused.
+    pub async fn authenticate(
+        &self,
+        token: Option<&str>,
+        route: &str,
+        request_id: Uuid,
+    ) -> Result<StaffSnapshot, AppError> {
+        if let Some((snapshot, _)) = token.and_then(|t| self.staff.authenticate(t)) {
+            return Ok(snapshot);
+        }
+        self.write_access(&AccessRecord {
+            staff: None,
+            roles: Vec::new(),
+            action: "authenticate".into(),
+            route: route.to_string(),
+            case: None,
+            outcome: Outcome::Unauthenticated,
+            purpose: String::new(),
+            at: self.now(),
+            request_id,
+        })
+        .await?;
+        Err(AppError::Unauthenticated)
+    }
+
+    /// Asks the access rules; a refusal is recorded and answered 403, or 404 where
+    /// the resource's existence is itself confidential.
+    pub(crate) async fn check(
+        &self,
+        actor: &Actor,
+        action: Action,
+        case: Option<CaseId>,
+    ) -> Result<(), AppError> {
+        if access::allowed(actor.snapshot(), action) {
+            return Ok(());
+        }
+        Err(self.refused(actor, action, case).await)
+    }
+
+    /// Records a refused attempt and gives the error to answer with.
+    pub(crate) async fn refused(
+        &self,
+        actor: &Actor,
+        action: Action,
+        case: Option<CaseId>,
+    ) -> AppError {
+        let (outcome, error) = if action.hides_existence() {
+            (Outcome::NotFound, AppError::NotFound("case"))
+        } else {
+            (
+                Outcome::Refused,
+                AppError::Forbidden(format!("your roles do not allow {} here", action.name())),
+            )
+        };
+        match self.record(actor, action, case, outcome).await {
+            Ok(()) => error,
+            Err(e) => e,
+        }
+    }
+
+    /// Records one consultation (or attempt) in the access log.
+    pub(crate) async fn record(
+        &self,
+        actor: &Actor,
+        action: Action,
+        case: Option<CaseId>,
+        outcome: Outcome,
+    ) -> Result<(), AppError> {
+        let snapshot = actor.snapshot();
+        self.write_access(&AccessRecord {
+            staff: (!actor.is_system()).then_some(snapshot.id),
+            roles: snapshot.roles.iter().copied().collect(),
+            action: action.name().into(),
+            route: actor.route().to_string(),
+            case,
+            outcome,
+            purpose: actor
+                .purpose()
+                .unwrap_or_else(|| implied_purpose(action))
+                .to_string(),
+            at: self.now(),
+            request_id: actor.request_id(),
+        })
+        .await
+    }
+
+    /// Records the outcome of a command that answered "not found": the call or case
+    /// does not exist, or the actor may not see it (the same answer either way).
+    pub(crate) async fn record_not_found<T>(
+        &self,
+        actor: &Actor,
+        action: Action,
+        case: Option<CaseId>,
+        result: Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        if let Err(AppError::NotFound(_)) = &result {
+            self.record(actor, action, case, Outcome::NotFound).await?;
+        }
+        result
+    }
+
+    pub(crate) async fn write_access(&self, record: &AccessRecord) -> Result<(), AppError> {
+        self.access_log.record(record).await?;
+        self.metrics.access_record();
+        Ok(())
+    }
+}

@@ -1,0 +1,280 @@
+//! Case exports for auditors, stamped with the log's chain head, and their check
+//! against the log: what was exported is what is recorded, except values erased
+//! since.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use ecoute_domain::{CaseId, Protected};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Actor, App, HistoryEntry};
+use crate::error::AppError;
+
+/// The format name every export carries.
+pub const EXPORT_FORMAT: &str = "ecoute-case-export/1";
+
+/// Where the log stood when the export was made.
+#[derive(Debug, Serialize, Deserialize, ToSchema, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LogStamp {
+    /// The number of events in the log then.
+    pub head: u64,
+    /// The chain hash of the log's last event then (hex; empty for an empty log).
+    pub chain_head: String,
+}
+
+/// One exported event.
+#[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ExportedEvent {
+    /// Its global position.
+    pub position: u64,
+    /// Its stream.
+    pub stream: String,
+    /// Its version in the stream.
+    pub version: u64,
+    /// Its type.
+    pub r#type: String,
+    /// When the log recorded it.
+    pub recorded_at: DateTime<Utc>,
+    /// The chain hash of its record (hex).
+    pub record_hash: String,
+    /// Its fields, personal values opened.
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+/// A case's history, as exported for an auditor.
+#[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CaseExport {
+    /// `ecoute-case-export/1`.
+    pub format: String,
+    /// The case.
+    pub case_id: Uuid,
+    /// When it was exported.
+    pub exported_at: DateTime<Utc>,
+    /// Where the log stood.
+    pub log: LogStamp,
+    /// The events of the case and of its calls, in order.
+    pub events: Vec<ExportedEvent>,
+}
+
+/// The verdict on an export.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportCheck {
+    /// Whether the export is exactly what the log holds (erasures since aside).
+    pub valid: bool,
+    /// How many events were checked.
+    pub events_checked: usize,
+    /// Whether the log's chain head at the stamped position is the one stamped.
+    pub log_unaltered: bool,
+    /// Personal values exported in clear and erased since (not a fault).
+    pub erased_since: usize,
+    /// What differs, by position.
+    pub faults: Vec<String>,
+}
+
+fn json(entry: &HistoryEntry) -> Result<Value, AppError> {
+    serde_json::to_value(&entry.event)
+        .map_err(|e| AppError::Internal(format!("an event does not render: {e}")))
+}
+
+/// Compares an exported event's fields with the event as it reads now: `Some(n)`
+/// when they are the same but for `n` personal values erased since (a personal value
+/// renders as `{"subject": …, "value": …}`, and an erased one's value as
+/// [`Protected::Erased`] does), `None` when anything else differs.
+fn erased_since(now: &Value, exported: &Value, erased: &Value) -> Option<usize> {
+    if now == exported {
+        return Some(0);
+    }
+    match (now, exported) {
+        (Value::Object(n), Value::Object(x)) => {
+            let personal = n.len() == 2 && n.get("value") == Some(erased);
+            if personal && x.len() == 2 && x.get("subject") == n.get("subject") {
+                return x.get("value").map(|_| 1);
+            }
+            if n.len() != x.len() {
+                return None;
+            }
+            n.iter().try_fold(0, |sum, (k, v)| {
+                Some(sum + erased_since(v, x.get(k)?, erased)?)
+            })
+        }
+        (Value::Array(n), Value::Array(x)) if n.len() == x.len() => n
+            .iter()
+            .zip(x)
+            .try_fold(0, |sum, (a, b)| Some(sum + erased_since(a, b, erased)?)),
+        _ => None,
+    }
+}
+
+impl App {
+    /// A case's history as a document, stamped with the log's chain head; the read is
+    /// recorded.
+    pub async fn export_case(&self, actor: &Actor, id: CaseId) -> Result<CaseExport, AppError> {
+        let read = self.read_case(actor, id).await?;
+        let head = ecoute_store::EventStore::head(self.store.as_ref()).await?;
+        let history = self
+            .history(read.case, None)
+            .await?
+            .ok_or(AppError::NotFound("case"))?;
+        let mut events = Vec::with_capacity(history.entries.len());
+        for e in history.entries.iter().filter(|e| e.stored.position < head) {
+            events.push(ExportedEvent {
+                position: e.stored.position,
+                stream: e.stored.stream_id.to_string(),
+                version: e.stored.version,
+                r#type: e.stored.event_type.clone(),
+                recorded_at: e.stored.recorded_at,
+                record_hash: self.store.chain_hash(e.stored.position)?.ok_or_else(|| {
+                    AppError::Internal("an exported event beyond the head".into())
+                })?,
+                data: json(e)?,
+            });
+        }
+        let chain_head = match head {
+            0 => String::new(),
+            n => self.store.chain_hash(n - 1)?.unwrap_or_default(),
+        };
+        Ok(CaseExport {
+            format: EXPORT_FORMAT.into(),
+            case_id: *id.as_uuid(),
+            exported_at: self.now(),
+            log: LogStamp { head, chain_head },
+            events,
+        })
+    }
+
+    /// Checks an export against the log: the chain head stamped, each event's record
+    /// hash, place and fields, none missing; values erased since are counted, not
+    /// faults. The read of the case is recorded.
+    pub async fn verify_export(
+        &self,
+        actor: &Actor,
+        doc: &CaseExport,
+    ) -> Result<ExportCheck, AppError> {
+        if doc.format != EXPORT_FORMAT {
+            return Err(AppError::bad("format", format!("expected {EXPORT_FORMAT}")));
+        }
+        let read = self
+            .read_case(actor, CaseId::from_uuid(doc.case_id))
+            .await?;
+        let mut faults = Vec::new();
+        let stamped = match doc.log.head {
+            0 => Some(String::new()),
+            n => self.store.chain_hash(n - 1)?,
+        };
+        let log_unaltered = stamped.as_deref() == Some(doc.log.chain_head.as_str());
+        if !log_unaltered {
+            faults.push(format!(
+                "the log's chain hash at position {} is not the one stamped",
+                doc.log.head.saturating_sub(1)
+            ));
+        }
+        let history = self
+            .history(read.case, None)
+            .await?
+            .ok_or(AppError::NotFound("case"))?;
+        let by_position: HashMap<u64, &HistoryEntry> = history
+            .entries
+            .iter()
+            .map(|e| (e.stored.position, e))
+            .collect();
+        let erased = serde_json::to_value(Protected::<String>::Erased)
+            .map_err(|e| AppError::Internal(format!("erasure does not render: {e}")))?;
+        let mut erased_count = 0;
+        for e in &doc.events {
+            let p = e.position;
+            let Some(now) = by_position.get(&p) else {
+                faults.push(format!(
+                    "position {p}: not an event of this case in the log"
+                ));
+                continue;
+            };
+            if self.store.chain_hash(p)?.as_deref() != Some(e.record_hash.as_str()) {
+                faults.push(format!("position {p}: the record's hash differs"));
+            }
+            if now.stored.stream_id.as_str() != e.stream
+                || now.stored.version != e.version
+                || now.stored.event_type != e.r#type
+                || now.stored.recorded_at != e.recorded_at
+            {
+                faults.push(format!(
+                    "position {p}: stream, version, type or time differ"
+                ));
+            }
+            match erased_since(&json(now)?, &e.data, &erased) {
+                Some(n) => erased_count += n,
+                None => faults.push(format!("position {p}: the fields differ")),
+            }
+        }
+        let exported: HashSet<u64> = doc.events.iter().map(|e| e.position).collect();
+        for p in by_position
+            .keys()
+            .filter(|p| **p < doc.log.head && !exported.contains(p))
+        {
+            faults.push(format!(
+                "position {p}: an event of the case is missing from the export"
+            ));
+        }
+        faults.sort();
+        Ok(ExportCheck {
+            valid: faults.is_empty(),
+            events_checked: doc.events.len(),
+            log_unaltered,
+            erased_since: erased_count,
+            faults,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::erased_since;
+    use serde_json::json;
+
+    #[test]
+    fn only_personal_values_erased_since_are_forgiven() {
+        let erased = json!("Erased");
+        let subject = json!({"id": "s1", "whose": "Caller"});
+        let clear = json!({"number": {"subject": subject, "value": {"Clear": "0611"}}, "at": 1});
+        let now = json!({"number": {"subject": subject, "value": "Erased"}, "at": 1});
+        let check = |a: &serde_json::Value, b: &serde_json::Value| erased_since(a, b, &erased);
+        // (as it reads now, as exported, expected)
+        let table = [
+            (clear.clone(), clear.clone(), Some(0)),
+            (now.clone(), clear.clone(), Some(1)),
+            (now.clone(), now.clone(), Some(0)),
+            // Another field changed.
+            (
+                now.clone(),
+                json!({"number": {"subject": subject, "value": {"Clear": "0611"}}, "at": 2}),
+                None,
+            ),
+            // Another subject's value passed off as the erased one.
+            (
+                now.clone(),
+                json!({"number": {"subject": {"id": "s2", "whose": "Caller"}, "value": {"Clear": "0611"}}, "at": 1}),
+                None,
+            ),
+            // A value that was clear now and differs is not an erasure.
+            (
+                clear.clone(),
+                json!({"number": {"subject": subject, "value": {"Clear": "0699"}}, "at": 1}),
+                None,
+            ),
+            // A field missing from the export.
+            (now.clone(), json!({"at": 1}), None),
+            (json!([now.clone(), 1]), json!([clear.clone(), 1]), Some(1)),
+            (json!([now.clone()]), json!([clear.clone(), 1]), None),
+        ];
+        for (i, (now, exported, expected)) in table.iter().enumerate() {
+            assert_eq!(check(now, exported), *expected, "case {i}");
+        }
+    }
+}

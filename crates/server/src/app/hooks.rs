@@ -1,0 +1,174 @@
+//! What the helpline does around each commit: its codec, sealing personal values
+//! under their subjects' keys before they reach the log, and destroying keys only
+//! once the decision that destroys them is in the log.
+
+use std::sync::Arc;
+
+use ecoute_domain::call::CallEvent;
+use ecoute_domain::subject::SubjectEvent;
+use ecoute_domain::{Event, HasPersonalData, Subject, SubjectId};
+use ecoute_engine::async_trait;
+use ecoute_engine::{Append, BoxError, Codec, CommitHooks, Encoded, Loaded};
+use ecoute_store::RecordedEvent;
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::keys::{number_slot, KeyStore};
+
+/// The domain's events, as the store keeps them.
+pub(crate) struct HelplineCodec;
+
+impl Codec for HelplineCodec {
+    type Event = Event;
+
+    fn encode(&self, event: &Event) -> Result<Encoded, BoxError> {
+        let enc = ecoute_domain::encode(event)?;
+        Ok(Encoded {
+            type_name: enc.type_name.to_string(),
+            schema_version: u32::from(enc.schema_version),
+            payload: enc.payload,
+        })
+    }
+
+    fn decode(&self, stored: &RecordedEvent) -> Result<Event, BoxError> {
+        Ok(crate::auth::decode(stored)?)
+    }
+}
+
+/// Seals personal values before the append; destroys keys after it.
+pub(crate) struct Sealing {
+    keys: Arc<KeyStore>,
+}
+
+impl Sealing {
+    pub(crate) fn new(keys: Arc<KeyStore>) -> Self {
+        Sealing { keys }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&KeyStore) -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let keys = self.keys.clone();
+        tokio::task::spawn_blocking(move || work(&keys))
+            .await
+            .map_err(|e| AppError::Internal(format!("key task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl CommitHooks<Event> for Sealing {
+    type Error = AppError;
+    type Work = Vec<SubjectId>;
+
+    /// Seals every personal value with its subject's key, creating (durably) the
+    /// keys of new subjects first, and refuses a commit that would still hold one in
+    /// clear: nothing personal reaches the log in clear.
+    async fn prepare(&self, appends: &mut [Append<Event>]) -> Result<(), AppError> {
+        let mut subjects = Vec::new();
+        for a in appends.iter_mut() {
+            for e in a.events.iter_mut() {
+                let number = is_number(e);
+                subjects.extend(
+                    e.personal_values_mut()
+                        .iter()
+                        .map(|v| key_slot(number, v.subject()).id),
+                );
+            }
+        }
+        if !subjects.is_empty() {
+            self.blocking(move |keys| keys.ensure(&subjects)).await?;
+        }
+        for a in appends.iter_mut() {
+            for e in a.events.iter_mut() {
+                let number = is_number(e);
+                for v in e.personal_values_mut() {
+                    v.seal(|subject, plain| self.keys.seal(key_slot(number, subject), plain))?;
+                }
+                if e.personal_values_mut().iter().any(|v| v.is_clear()) {
+                    return Err(AppError::Internal(format!(
+                        "{} would reach the log with a personal value in clear",
+                        e.type_name()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn work(&self, loaded: &Loaded<Event>, appends: &[Append<Event>]) -> Option<Vec<SubjectId>> {
+        let keys = destructions(loaded, appends);
+        (!keys.is_empty()).then_some(keys)
+    }
+
+    async fn intend(&self, commit: Uuid, work: &Vec<SubjectId>) -> Result<(), AppError> {
+        let work = work.clone();
+        self.blocking(move |keys| keys.intend(commit, &work)).await
+    }
+
+    async fn carry_out(&self, commit: Uuid, work: &Vec<SubjectId>) -> Result<(), AppError> {
+        let work = work.clone();
+        self.blocking(move |keys| keys.carry_out(commit, &work))
+            .await
+    }
+
+    async fn forget(&self, commit: Uuid) -> Result<(), AppError> {
+        self.blocking(move |keys| keys.forget(commit)).await
+    }
+
+    async fn pending(&self) -> Result<Vec<(Uuid, Vec<SubjectId>)>, AppError> {
+        self.blocking(|keys| keys.pending()).await
+    }
+}
+
+/// The keys a decided commit destroys once it is in the log: a refused number's
+/// own key, an erased subject's keys. Every key destruction of the server is named
+/// here.
+fn destructions(loaded: &Loaded<Event>, appends: &[Append<Event>]) -> Vec<SubjectId> {
+    let mut keys = Vec::new();
+    for a in appends {
+        let (before, _) = loaded.events(&a.stream);
+        for e in &a.events {
+            match e {
+                Event::Call(CallEvent::NumberRetentionRefused(_)) => {
+                    let call = ecoute_domain::event::fold_call(before.iter().chain(&a.events));
+                    keys.extend(call.caller().map(number_slot));
+                }
+                Event::Subject(SubjectEvent::SubjectErased(erased)) => {
+                    keys.push(erased.subject);
+                    keys.push(number_slot(erased.subject));
+                }
+                _ => {}
+            }
+        }
+    }
+    keys
+}
+
+/// Opens the personal values of an event read from the log, for an entitled reader;
+/// values of erased subjects become `Erased`.
+pub(crate) fn open_values(keys: &KeyStore, event: &mut Event) -> Result<(), AppError> {
+    let number = is_number(event);
+    for v in event.personal_values_mut() {
+        v.open(|subject, sealed| keys.unseal(key_slot(number, subject), sealed))?;
+    }
+    Ok(())
+}
+
+/// Whether the event records a callback number, sealed under its own key slot.
+fn is_number(event: &Event) -> bool {
+    matches!(event, Event::Call(CallEvent::CallbackNumberRecorded(_)))
+}
+
+/// The key a value is sealed under: its subject's, or for a callback number, the
+/// number's own slot (see [`number_slot`]).
+fn key_slot(number: bool, subject: Subject) -> Subject {
+    if number {
+        Subject {
+            id: number_slot(subject.id),
+            whose: subject.whose,
+        }
+    } else {
+        subject
+    }
+}

@@ -1,0 +1,41 @@
+//! Queries over the read models: a centre's queues, a referent's caseload,
+//! statistics — each behind its access rule.
+
+use ecoute_domain::{CentreId, StaffId};
+use ecoute_projections::helpline::{CaseloadEntry, CentreQueue, StatisticsQuery, StatisticsReport};
+
+use super::{Actor, App};
+use crate::access::Action;
+use crate::error::AppError;
+
+impl App {
+    /// What waits at a centre, how long, and what is overdue.
+    pub async fn queue(&self, actor: &Actor, centre: CentreId) -> Result<CentreQueue, AppError> {
+        self.check(actor, Action::ReadQueue(centre), None).await?;
+        self.catch_up().await?;
+        Ok(self.views.cases.queue(centre, self.now())?)
+    }
+
+    /// The cases a referent follows.
+    pub async fn caseload(
+        &self,
+        actor: &Actor,
+        referent: StaffId,
+    ) -> Result<Vec<CaseloadEntry>, AppError> {
+        self.check(actor, Action::ReadCaseload(referent), None)
+            .await?;
+        self.catch_up().await?;
+        Ok(self.views.cases.caseload(referent)?)
+    }
+
+    /// The service's statistics over a period (no personal data).
+    pub async fn statistics(
+        &self,
+        actor: &Actor,
+        query: &StatisticsQuery,
+    ) -> Result<StatisticsReport, AppError> {
+        self.check(actor, Action::ReadStatistics, None).await?;
+        self.catch_up().await?;
+        Ok(self.views.statistics.query(query)?)
+    }
+}
