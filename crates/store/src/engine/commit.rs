@@ -13,7 +13,7 @@ use super::rules::{check_expected, validate_commit};
 use super::{state_of, Durability, Request, Shared, DELETED_EVENT_TYPE, TOMBSTONED_EVENT_TYPE};
 use crate::backend::Kv;
 use crate::clock::Clock;
-use crate::error::{Result, StoreError};
+use crate::error::{Failure, Result, StoreError};
 use crate::headfile::HeadFile;
 use crate::index::{Added, Deletion, StreamRecord};
 use crate::record::{self, DeletionPayload, NewRecord, HASH_LEN};
@@ -78,7 +78,8 @@ pub(crate) fn run_committer<K: Kv>(
     {
         Ok(handle) => Some(handle),
         Err(e) => {
-            shared.fail(format!("cannot start the flusher thread: {e}"));
+            let why = format!("cannot start the flusher thread: {e}");
+            shared.fail(Failure::caused(why, Arc::new(e)));
             None
         }
     };
@@ -117,10 +118,7 @@ pub(crate) fn run_committer<K: Kv>(
     }
     rx.close();
     while let Ok(r) = rx.try_recv() {
-        let err = || match shared.failure() {
-            Some(f) => StoreError::Failed(f),
-            None => StoreError::Closed,
-        };
+        let err = || shared.failed().unwrap_or(StoreError::Closed);
         match r {
             Request::Commit(_, tx) => drop(tx.send(Err(err()))),
             Request::Delete(_, _, _, tx) => drop(tx.send(Err(err()))),
@@ -201,17 +199,17 @@ impl<K: Kv> Committer<K> {
                 Request::Shutdown => {}
             }
         }
-        if let Some(f) = self.shared.failure() {
-            fail_replies(&mut replies, &StoreError::Failed(f));
+        if let Some(f) = self.shared.failed() {
+            fail_replies(&mut replies, &Arc::new(f));
             send_replies(replies);
             return false;
         }
         let wrote = !pending.records.is_empty();
         if wrote {
             if let Err(e) = self.apply(pending) {
-                let why = e.to_string();
-                tracing::error!(error = %why, "commit failed; the store refuses writes until reopened");
-                self.shared.fail(why);
+                let e = Arc::new(e);
+                tracing::error!(error = %e, "commit failed; the store refuses writes until reopened");
+                self.shared.fail(Failure::caused(e.to_string(), e.clone()));
                 fail_replies(&mut replies, &e);
                 send_replies(replies);
                 return false;
@@ -238,7 +236,7 @@ impl<K: Kv> Committer<K> {
             let mut replies = job.replies;
             fail_replies(
                 &mut replies,
-                &StoreError::Failed("the flusher stopped".into()),
+                &Arc::new(StoreError::failed("the flusher stopped")),
             );
             send_replies(replies);
             return false;

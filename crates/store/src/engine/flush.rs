@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 
 use super::{Durability, Shared};
 use crate::backend::Kv;
-use crate::error::{Result, StoreError};
+use crate::error::{Failure, Result, StoreError};
 use crate::headfile::{HeadFile, HeadNote};
 use crate::record::HASH_LEN;
 use crate::types::*;
@@ -68,9 +68,9 @@ impl<K: Kv> Completion<K> {
                 true
             }
             Err(e) => {
-                let why = e.to_string();
-                tracing::error!(error = %why, "flush failed; the store refuses writes until reopened");
-                self.shared.fail(why);
+                let e = Arc::new(e);
+                tracing::error!(error = %e, "flush failed; the store refuses writes until reopened");
+                self.shared.fail(Failure::caused(e.to_string(), e.clone()));
                 for mut j in group {
                     fail_replies(&mut j.replies, &e);
                     send_replies(j.replies);
@@ -108,7 +108,7 @@ impl<K: Kv> Flusher<K> {
             c.in_flight.fetch_sub(n, Ordering::AcqRel);
             if !ok {
                 // Refuse the groups still coming.
-                let e = StoreError::Failed(c.shared.failure().unwrap_or_default());
+                let e = Arc::new(c.shared.failed().unwrap_or_else(|| StoreError::failed("")));
                 while let Ok(mut j) = jobs.recv() {
                     fail_replies(&mut j.replies, &e);
                     send_replies(j.replies);
@@ -121,7 +121,7 @@ impl<K: Kv> Flusher<K> {
 }
 
 /// Turns the successes of a failed group into the failure.
-pub(super) fn fail_replies(replies: &mut [Reply], e: &StoreError) {
+pub(super) fn fail_replies(replies: &mut [Reply], e: &Arc<StoreError>) {
     for r in replies {
         match r {
             Reply::Commit(_, res @ Ok(_)) => *res = Err(copy_error(e)),
@@ -140,11 +140,38 @@ pub(super) fn send_replies(replies: Vec<Reply>) {
     }
 }
 
-/// The same failure, for each of the commits of a failed group.
-fn copy_error(e: &StoreError) -> StoreError {
-    match e {
+/// The same failure, for each of the commits of a failed group: the error
+/// itself is shared, as the cause of each copy.
+fn copy_error(e: &Arc<StoreError>) -> StoreError {
+    match &**e {
         StoreError::DiskFull => StoreError::DiskFull,
-        StoreError::Io(io) => StoreError::Io(std::io::Error::new(io.kind(), io.to_string())),
-        other => StoreError::Failed(other.to_string()),
+        StoreError::Io(io) => StoreError::Io(std::io::Error::new(io.kind(), SharedIo(e.clone()))),
+        other => StoreError::Failed {
+            reason: other.to_string(),
+            cause: Some(e.clone()),
+        },
+    }
+}
+
+/// A failed group's I/O error, shared by the copies its commits are answered
+/// with: it reads as the original error, and leads on to the original's cause.
+#[derive(Debug)]
+struct SharedIo(Arc<StoreError>);
+
+impl std::fmt::Display for SharedIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &*self.0 {
+            StoreError::Io(io) => io.fmt(f),
+            other => other.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SharedIo {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &*self.0 {
+            StoreError::Io(io) => io.source(),
+            other => other.source(),
+        }
     }
 }

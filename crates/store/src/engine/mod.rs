@@ -19,7 +19,7 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::{oneshot, watch};
 
 use crate::backend::Kv;
-use crate::error::{Result, StoreError};
+use crate::error::{Failure, Result, StoreError};
 use crate::headfile::HeadNote;
 use crate::index::{Deletion, Index, StreamRecord};
 use crate::record;
@@ -75,7 +75,7 @@ pub(crate) struct Shared<K: Kv> {
     /// ends subscriptions and waits.
     head_tx: Mutex<Option<watch::Sender<u64>>>,
     head_rx: watch::Receiver<u64>,
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<Failure>>,
 }
 
 /// A read that must wait until a position becomes visible, then be retried.
@@ -107,8 +107,20 @@ impl<K: Kv> Shared<K> {
         self.head_rx.clone()
     }
 
+    /// Why the store refuses writes, if it does.
     pub(crate) fn failure(&self) -> Option<String> {
-        self.failure.lock().ok().and_then(|f| f.clone())
+        self.failure
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().map(|f| f.reason.clone()))
+    }
+
+    /// The refusal a caller gets once the store failed.
+    pub(crate) fn failed(&self) -> Option<StoreError> {
+        self.failure
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().map(Failure::error))
     }
 
     fn with_head(&self, f: impl FnOnce(&watch::Sender<u64>)) {
@@ -130,7 +142,7 @@ impl<K: Kv> Shared<K> {
             .take();
     }
 
-    pub(crate) fn fail(&self, why: String) {
+    pub(crate) fn fail(&self, why: Failure) {
         if let Ok(mut f) = self.failure.lock() {
             f.get_or_insert(why);
         }
@@ -154,7 +166,7 @@ impl<K: Kv> Shared<K> {
             .map(|v| *v > position);
         match outcome {
             Ok(true) => Ok(()),
-            Ok(false) => Err(StoreError::Failed(self.failure().unwrap_or_default())),
+            Ok(false) => Err(self.failed().unwrap_or_else(|| StoreError::failed(""))),
             Err(_) => Err(StoreError::Closed),
         }
     }

@@ -1,7 +1,9 @@
 //! Recovery: the walk of the whole log when the store opens.
 
 use crate::backend::Kv;
-use crate::error::Result;
+use std::sync::Arc;
+
+use crate::error::{Failure, Result};
 use crate::headfile::HeadNote;
 use crate::index::Index;
 use crate::record::{self, HASH_LEN};
@@ -13,7 +15,7 @@ pub(crate) struct Recovered {
     pub chain: [u8; HASH_LEN],
     pub last_micros: i64,
     /// Damage that forbids writing: the store opens for reading and `verify` only.
-    pub fault: Option<String>,
+    pub fault: Option<Failure>,
     /// The indexes, built from every record.
     pub index: Index,
     /// The first position of the last commit, when only a prefix of it is there.
@@ -45,7 +47,7 @@ pub(crate) fn recover<K: Kv>(kv: &K, note: Option<&HeadNote>) -> Result<Recovere
                     .damaged
                     .extend(expected..position.min(expected.saturating_add(1024)));
                 if rec.fault.is_none() {
-                    rec.fault = Some(format!("record {expected} is missing"));
+                    rec.fault = Some(Failure::reason(format!("record {expected} is missing")));
                 }
             }
             expected = position.saturating_add(1);
@@ -58,7 +60,7 @@ pub(crate) fn recover<K: Kv>(kv: &K, note: Option<&HeadNote>) -> Result<Recovere
                 Err(e) => {
                     rec.index.damaged.push(position);
                     if rec.fault.is_none() {
-                        rec.fault = Some(e.to_string());
+                        rec.fault = Some(Failure::caused(e.to_string(), Arc::new(e)));
                     }
                     last = None;
                 }
@@ -71,26 +73,29 @@ pub(crate) fn recover<K: Kv>(kv: &K, note: Option<&HeadNote>) -> Result<Recovere
         Some((position, hash, ev)) if position + 1 == expected => {
             if ev.commit.last != position {
                 rec.incomplete_tail = Some(ev.commit.first);
-                rec.fault.get_or_insert(format!(
-                    "the last commit is incomplete: it ends at {} but the log at {position}",
-                    ev.commit.last
-                ));
+                rec.fault.get_or_insert_with(|| {
+                    Failure::reason(format!(
+                        "the last commit is incomplete: it ends at {} but the log at {position}",
+                        ev.commit.last
+                    ))
+                });
             }
             rec.chain = hash;
             rec.last_micros = ev.recorded_at.timestamp_micros();
         }
         _ if expected > 0 => {
-            rec.fault
-                .get_or_insert(format!("the last record, at {}, is damaged", expected - 1));
+            rec.fault.get_or_insert_with(|| {
+                Failure::reason(format!("the last record, at {}, is damaged", expected - 1))
+            });
         }
         _ => {}
     }
     if let (None, Some(note)) = (&rec.fault, note) {
         if rec.next < note.count {
-            rec.fault = Some(format!(
+            rec.fault = Some(Failure::reason(format!(
                 "the log holds {} events but the head file recorded {} durable ones: its tail was lost",
                 rec.next, note.count
-            ));
+            )));
         } else if note.count > 0 {
             let at = note.count - 1;
             let same = kv
@@ -98,9 +103,9 @@ pub(crate) fn recover<K: Kv>(kv: &K, note: Option<&HeadNote>) -> Result<Recovere
                 .and_then(|b| record::check_record(at, &b).ok().map(|c| c.hash))
                 == Some(note.hash);
             if !same {
-                rec.fault = Some(format!(
+                rec.fault = Some(Failure::reason(format!(
                     "the record at {at} is not the one the head file recorded"
-                ));
+                )));
             }
         }
     }
