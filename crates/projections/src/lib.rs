@@ -26,7 +26,7 @@ pub mod helpline;
 mod model;
 mod runtime;
 
-pub use error::{ProjectionError, Result};
+pub use error::{Cause, ProjectionError, Result};
 pub use model::{
     decode_appended, decode_value, encode_value, text_key, Key, ModelDb, ModelReader, ModelTx,
 };

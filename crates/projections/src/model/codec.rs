@@ -37,14 +37,14 @@ pub(super) fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -
         .map(|_| ())
         .map_err(|e| {
             out.truncate(len);
-            ProjectionError::Model(format!("value cannot be encoded: {e}"))
+            ProjectionError::caused(format!("value cannot be encoded: {e}"), e)
         })
 }
 
 /// Decodes the value at the start of `bytes`, and how many bytes it took.
 fn decode_first<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize)> {
     bincode::serde::decode_from_slice(bytes, config())
-        .map_err(|e| ProjectionError::Model(format!("stored value cannot be decoded: {e}")))
+        .map_err(|e| ProjectionError::caused(format!("stored value cannot be decoded: {e}"), e))
 }
 
 /// Decodes a value made of values appended one after the other
@@ -87,6 +87,17 @@ pub fn text_key(args: std::fmt::Arguments<'_>) -> Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_that_cannot_be_decoded_keeps_why() {
+        let err = decode_value::<String>(&[0xff]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("read model: stored value cannot be decoded: "),
+            "{err}"
+        );
+        assert!(std::error::Error::source(&err).is_some(), "{err:?}");
+    }
 
     #[test]
     fn text_keys_are_their_text_however_long() {

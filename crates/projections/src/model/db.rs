@@ -44,7 +44,7 @@ impl ModelDb {
             .path(path.as_ref())
             .cache_capacity(cache_bytes);
         let db = ecoute_store::open_sled(&config, std::time::Duration::from_secs(5))
-            .map_err(|e| ProjectionError::Db(e.to_string()))?;
+            .map_err(|e| ProjectionError::Db(std::sync::Arc::new(e)))?;
         Self::from_db(db)
     }
 
