@@ -424,7 +424,11 @@ impl<K: Kv> EventStore for Store<K> {
         self.submit(commit).await
     }
 
-    /// All through the committer's queue, so that they meet in groups.
+    /// All through the committer's queue, so that they meet in groups. The
+    /// provided version (a `join_all` of `append`s) would not: an append that
+    /// finds itself alone is committed and flushed at once on its task's own
+    /// thread (`Store::submit`), so the commits of one task would be made one
+    /// after the other, each with its own flush, instead of sharing one.
     async fn append_many(&self, commits: Vec<Commit>) -> Vec<Result<CommitResult>> {
         futures::future::join_all(
             commits
@@ -470,6 +474,12 @@ impl<K: Kv> EventStore for Store<K> {
             .await
     }
 
+    /// On the calling thread, with no hand-off to tokio's blocking pool (and no
+    /// wait: `$all` is read only up to the visible head). The projection
+    /// runtime's readers run on threads of their own and free the events they
+    /// read there: glibc's allocator is fast only when a chunk's many small
+    /// allocations are made and freed on one thread, with no cross-thread frees
+    /// (docs/projections.md, docs/benchmarks.md).
     fn read_all_blocking(
         &self,
         _: &tokio::runtime::Handle,
