@@ -1,17 +1,36 @@
 //! The projections' one error type.
 
+use std::sync::Arc;
+
+/// The error behind a [`ProjectionError`], shared: errors are cloned to every
+/// reader that asks for a failed projection.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// What can go wrong while building or reading a read model.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ProjectionError {
     /// The event log could not be read.
     #[error("event store: {0}")]
-    Store(String),
+    Store(#[source] Arc<ecoute_store::StoreError>),
+    /// The runtime's reader of the log stopped.
+    #[error("event store: the projection reader stopped")]
+    ReaderStopped,
     /// The read-model database failed.
     #[error("read-model database: {0}")]
-    Db(String),
+    Db(#[source] Cause),
     /// A value or key of a model was malformed.
     #[error("read model: {0}")]
     Model(String),
+    /// A read model could not be built, read or written because of another
+    /// error, kept as the source.
+    #[error("read model: {reason}")]
+    ModelCaused {
+        /// What failed, with the cause's own words.
+        reason: String,
+        /// The error that made it fail.
+        #[source]
+        cause: Cause,
+    },
     /// An event could not be decoded or applied.
     #[error("event at position {position}: {reason}")]
     BadEvent {
@@ -30,13 +49,26 @@ pub enum ProjectionError {
 
 impl From<sled::Error> for ProjectionError {
     fn from(e: sled::Error) -> Self {
-        ProjectionError::Db(e.to_string())
+        ProjectionError::Db(Arc::new(e))
     }
 }
 
 impl From<ecoute_store::StoreError> for ProjectionError {
     fn from(e: ecoute_store::StoreError) -> Self {
-        ProjectionError::Store(e.to_string())
+        ProjectionError::Store(Arc::new(e))
+    }
+}
+
+impl ProjectionError {
+    /// A model error caused by `cause`, said as `reason`.
+    pub(crate) fn caused(
+        reason: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ProjectionError::ModelCaused {
+            reason: reason.into(),
+            cause: Arc::new(cause),
+        }
     }
 }
 

@@ -18,7 +18,7 @@
 //! - **Apart from the log.** Read models live in a sled database of their own
 //!   ([`ModelDb`]), never in the event trees.
 #![warn(missing_docs)]
-// The one exception: a model entry's thin pointer (`model::Entry`).
+// The one exception: a model entry's thin pointer (`model::entry`).
 #![deny(unsafe_code)]
 
 mod error;
@@ -26,7 +26,7 @@ pub mod helpline;
 mod model;
 mod runtime;
 
-pub use error::{ProjectionError, Result};
+pub use error::{Cause, ProjectionError, Result};
 pub use model::{
     decode_appended, decode_value, encode_value, text_key, Key, ModelDb, ModelReader, ModelTx,
 };

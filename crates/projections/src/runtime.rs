@@ -192,7 +192,7 @@ impl<E: Send + Sync + 'static> Runtime<E> {
             .name("ecoute-pj-run".into())
             .spawn(move || runner.run(&handle))
             .map_err(|e| {
-                ProjectionError::Model(format!("cannot start the projection thread: {e}"))
+                ProjectionError::caused(format!("cannot start the projection thread: {e}"), e)
             })?;
         Ok(Runtime {
             inner,
@@ -823,9 +823,7 @@ impl<E: Send + Sync + 'static> Inner<E> {
                 reader.read(self, rt, from, self.config.chunk).1
             }
         };
-        pending
-            .recv()
-            .map_err(|_| ProjectionError::Store("the projection reader stopped".into()))?
+        pending.recv().map_err(|_| ProjectionError::ReaderStopped)?
     }
 
     /// Applies a chunk to one live projection's model.

@@ -65,7 +65,7 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::StreamDeleted(s) => AppError::Gone(s),
             StoreError::WrongExpectedVersion { .. } => AppError::Conflict(e.to_string()),
-            StoreError::Closed | StoreError::Failed(_) => AppError::NotReady(e.to_string()),
+            StoreError::Closed | StoreError::Failed { .. } => AppError::NotReady(e.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -1,6 +1,10 @@
-//! `ecoute`: the server (`ecoute serve`), the server with a demo set loaded through
-//! its API (`ecoute demo`), and the command line over its data directory (`verify`,
-//! `log`, `read`, `append`, `smoke`).
+//! `ecoute`: the server (`serve`, `demo`), its clients, and read-only commands over its data directory.
+//!
+//! The server runs on its data directory (`ecoute serve`), or with a demo set
+//! loaded through its API (`ecoute demo`); the commands over the data directory
+//! (`verify`, `log`, `read`) only read it. Nothing here writes an event past the
+//! server: trying the store by hand is `ecoute-store`'s `store_tool` example, on
+//! a directory of its own.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,10 +17,8 @@ use clap::{Parser, Subcommand};
 use ecoute_server::demo::DemoConfig;
 use ecoute_server::{AppConfig, HttpConfig, MasterKey, ServeConfig, Server};
 use ecoute_store::{
-    Direction, EventData, EventStore, ExpectedVersion, Metadata, ReadFrom, RecordedEvent,
-    SledStore, StoreConfig, StreamId,
+    Direction, EventStore, ReadFrom, RecordedEvent, SledStore, StoreConfig, StreamId,
 };
-use uuid::Uuid;
 
 #[derive(Parser)]
 #[command(
@@ -40,22 +42,8 @@ enum Command {
     /// Runs the HTTP API like `serve`, after loading a made-up demo set through it
     /// (on an empty data directory only), and prints a token per role.
     Demo(DemoArgs),
-    /// Appends a commit to a stream, reads it back and verifies the whole log.
-    Smoke,
     #[command(flatten)]
     Remote(client::RemoteCommand),
-    /// Appends one event (payload given as text) to a stream.
-    Append {
-        /// The stream, such as `case-42`.
-        stream: String,
-        /// The event type.
-        event_type: String,
-        /// The payload, stored as UTF-8 bytes.
-        payload: String,
-        /// Expected version of the stream's last event (default: any).
-        #[arg(long)]
-        expect: Option<u64>,
-    },
     /// Prints the events of one stream.
     Read {
         /// The stream, such as `case-42`.
@@ -402,8 +390,16 @@ async fn stop_signal() {
     }
 }
 
+/// `log`, `read` and `verify`: they read the data directory's logs, and never
+/// create one.
 async fn main_inner(data_dir: PathBuf, command: Command) -> Result<()> {
     let log = data_dir.join("log");
+    if !log.is_dir() {
+        bail!(
+            "no event log in {}: `log`, `read` and `verify` read an existing data directory",
+            data_dir.display()
+        );
+    }
     let store = Arc::new(
         SledStore::open(&log, StoreConfig::default())
             .with_context(|| format!("opening the event log in {}", log.display()))?,
@@ -428,25 +424,6 @@ async fn run(store: &Arc<SledStore>, command: Command) -> Result<()> {
     match command {
         Command::Serve(_) | Command::Demo(_) | Command::Remote(_) => {
             bail!("serve, demo and the commands to a running server run on their own")
-        }
-        Command::Smoke => smoke(store).await,
-        Command::Append {
-            stream,
-            event_type,
-            payload,
-            expect,
-        } => {
-            let stream = StreamId::new(stream)?;
-            let expected = expect.map_or(ExpectedVersion::Any, ExpectedVersion::Exact);
-            let event = EventData::new(Uuid::new_v4(), event_type, 1, payload.into_bytes());
-            let ack = store
-                .append_to_stream(stream, expected, vec![event])
-                .await?;
-            println!(
-                "appended at position {} as version {}",
-                ack.positions.first, ack.streams[0].first_version
-            );
-            Ok(())
         }
         Command::Read {
             stream,
@@ -488,48 +465,6 @@ fn print_event(e: &RecordedEvent) {
         e.recorded_at.to_rfc3339(),
         e.payload.len()
     );
-}
-
-async fn smoke(store: &Arc<SledStore>) -> Result<()> {
-    let stream = StreamId::new(format!("smoke-{}", Uuid::new_v4()))?;
-    let correlation = Uuid::new_v4();
-    let metadata = Metadata {
-        correlation_id: Some(correlation),
-        actor: Some("ecoute-smoke".into()),
-        ..Metadata::default()
-    };
-    let events = (0..3)
-        .map(|i| {
-            EventData::new(
-                Uuid::new_v4(),
-                "SmokeTested",
-                1,
-                format!("step {i}").into_bytes(),
-            )
-            .with_metadata(metadata.clone())
-        })
-        .collect();
-    let ack = store
-        .append_to_stream(stream.clone(), ExpectedVersion::NoStream, events)
-        .await?;
-    println!(
-        "appended 3 events to {stream} at positions {}..={}",
-        ack.positions.first, ack.positions.last
-    );
-    let back = store
-        .read_stream(&stream, ReadFrom::Edge, Direction::Forward, 10)
-        .await?;
-    if back.len() != 3
-        || back
-            .iter()
-            .any(|e| e.metadata.correlation_id != Some(correlation))
-    {
-        bail!("read back {} events, not the 3 appended", back.len());
-    }
-    for e in &back {
-        print_event(e);
-    }
-    verify(store)
 }
 
 fn verify(store: &SledStore) -> Result<()> {

@@ -22,11 +22,8 @@ pub trait EventStore: Send + Sync + 'static {
     async fn append(&self, commit: Commit) -> Result<CommitResult>;
 
     /// Appends several independent commits submitted together, each atomically
-    /// and durably, and answers each in order. Use it rather than awaiting
-    /// several [`EventStore::append`]s from one task (a `join_all`): a store may
-    /// commit a writer that looks alone at once, on its own thread, and the
-    /// commits of one task would then be made one after the other instead of
-    /// sharing a group commit.
+    /// and durably as [`EventStore::append`] does, and answers each, in the
+    /// order given: a commit refused (a conflict, say) does not refuse the others.
     async fn append_many(&self, commits: Vec<Commit>) -> Vec<Result<CommitResult>> {
         futures::future::join_all(commits.into_iter().map(|c| self.append(c))).await
     }
@@ -73,11 +70,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// Reads up to `limit` events of `$all` from global position `from`, inclusive.
     async fn read_all(&self, from: u64, limit: usize) -> Result<Vec<RecordedEvent>>;
 
-    /// Reads like [`read_all`](Self::read_all), on the calling thread, which it
-    /// blocks: for a caller that runs on a thread of its own (a projection
-    /// runtime's readers), so that the events are allocated on the thread that
-    /// will free them, with no hand-off to a blocking pool. The provided version
-    /// runs `read_all` on `rt`. Never call it from inside an async task.
+    /// [`read_all`](Self::read_all) as a blocking read for callers on their own thread; performance device.
+    ///
+    /// Never call it from inside an async task. The provided version runs
+    /// `read_all` on `rt`.
     fn read_all_blocking(
         &self,
         rt: &tokio::runtime::Handle,

@@ -48,16 +48,48 @@ pub trait Kv: sealed::Sealed + Send + Sync + 'static {
 /// using the directory — is [`StoreError::Locked`].
 pub fn open_sled(config: &sled::Config, wait: std::time::Duration) -> Result<sled::Db> {
     let deadline = std::time::Instant::now() + wait;
+    // sled says it could not take its lock only in its error's text: whether
+    // the lock is held is asked of the file itself instead.
+    let lock_file = config.get_path().join("db");
+    let mut lock_was_free = false;
     loop {
         match config.open() {
-            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
-                if std::time::Instant::now() >= deadline {
-                    return Err(StoreError::Locked(e.to_string()));
+            Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::Other => {
+                match lock_held(&lock_file) {
+                    true if std::time::Instant::now() >= deadline => {
+                        return Err(StoreError::Locked(e))
+                    }
+                    true => lock_was_free = false,
+                    // Released between sled's try and this one (sled's late
+                    // release): try again; free twice running, it was not the lock.
+                    false if !lock_was_free => lock_was_free = true,
+                    false => return Err(sled::Error::Io(e).into()),
                 }
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             other => return Ok(other?),
         }
+    }
+}
+
+/// Whether another handle holds the exclusive lock sled takes on its `db`
+/// file (with the same crate, `fs2`: `flock` on Unix). A file that cannot be
+/// opened holds no lock.
+fn lock_held(file: &std::path::Path) -> bool {
+    use fs2::FileExt;
+    let Ok(f) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file)
+    else {
+        return false;
+    };
+    match f.try_lock_exclusive() {
+        Ok(()) => {
+            let _ = FileExt::unlock(&f);
+            false
+        }
+        Err(e) => e.raw_os_error() == fs2::lock_contended_error().raw_os_error(),
     }
 }
 
@@ -295,7 +327,7 @@ pub struct MemKv {
 }
 
 fn poisoned() -> StoreError {
-    StoreError::Failed("in-memory map lock poisoned".into())
+    StoreError::failed("in-memory map lock poisoned")
 }
 
 impl Kv for MemKv {

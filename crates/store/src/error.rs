@@ -1,6 +1,7 @@
 //! The store's one error type.
 
 use std::fmt;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
@@ -85,12 +86,20 @@ pub enum StoreError {
     /// An I/O error from the storage engine.
     #[error("i/o error: {0}")]
     Io(#[source] std::io::Error),
-    /// The store failed earlier (an I/O error during a commit) and must be reopened.
-    #[error("store failed and must be reopened: {0}")]
-    Failed(String),
-    /// Another process holds the store's directory.
+    /// The store failed earlier (an I/O error during a commit, damage found on
+    /// open) and must be reopened.
+    #[error("store failed and must be reopened: {reason}")]
+    Failed {
+        /// Why, as the store noted it.
+        reason: String,
+        /// The error that made it fail, when an error did (damage found on
+        /// open is a reason alone).
+        #[source]
+        cause: Option<Cause>,
+    },
+    /// Another process holds the store's directory (sled's error, naming the lock).
     #[error("the store is in use by another process: {0}")]
-    Locked(String),
+    Locked(#[source] std::io::Error),
     /// The store was closed.
     #[error("store is closed")]
     Closed,
@@ -108,6 +117,52 @@ impl StoreError {
     /// Whether this error is a conflict a caller may resolve by reading again and retrying.
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::WrongExpectedVersion { .. })
+    }
+}
+
+/// The error behind a [`StoreError::Failed`], shared by every refusal it causes.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+impl StoreError {
+    /// A failure with a reason and no error behind it.
+    pub(crate) fn failed(reason: impl Into<String>) -> Self {
+        StoreError::Failed {
+            reason: reason.into(),
+            cause: None,
+        }
+    }
+}
+
+/// Why a store refuses writes: the reason it gives, and the error behind it, if any.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub(crate) reason: String,
+    pub(crate) cause: Option<Cause>,
+}
+
+impl Failure {
+    /// A failure with a reason alone (damage found on open, say).
+    pub(crate) fn reason(reason: impl Into<String>) -> Self {
+        Failure {
+            reason: reason.into(),
+            cause: None,
+        }
+    }
+
+    /// A failure caused by an error, said as `reason`.
+    pub(crate) fn caused(reason: impl Into<String>, cause: Cause) -> Self {
+        Failure {
+            reason: reason.into(),
+            cause: Some(cause),
+        }
+    }
+
+    /// The refusal a caller gets.
+    pub(crate) fn error(&self) -> StoreError {
+        StoreError::Failed {
+            reason: self.reason.clone(),
+            cause: self.cause.clone(),
+        }
     }
 }
 

@@ -85,7 +85,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
     Durability, DELETED_EVENT_TYPE, MAX_COMMIT_BYTES, MAX_COMMIT_EVENTS, TOMBSTONED_EVENT_TYPE,
 };
-pub use error::{ActualVersion, Result, StoreError};
+pub use error::{ActualVersion, Cause, Result, StoreError};
 pub use headfile::HEAD_FILE_NAME;
 pub use store::{BackupReport, MemoryStore, SledStore, Store, StoreConfig, TREE_NAME};
 pub use subscription::{subscribe, Filter, Start, SubscriptionMessage, SubscriptionOptions};

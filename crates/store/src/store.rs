@@ -11,7 +11,7 @@ use crate::api::EventStore;
 use crate::backend::{open_sled, Kv, MemKv, SledKv};
 use crate::clock::{Clock, SystemClock};
 use crate::engine::{recover, run_committer, Committer, Durability, Request, Shared, Visible};
-use crate::error::{Result, StoreError};
+use crate::error::{Failure, Result, StoreError};
 use crate::headfile::{HeadFile, HeadNote, HeadRead, HEAD_FILE_NAME};
 use crate::record;
 use crate::types::*;
@@ -136,10 +136,10 @@ impl SledStore {
             HeadRead::Note(n) => (Some(n), None),
             HeadRead::Damaged => (
                 None,
-                Some(format!(
+                Some(Failure::reason(format!(
                     "the head file {} is damaged: check the log with `ecoute verify`, then remove the file to accept it",
                     path.join(HEAD_FILE_NAME).display()
-                )),
+                ))),
             ),
         };
         Self::start(kv, config, note, fault, Some(head_file))
@@ -248,7 +248,7 @@ impl<K: Kv> Store<K> {
         kv: K,
         config: StoreConfig,
         note: Option<HeadNote>,
-        fault: Option<String>,
+        fault: Option<Failure>,
         head_file: Option<HeadFile>,
     ) -> Result<Self> {
         let mut recovered = recover(&kv, note.as_ref())?;
@@ -275,7 +275,7 @@ impl<K: Kv> Store<K> {
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
         if let Some(fault) = fault.or_else(|| recovered.fault.clone()) {
             // Damaged: open for reading and verifying only, and say why.
-            tracing::error!(fault = %fault, "the store is damaged; it refuses writes");
+            tracing::error!(fault = %fault.reason, "the store is damaged; it refuses writes");
             shared.fail(fault);
             drop(rx);
             return Ok(Store {
@@ -324,7 +324,10 @@ impl<K: Kv> Store<K> {
                 shared.kv.checkpoint()
             })
             .await
-            .map_err(|e| StoreError::Failed(format!("close failed: {e}")))??;
+            .map_err(|e| StoreError::Failed {
+                reason: format!("close failed: {e}"),
+                cause: Some(Arc::new(e)),
+            })??;
         }
         self.shared.close_head();
         Ok(())
@@ -375,10 +378,7 @@ impl<K: Kv> Store<K> {
     }
 
     fn closed_error(&self) -> StoreError {
-        match self.shared.failure() {
-            Some(f) => StoreError::Failed(f),
-            None => StoreError::Closed,
-        }
+        self.shared.failed().unwrap_or(StoreError::Closed)
     }
 
     /// Runs a blocking read on tokio's blocking pool, waiting and retrying while
@@ -393,7 +393,10 @@ impl<K: Kv> Store<K> {
             let f = f.clone();
             let outcome = tokio::task::spawn_blocking(move || f(&shared))
                 .await
-                .map_err(|e| StoreError::Failed(format!("read task failed: {e}")))??;
+                .map_err(|e| StoreError::Failed {
+                    reason: format!("read task failed: {e}"),
+                    cause: Some(Arc::new(e)),
+                })??;
             match outcome {
                 Visible::Ready(v) => return Ok(v),
                 Visible::WaitFor(p) => self.shared.wait_visible(p).await?,
@@ -421,7 +424,11 @@ impl<K: Kv> EventStore for Store<K> {
         self.submit(commit).await
     }
 
-    /// All through the committer's queue, so that they meet in groups.
+    /// All through the committer's queue, so that they meet in groups. The
+    /// provided version (a `join_all` of `append`s) would not: an append that
+    /// finds itself alone is committed and flushed at once on its task's own
+    /// thread (`Store::submit`), so the commits of one task would be made one
+    /// after the other, each with its own flush, instead of sharing one.
     async fn append_many(&self, commits: Vec<Commit>) -> Vec<Result<CommitResult>> {
         futures::future::join_all(
             commits
@@ -467,6 +474,12 @@ impl<K: Kv> EventStore for Store<K> {
             .await
     }
 
+    /// On the calling thread, with no hand-off to tokio's blocking pool (and no
+    /// wait: `$all` is read only up to the visible head). The projection
+    /// runtime's readers run on threads of their own and free the events they
+    /// read there: glibc's allocator is fast only when a chunk's many small
+    /// allocations are made and freed on one thread, with no cross-thread frees
+    /// (docs/projections.md, docs/benchmarks.md).
     fn read_all_blocking(
         &self,
         _: &tokio::runtime::Handle,
@@ -605,7 +618,10 @@ mod tests {
             .append_to_stream(s.clone(), ExpectedVersion::Any, vec![event(3)])
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::Failed(_)), "{err}");
+        assert!(matches!(err, StoreError::Failed { .. }), "{err}");
+        // The refusal keeps the error that made the store fail, as its source.
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("disk full"), "{err}");
         assert!(store.failure().is_some());
         assert_eq!(store.head().await.unwrap(), 1);
         let evs = store
@@ -623,6 +639,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Io(_)), "{err}");
+        assert_eq!(err.to_string(), "i/o error: injected flush failure");
         // The batch reached the backend but was not flushed: readers must not see it,
         // and a reader that meets its stream record must not hang.
         assert_eq!(store.head().await.unwrap(), 1);
@@ -631,12 +648,14 @@ mod tests {
             .read_stream(&s, ReadFrom::Edge, Direction::Forward, 10)
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::Failed(_)), "{err}");
+        assert!(matches!(err, StoreError::Failed { .. }), "{err}");
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("i/o error: injected flush failure"));
         let err = store
             .delete_stream(s, ExpectedVersion::Any, DeleteMode::Soft)
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::Failed(_)), "{err}");
+        assert!(matches!(err, StoreError::Failed { .. }), "{err}");
     }
 
     #[tokio::test]

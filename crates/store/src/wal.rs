@@ -34,7 +34,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
-use crate::error::{Result, StoreError};
+use crate::error::{Failure, Result, StoreError};
 
 /// Name of the journal's directory inside the store's directory.
 pub const WAL_DIR: &str = "wal";
@@ -273,7 +273,7 @@ pub(crate) struct Wal {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     checkpointer: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Why the checkpointer stopped, if it failed: the next flush reports it.
-    failure: Arc<Mutex<Option<String>>>,
+    failure: Arc<Mutex<Option<Failure>>>,
 }
 
 struct ActiveState {
@@ -353,8 +353,8 @@ impl Wal {
     /// they survive a crash. Moves to the next segment when this one is full
     /// and its successor is ready; until then the segment grows.
     pub(crate) fn sync(&self) -> Result<()> {
-        if let Some(why) = lock(&self.failure).clone() {
-            return Err(StoreError::Failed(why));
+        if let Some(failure) = lock(&self.failure).as_ref() {
+            return Err(failure.error());
         }
         let mut active = lock(&self.active);
         let frames = std::mem::take(&mut *lock(&self.pending));
@@ -451,7 +451,7 @@ fn checkpointer(
     make_durable: &MakeDurable,
     rx: &mpsc::Receiver<Job>,
     spare: &Mutex<Option<Spare>>,
-    failure: &Mutex<Option<String>>,
+    failure: &Mutex<Option<Failure>>,
 ) {
     while let Ok(job) = rx.recv() {
         let outcome = match job {
@@ -462,7 +462,8 @@ fn checkpointer(
         };
         if let Err(e) = outcome {
             tracing::error!(error = %e, "journal checkpoint failed; the store refuses writes until reopened");
-            *lock(failure) = Some(format!("journal checkpoint failed: {e}"));
+            let why = format!("journal checkpoint failed: {e}");
+            *lock(failure) = Some(Failure::caused(why, Arc::new(e)));
             return;
         }
     }

@@ -56,7 +56,7 @@ async fn refusal(store: &SledStore) -> String {
         .await
         .unwrap_err();
     match err {
-        StoreError::Failed(reason) => reason,
+        StoreError::Failed { reason, .. } => reason,
         e => panic!("expected a refusal, got {e}"),
     }
 }

@@ -212,7 +212,7 @@ impl Timelines {
     /// an unknown case.
     pub async fn events_of_case(&self, case_id: CaseId) -> Result<Vec<(RecordedEvent, Event)>> {
         let case_stream = StreamId::new(case_stream(case_id))
-            .map_err(|e| ProjectionError::Model(e.to_string()))?;
+            .map_err(|e| ProjectionError::caused(e.to_string(), e))?;
         let mut events = self.read(&case_stream).await?;
         let calls: Vec<_> = events
             .iter()
@@ -224,7 +224,7 @@ impl Timelines {
             .collect();
         for call in calls {
             let stream = StreamId::new(call_stream(call))
-                .map_err(|e| ProjectionError::Model(e.to_string()))?;
+                .map_err(|e| ProjectionError::caused(e.to_string(), e))?;
             events.extend(self.read(&stream).await?);
         }
         events.sort_by_key(|(stored, _)| stored.position);
