@@ -87,7 +87,7 @@ impl AccessLog {
             ..StoreConfig::default()
         };
         let store = SledStore::open(dir, config)
-            .map_err(|e| AppError::Internal(format!("opening the access log: {e}")))?;
+            .map_err(|e| AppError::fault("opening the access log", e))?;
         Ok(AccessLog {
             store: Arc::new(store),
         })
@@ -106,7 +106,7 @@ impl AccessLog {
         };
         let stream = StreamId::new(stream)?;
         let payload = serde_json::to_vec(record)
-            .map_err(|e| AppError::Internal(format!("encoding an access record: {e}")))?;
+            .map_err(|e| AppError::fault("encoding an access record", e))?;
         let event =
             EventData::new(Uuid::new_v4(), ACCESS_EVENT_TYPE, 1, payload).with_metadata(Metadata {
                 correlation_id: Some(record.request_id),
@@ -140,7 +140,7 @@ impl AccessLog {
             .iter()
             .map(|e| {
                 serde_json::from_slice(&e.payload).map_err(|err| {
-                    AppError::Internal(format!("access record at {}: {err}", e.position))
+                    AppError::internal(format!("access record at {}: {err}", e.position))
                 })
             })
             .collect()

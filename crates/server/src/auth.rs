@@ -31,8 +31,7 @@ impl NewToken {
     /// Draws 256 random bits from the operating system.
     pub fn draw() -> Result<Self, AppError> {
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| AppError::Internal(format!("no randomness for a token: {e}")))?;
+        getrandom::fill(&mut bytes).map_err(|e| AppError::fault("no randomness for a token", e))?;
         let mut secret = String::with_capacity(TOKEN_PREFIX.len() + 64);
         secret.push_str(TOKEN_PREFIX);
         for b in bytes {
@@ -127,7 +126,7 @@ impl StaffDirectory {
                 continue;
             }
             let Event::Staff(event) = decode(e)? else {
-                return Err(AppError::Internal(format!(
+                return Err(AppError::internal(format!(
                     "event at {} in a staff stream is not a staff event",
                     e.position
                 )));
@@ -198,19 +197,19 @@ fn member_of(e: &RecordedEvent) -> Result<StaffId, AppError> {
         .strip_prefix("staff-")
         .and_then(|s| uuid::Uuid::parse_str(s).ok())
         .map(StaffId::from_uuid)
-        .ok_or_else(|| AppError::Internal(format!("stream {} is not a staff stream", e.stream_id)))
+        .ok_or_else(|| AppError::internal(format!("stream {} is not a staff stream", e.stream_id)))
 }
 
 /// Decodes one stored domain event.
 pub fn decode(e: &RecordedEvent) -> Result<Event, AppError> {
     let version = u16::try_from(e.schema_version).map_err(|_| {
-        AppError::Internal(format!(
+        AppError::internal(format!(
             "event at {} has schema version {}",
             e.position, e.schema_version
         ))
     })?;
     ecoute_domain::decode(&e.event_type, version, &e.payload)
-        .map_err(|err| AppError::Internal(format!("event at {}: {err}", e.position)))
+        .map_err(|err| AppError::internal(format!("event at {}: {err}", e.position)))
 }
 
 #[cfg(test)]

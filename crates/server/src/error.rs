@@ -45,12 +45,50 @@ pub enum AppError {
     /// The engine is starting, stopping, or opened read-only after damage.
     #[error("not ready: {0}")]
     NotReady(String),
-    /// A fault of the engine itself.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A fault of the engine itself: what failed, and the error that made it fail
+    /// (logged with its whole chain, never shown to the client).
+    #[error("internal error: {context}")]
+    Internal {
+        /// What failed.
+        context: String,
+        /// Why, when another error is the cause.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 impl AppError {
+    /// A fault of the engine with no other error as its cause.
+    pub fn internal(context: impl Into<String>) -> Self {
+        AppError::Internal {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// A fault of the engine caused by `source`.
+    pub fn fault(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        AppError::Internal {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The error and its causes, for the server's own log.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+
     /// A bad-input error about one field.
     pub fn bad(field: impl Into<String>, reason: impl Into<String>) -> Self {
         AppError::BadInput {
@@ -66,7 +104,7 @@ impl From<StoreError> for AppError {
             StoreError::StreamDeleted(s) => AppError::Gone(s),
             StoreError::WrongExpectedVersion { .. } => AppError::Conflict(e.to_string()),
             StoreError::Closed | StoreError::Failed { .. } => AppError::NotReady(e.to_string()),
-            other => AppError::Internal(other.to_string()),
+            other => AppError::fault("event store", other),
         }
     }
 }
@@ -78,13 +116,13 @@ impl From<ecoute_engine::EngineError> for AppError {
             E::Store(s) => s.into(),
             E::Conflict { .. } => AppError::Conflict(e.to_string()),
             E::KeyReused { first } => AppError::IdempotencyKeyReused { first },
-            other => AppError::Internal(other.to_string()),
+            other => AppError::fault("command engine", other),
         }
     }
 }
 
 impl From<ecoute_projections::ProjectionError> for AppError {
     fn from(e: ecoute_projections::ProjectionError) -> Self {
-        AppError::Internal(e.to_string())
+        AppError::fault("read models", e)
     }
 }

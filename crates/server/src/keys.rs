@@ -86,7 +86,7 @@ impl std::fmt::Debug for MasterKey {
 
 fn random<const N: usize>() -> Result<[u8; N], AppError> {
     let mut b = [0u8; N];
-    getrandom::fill(&mut b).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut b).map_err(|e| AppError::fault("no randomness", e))?;
     Ok(b)
 }
 
@@ -101,7 +101,7 @@ fn encrypt(key: &[u8; 32], aad: &[u8], plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>
     let cipher = XChaCha20Poly1305::new(key.into());
     let ct = cipher
         .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad })
-        .map_err(|_| AppError::Internal("encryption failed".into()))?;
+        .map_err(|_| AppError::internal("encryption failed"))?;
     Ok((nonce.to_vec(), ct))
 }
 
@@ -153,7 +153,7 @@ impl KeyStore {
     /// match the one the directory was created with.
     pub fn open(dir: &Path, master: &MasterKey) -> Result<Self, AppError> {
         let fail = |e: &dyn std::fmt::Display| {
-            AppError::Internal(format!("key store {}: {e}", dir.display()))
+            AppError::internal(format!("key store {}: {e}", dir.display()))
         };
         let config = sled::Config::new().path(dir).cache_capacity(2 << 20);
         let db = ecoute_store::open_sled(&config, std::time::Duration::from_secs(5))
@@ -200,10 +200,10 @@ impl KeyStore {
     fn sync(&self) -> Result<(), AppError> {
         self.db
             .flush()
-            .map_err(|e| AppError::Internal(format!("key store flush: {e}")))?;
+            .map_err(|e| AppError::fault("key store flush", e))?;
         self.data_file
             .sync_data()
-            .map_err(|e| AppError::Internal(format!("key store sync: {e}")))
+            .map_err(|e| AppError::fault("key store sync", e))
     }
 
     /// Makes every write so far durable, sharing the sync with concurrent callers:
@@ -240,7 +240,7 @@ impl KeyStore {
         let Some(v) = self
             .tree
             .get(subject.as_uuid().as_bytes())
-            .map_err(|e| AppError::Internal(format!("key store read: {e}")))?
+            .map_err(|e| AppError::fault("key store read", e))?
         else {
             return Ok(None);
         };
@@ -259,7 +259,7 @@ impl KeyStore {
                 .flatten()
                 .and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
                 .ok_or_else(|| {
-                    AppError::Internal(format!("the key of subject {subject} cannot be unwrapped"))
+                    AppError::internal(format!("the key of subject {subject} cannot be unwrapped"))
                 })?;
             Slot::Key(key)
         };
@@ -288,7 +288,7 @@ impl KeyStore {
                     None as Option<&[u8]>,
                     Some(wrapped),
                 )
-                .map_err(|e| AppError::Internal(format!("key store write: {e}")))?
+                .map_err(|e| AppError::fault("key store write", e))?
                 .is_ok();
             if won {
                 self.remember(subject, Slot::Key(key));
@@ -316,7 +316,7 @@ impl KeyStore {
                 "the data of subject {}",
                 subject.id
             ))),
-            None => Err(AppError::Internal(format!(
+            None => Err(AppError::internal(format!(
                 "no key for subject {}",
                 subject.id
             ))),
@@ -334,17 +334,17 @@ impl KeyStore {
                     &sealed.ciphertext,
                 )
                 .ok_or_else(|| {
-                    AppError::Internal(format!(
+                    AppError::internal(format!(
                         "a value of subject {} does not decrypt: altered or misplaced",
                         subject.id
                     ))
                 })?;
                 String::from_utf8(plain)
                     .map(Some)
-                    .map_err(|_| AppError::Internal("a decrypted value is not UTF-8".into()))
+                    .map_err(|_| AppError::internal("a decrypted value is not UTF-8"))
             }
             Some(Slot::Erased) => Ok(None),
-            None => Err(AppError::Internal(format!(
+            None => Err(AppError::internal(format!(
                 "no key for subject {}: the key store does not match the log",
                 subject.id
             ))),
@@ -364,7 +364,7 @@ impl KeyStore {
     fn mark_erased(&self, subject: SubjectId) -> Result<(), AppError> {
         self.tree
             .insert(subject.as_uuid().as_bytes(), ERASED)
-            .map_err(|e| AppError::Internal(format!("key store write: {e}")))?;
+            .map_err(|e| AppError::fault("key store write", e))?;
         self.remember(subject, Slot::Erased);
         Ok(())
     }
@@ -379,7 +379,7 @@ impl KeyStore {
             .collect();
         self.pending
             .insert(commit.as_bytes(), ids)
-            .map_err(|e| AppError::Internal(format!("key store write: {e}")))?;
+            .map_err(|e| AppError::fault("key store write", e))?;
         self.sync()
     }
 
@@ -388,12 +388,12 @@ impl KeyStore {
     pub fn pending(&self) -> Result<Vec<(uuid::Uuid, Vec<SubjectId>)>, AppError> {
         let mut out = Vec::new();
         for entry in self.pending.iter() {
-            let (k, v) = entry.map_err(|e| AppError::Internal(format!("key store read: {e}")))?;
+            let (k, v) = entry.map_err(|e| AppError::fault("key store read", e))?;
             let commit = uuid::Uuid::from_slice(&k).map_err(|_| {
-                AppError::Internal("a pending destruction has a malformed commit id".into())
+                AppError::internal("a pending destruction has a malformed commit id")
             })?;
             if v.len() % 16 != 0 {
-                return Err(AppError::Internal(format!(
+                return Err(AppError::internal(format!(
                     "the pending destruction of commit {commit} is malformed"
                 )));
             }
@@ -427,7 +427,7 @@ impl KeyStore {
     fn forget_intent(&self, commit: uuid::Uuid) -> Result<(), AppError> {
         self.pending
             .remove(commit.as_bytes())
-            .map_err(|e| AppError::Internal(format!("key store write: {e}")))?;
+            .map_err(|e| AppError::fault("key store write", e))?;
         self.sync()
     }
 

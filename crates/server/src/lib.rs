@@ -78,10 +78,10 @@ impl Server {
         };
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
-            .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", config.addr)))?;
+            .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", config.addr)))?;
         let addr = listener
             .local_addr()
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+            .map_err(|e| AppError::fault("no address to listen on", e))?;
         let router = http::router(state.clone(), &config.http);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -191,8 +191,8 @@ impl Server {
         }
         (&mut self.task)
             .await
-            .map_err(|e| AppError::Internal(format!("the server task failed: {e}")))?
-            .map_err(|e| AppError::Internal(format!("the server failed: {e}")))?;
+            .map_err(|e| AppError::fault("the server task failed", e))?
+            .map_err(|e| AppError::fault("the server failed", e))?;
         self.app.close().await
     }
 }

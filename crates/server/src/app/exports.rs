@@ -80,8 +80,7 @@ pub struct ExportCheck {
 }
 
 fn json(entry: &HistoryEntry) -> Result<Value, AppError> {
-    serde_json::to_value(&entry.event)
-        .map_err(|e| AppError::Internal(format!("an event does not render: {e}")))
+    serde_json::to_value(&entry.event).map_err(|e| AppError::fault("an event does not render", e))
 }
 
 /// Compares an exported event's fields with the event as it reads now: `Some(n)`
@@ -131,9 +130,10 @@ impl App {
                 version: e.stored.version,
                 r#type: e.stored.event_type.clone(),
                 recorded_at: e.stored.recorded_at,
-                record_hash: self.store.chain_hash(e.stored.position)?.ok_or_else(|| {
-                    AppError::Internal("an exported event beyond the head".into())
-                })?,
+                record_hash: self
+                    .store
+                    .chain_hash(e.stored.position)?
+                    .ok_or_else(|| AppError::internal("an exported event beyond the head"))?,
                 data: json(e)?,
             });
         }
@@ -186,7 +186,7 @@ impl App {
             .map(|e| (e.stored.position, e))
             .collect();
         let erased = serde_json::to_value(Protected::<String>::Erased)
-            .map_err(|e| AppError::Internal(format!("erasure does not render: {e}")))?;
+            .map_err(|e| AppError::fault("erasure does not render", e))?;
         let mut erased_count = 0;
         for e in &doc.events {
             let p = e.position;

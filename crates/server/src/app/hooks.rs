@@ -52,7 +52,7 @@ impl Sealing {
         let keys = self.keys.clone();
         tokio::task::spawn_blocking(move || work(&keys))
             .await
-            .map_err(|e| AppError::Internal(format!("key task failed: {e}")))?
+            .map_err(|e| AppError::fault("key task failed", e))?
     }
 }
 
@@ -86,7 +86,7 @@ impl CommitHooks<Event> for Sealing {
                     v.seal(|subject, plain| self.keys.seal(key_slot(number, subject), plain))?;
                 }
                 if e.personal_values_mut().iter().any(|v| v.is_clear()) {
-                    return Err(AppError::Internal(format!(
+                    return Err(AppError::internal(format!(
                         "{} would reach the log with a personal value in clear",
                         e.type_name()
                     )));

@@ -135,7 +135,7 @@ impl App {
     /// and finishes the key destructions a stop interrupted.
     pub async fn open(config: AppConfig) -> Result<Self, AppError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            AppError::Internal(format!(
+            AppError::internal(format!(
                 "cannot create the data directory {}: {e}",
                 config.data_dir.display()
             ))
@@ -148,7 +148,7 @@ impl App {
         };
         let store = Arc::new(
             SledStore::open(config.data_dir.join("log"), store_config)
-                .map_err(|e| AppError::Internal(format!("opening the event store: {e}")))?,
+                .map_err(|e| AppError::fault("opening the event store", e))?,
         );
         let access_log =
             AccessLog::open(&config.data_dir.join("access-log"), config.clock.clone())?;

@@ -31,7 +31,7 @@ impl App {
             Ok::<_, ecoute_store::StoreError>((log, access))
         })
         .await
-        .map_err(|e| AppError::Internal(format!("backup task failed: {e}")))??;
+        .map_err(|e| AppError::fault("backup task failed", e))??;
         tracing::info!(records = log.records, "backup written");
         Ok((log, access))
     }

@@ -103,7 +103,7 @@ pub async fn history(
                 actor: e.stored.metadata.actor.clone(),
                 correlation_id: e.stored.metadata.correlation_id,
                 data: serde_json::to_value(&e.event)
-                    .map_err(|err| AppError::Internal(err.to_string()))?,
+                    .map_err(|err| AppError::fault("an event does not render", err))?,
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;

@@ -116,7 +116,7 @@ async fn observe(State(state): State<ApiState>, request: Request, next: Next) ->
 fn panic_to_problem(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     // The panic's message may hold request data: log only that it happened.
     tracing::error!("a request handler panicked; answered 500, the server stays up");
-    AppError::Internal("the request failed unexpectedly".into()).into_response()
+    AppError::internal("the request failed unexpectedly").into_response()
 }
 
 impl AppError {
@@ -133,7 +133,7 @@ impl AppError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             AppError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -149,7 +149,7 @@ impl AppError {
             AppError::Rule(_) => "rule-refused",
             AppError::IdempotencyKeyReused { .. } => "idempotency-key-reused",
             AppError::NotReady(_) => "not-ready",
-            AppError::Internal(_) => "internal",
+            AppError::Internal { .. } => "internal",
         }
     }
 }
@@ -168,7 +168,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %self, "internal error");
+            tracing::error!(error = %self.chain(), "internal error");
         }
         let (field, rule) = match &self {
             AppError::BadInput { field, .. } => (Some(field.clone()), None),

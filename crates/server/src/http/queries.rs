@@ -187,7 +187,8 @@ pub async fn statistics(
         from,
         to,
         centre: centre.map(|c| c.to_string()),
-        report: serde_json::to_value(&report).map_err(|e| AppError::Internal(e.to_string()))?,
+        report: serde_json::to_value(&report)
+            .map_err(|e| AppError::fault("the statistics do not render", e))?,
     };
     Ok(answer(StatusCode::OK, false, view))
 }
