@@ -7,7 +7,7 @@ use ecoute_domain::vocabulary::{
     Since,
 };
 use ecoute_sim::rng::Rng;
-use ecoute_sim::text::{FIRST_NAMES, STREETS, SURNAMES};
+use ecoute_sim::traffic::texts::{FIRST_NAMES, STREETS, SURNAMES};
 use serde_json::{json, Value};
 use uuid::Uuid;
 

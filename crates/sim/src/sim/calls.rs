@@ -1,16 +1,14 @@
 //! Calls in the simulation: arrivals, what is said, and attaching a call to its case.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use ecoute_domain::call::PersonDescription;
-use ecoute_domain::call::{self, Answer, CallCommand, CallState, Facts};
+use ecoute_domain::call::{self, Answer, CallCommand, CallState};
 use ecoute_domain::case::{self, CaseCommand, CaseState};
-use ecoute_domain::vocabulary::{
-    AbuseKind, AgeBand, CloseCircle, Evolution, Frequency, PersonRole, Relation, Setting, Since,
-};
+use ecoute_domain::Personal;
 use ecoute_domain::{
-    call_stream, case_stream, CallId, CaseId, CentreId, DepartementCode, Event, Subject, SubjectId,
-    VolunteerPair, Whose,
+    call_stream, case_stream, CallId, CaseId, CentreId, Event, Subject, SubjectId, VolunteerPair,
+    Whose,
 };
 use ecoute_store::Commit;
 
@@ -18,7 +16,7 @@ use super::commit::{bump, call_command_name, case_command_name};
 use super::types::*;
 use super::Sim;
 use super::{DAY, HOUR, MINUTE};
-use crate::text;
+use crate::traffic::{self, About, CallSketch, Caller, Number, Person, Purpose as TrafficPurpose};
 
 impl Sim {
     pub(super) fn pick_centre(&mut self) -> usize {
@@ -52,7 +50,7 @@ impl Sim {
         let roll = self.rng.f64();
         let purpose = if roll < self.cfg.new_case_share {
             let home = self.pick_centre();
-            let profile = self.new_profile();
+            let profile = self.new_profile(self.cfg.anonymity_share);
             Purpose::NewCase { home, profile }
         } else if roll < self.cfg.new_case_share + self.cfg.repeat_call_share {
             let target = if self.rng.chance(0.35) {
@@ -75,25 +73,19 @@ impl Sim {
             Purpose::Info
         };
 
-        // Which door: the platform, or the centre of the caller's département.
-        let centre_door = match purpose {
-            Purpose::NewCase { home, .. } => {
-                (!self.rng.chance(self.cfg.platform_share)).then_some(home)
-            }
-            Purpose::Repeat(case) => {
-                let centre = self
-                    .cases
-                    .get(&case)
-                    .and_then(|c| c.state.centre())
-                    .and_then(|c| c.departement())
-                    .and_then(|d| self.centre_index.get(&d).copied());
-                centre.filter(|_| self.rng.chance(0.1))
-            }
-            Purpose::Info => {
-                let home = self.pick_centre();
-                self.rng.chance(0.05).then_some(home)
-            }
+        // Which door: the platform, or the centre of the caller's département; and
+        // where the caller lives (for addresses and phone numbers).
+        let home = match purpose {
+            Purpose::NewCase { home, .. } => Some(home),
+            Purpose::Repeat(case) => self
+                .cases
+                .get(&case)
+                .and_then(|c| c.state.centre())
+                .and_then(|c| c.departement())
+                .and_then(|d| self.centre_index.get(&d).copied()),
+            Purpose::Info => Some(self.pick_centre()),
         };
+        let centre_door = home.filter(|_| !self.rng.chance(self.cfg.platform_share));
         let pair = centre_door.and_then(|c| Some((c, self.pick_pair(c)?)));
         let (actor, takers, answer) = match pair {
             Some((centre, pair)) => {
@@ -108,26 +100,43 @@ impl Sim {
         };
 
         let call_id = CallId::from_uuid(self.rng.uuid());
-        let (caller, mut plan) = match purpose {
-            Purpose::NewCase { home, profile } => {
-                let code = self.centres[home].code;
-                (profile.caller, self.plan_new(&profile, code))
+        let place = match purpose {
+            Purpose::Repeat(case) => self.cases.get(&case).map(|c| c.home),
+            _ => home,
+        };
+        let code = place
+            .and_then(|h| self.centres.get(h))
+            .map_or("75", |c| c.code.as_str());
+        let (profile, sketch) = match purpose {
+            Purpose::NewCase { profile, .. } => {
+                let sketch = traffic::sketch_call(
+                    &mut self.rng,
+                    TrafficPurpose::NewCase,
+                    &profile.who,
+                    code,
+                );
+                (profile, sketch)
             }
             Purpose::Repeat(case) => {
                 let c = self.cases.get_mut(&case)?;
                 c.incoming += 1;
                 let profile = c.profile;
                 let reachable = c.state.can_recontact();
-                (profile.caller, self.plan_repeat(&profile, reachable))
+                let purpose = TrafficPurpose::Again { reachable };
+                let sketch = traffic::sketch_call(&mut self.rng, purpose, &profile.who, code);
+                (profile, sketch)
             }
             Purpose::Info => {
-                let caller = SubjectId::from_uuid(self.rng.uuid());
-                (caller, self.plan_info(caller))
+                let profile = self.new_profile(0.0);
+                let purpose = TrafficPurpose::Information;
+                let sketch = traffic::sketch_call(&mut self.rng, purpose, &profile.who, code);
+                (profile, sketch)
             }
         };
+        let mut plan = self.commands(&profile, sketch);
         plan.push_front(CallCommand::Receive {
             call_id,
-            caller,
+            caller: profile.caller,
             answer,
         });
         for t in &takers {
@@ -147,10 +156,12 @@ impl Sim {
         self.call_step(call_id)
     }
 
-    pub(super) fn new_profile(&mut self) -> Profile {
+    /// A new caller, drawn from the traffic model, anonymous with the chance
+    /// `anonymity`; the victim is the caller or someone else.
+    pub(super) fn new_profile(&mut self, anonymity: f64) -> Profile {
         let caller = SubjectId::from_uuid(self.rng.uuid());
-        let caller_is_victim = self.rng.chance(0.22);
-        let victim = if caller_is_victim {
+        let who = Caller::draw(&mut self.rng, anonymity);
+        let victim = if who.is_victim() {
             Subject::caller(caller)
         } else {
             Subject {
@@ -161,350 +172,61 @@ impl Sim {
         Profile {
             caller,
             victim,
-            anonymous: self.rng.chance(self.cfg.anonymity_share),
+            who,
         }
     }
 
-    pub(super) fn age_band(&mut self, old: bool) -> AgeBand {
-        if old {
-            self.rng.weighted(&[
-                (AgeBand::From60To69, 10.0),
-                (AgeBand::From70To79, 25.0),
-                (AgeBand::From80To89, 40.0),
-                (AgeBand::From90, 20.0),
-                (AgeBand::Unknown, 5.0),
-            ])
-        } else {
-            self.rng.weighted(&[
-                (AgeBand::Under60, 70.0),
-                (AgeBand::From60To69, 15.0),
-                (AgeBand::From70To79, 5.0),
-                (AgeBand::Unknown, 10.0),
-            ])
-        }
-    }
-
-    pub(super) fn facts(&mut self, home: bool) -> Facts {
-        let kinds = [
-            (AbuseKind::Psychological, 38.0),
-            (AbuseKind::Financial, 25.0),
-            (AbuseKind::Physical, 13.0),
-            (AbuseKind::Neglect, 12.0),
-            (AbuseKind::DeprivationOfRights, 7.0),
-            (AbuseKind::Medical, 3.0),
-            (AbuseKind::Sexual, 2.0),
-        ];
-        let mut abuse_kinds = BTreeSet::from([self.rng.weighted(&kinds)]);
-        if self.rng.chance(0.45) {
-            abuse_kinds.insert(self.rng.weighted(&kinds));
-        }
-        if self.rng.chance(0.15) {
-            abuse_kinds.insert(self.rng.weighted(&kinds));
-        }
-        Facts {
-            abuse_kinds,
-            setting: if home {
-                Setting::Home
-            } else {
-                Setting::Institution
-            },
-            since: self.rng.weighted(&[
-                (Since::LessThanAMonth, 15.0),
-                (Since::MonthsToAYear, 35.0),
-                (Since::MoreThanAYear, 40.0),
-                (Since::Unknown, 10.0),
-            ]),
-            frequency: self.rng.weighted(&[
-                (Frequency::Once, 8.0),
-                (Frequency::Occasional, 30.0),
-                (Frequency::Weekly, 27.0),
-                (Frequency::Daily, 25.0),
-                (Frequency::Unknown, 10.0),
-            ]),
-            evolution: self.rng.weighted(&[
-                (Evolution::Worsening, 45.0),
-                (Evolution::Stable, 35.0),
-                (Evolution::Improving, 5.0),
-                (Evolution::Unknown, 15.0),
-            ]),
-        }
-    }
-
-    pub(super) fn victim_description(
-        &mut self,
-        profile: &Profile,
-        code: DepartementCode,
-    ) -> CallCommand {
-        let v = profile.victim;
-        let may_identify = !(v.whose == Whose::Caller && profile.anonymous);
-        let name = (may_identify && self.rng.chance(0.8)).then(|| text::name(&mut self.rng, v));
-        let address = (may_identify && self.rng.chance(0.4))
-            .then(|| text::address(&mut self.rng, v, code.as_str()));
-        let description = self
-            .rng
-            .chance(0.3)
-            .then(|| text::description(&mut self.rng, v));
-        CallCommand::DescribePerson(PersonDescription {
-            person: v.id,
-            role: PersonRole::Victim,
-            relation: Relation::Themself,
-            age_band: self.age_band(true),
-            lives_with_victim: None,
-            name,
-            address,
-            description,
-        })
-    }
-
-    pub(super) fn plan_new(
-        &mut self,
-        profile: &Profile,
-        code: DepartementCode,
-    ) -> VecDeque<CallCommand> {
+    /// The commands that record what the traffic model says is said in the call, up to
+    /// its end: each person gets a subject id, each value its subject.
+    fn commands(&mut self, profile: &Profile, sketch: CallSketch) -> VecDeque<CallCommand> {
         let mut plan = VecDeque::new();
         let caller = Subject::caller(profile.caller);
-        if profile.anonymous {
+        if sketch.anonymous {
             plan.push_back(CallCommand::RequestAnonymity);
         }
-        let (refuse, leave) = if profile.anonymous {
-            (0.45, 0.35)
-        } else {
-            (0.05, 0.70)
-        };
-        let x = self.rng.f64();
-        if x < refuse {
-            plan.push_back(CallCommand::RefuseNumberRetention);
-        } else if x < refuse + leave {
-            plan.push_back(CallCommand::RecordCallbackNumber(text::phone(
-                &mut self.rng,
-                caller,
-            )));
+        match sketch.number {
+            Number::Left(number) => plan.push_back(CallCommand::RecordCallbackNumber(
+                Personal::new(caller, number),
+            )),
+            Number::Refused => plan.push_back(CallCommand::RefuseNumberRetention),
+            Number::NotLeft => {}
         }
-        plan.push_back(self.victim_description(profile, code));
-        let home = self.rng.chance(0.73);
-        if profile.victim.whose != Whose::Caller {
-            // The caller, from the close circle or a professional.
-            let (role, relation) = self.rng.weighted(&[
-                (
-                    (
-                        PersonRole::CloseCircle(CloseCircle::Family),
-                        Relation::Child,
-                    ),
-                    35.0,
-                ),
-                (
-                    (
-                        PersonRole::CloseCircle(CloseCircle::Family),
-                        Relation::Grandchild,
-                    ),
-                    8.0,
-                ),
-                (
-                    (
-                        PersonRole::CloseCircle(CloseCircle::Family),
-                        Relation::Spouse,
-                    ),
-                    5.0,
-                ),
-                (
-                    (
-                        PersonRole::CloseCircle(CloseCircle::Family),
-                        Relation::OtherFamily,
-                    ),
-                    7.0,
-                ),
-                (
-                    (
-                        PersonRole::CloseCircle(CloseCircle::Friend),
-                        Relation::Friend,
-                    ),
-                    10.0,
-                ),
-                (
-                    (
-                        PersonRole::CloseCircle(CloseCircle::Neighbour),
-                        Relation::Neighbour,
-                    ),
-                    15.0,
-                ),
-                ((PersonRole::Professional, Relation::Professional), 20.0),
-            ]);
-            let name = (!profile.anonymous && self.rng.chance(0.7))
-                .then(|| text::name(&mut self.rng, caller));
-            plan.push_back(CallCommand::DescribePerson(PersonDescription {
-                person: profile.caller,
-                role,
-                relation,
-                age_band: self.age_band(false),
-                lives_with_victim: Some(home && self.rng.chance(0.2)),
-                name,
-                address: None,
-                description: None,
-            }));
-        }
-        let implicated = if self.rng.chance(0.85) { 1 } else { 2 };
-        for _ in 0..implicated {
-            let relation = if home {
-                self.rng.weighted(&[
-                    (Relation::Child, 42.0),
-                    (Relation::Spouse, 16.0),
-                    (Relation::Grandchild, 7.0),
-                    (Relation::OtherFamily, 6.0),
-                    (Relation::Sibling, 2.0),
-                    (Relation::Professional, 12.0),
-                    (Relation::Neighbour, 6.0),
-                    (Relation::Friend, 4.0),
-                    (Relation::Other, 5.0),
-                ])
-            } else {
-                self.rng.weighted(&[
-                    (Relation::Professional, 70.0),
-                    (Relation::Child, 10.0),
-                    (Relation::OtherFamily, 5.0),
-                    (Relation::Other, 15.0),
-                ])
-            };
-            let person = Subject {
+        let victim_described = sketch.victim.is_some();
+        let people = sketch
+            .caller
+            .map(|p| (caller, p))
+            .into_iter()
+            .chain(sketch.victim.map(|p| (profile.victim, p)));
+        let mut described: Vec<(Subject, Person)> = people.collect();
+        for p in sketch.implicated.into_iter().chain(sketch.others) {
+            let subject = Subject {
                 id: SubjectId::from_uuid(self.rng.uuid()),
                 whose: Whose::OtherPerson,
             };
-            let name = self
-                .rng
-                .chance(0.3)
-                .then(|| text::name(&mut self.rng, person));
-            let description = self
-                .rng
-                .chance(0.6)
-                .then(|| text::description(&mut self.rng, person));
-            let young = matches!(
-                relation,
-                Relation::Child | Relation::Grandchild | Relation::Professional
-            );
+            described.push((subject, p));
+        }
+        for (subject, p) in described {
+            let value = |v: Option<String>| v.map(|v| Personal::new(subject, v));
             plan.push_back(CallCommand::DescribePerson(PersonDescription {
-                person: person.id,
-                role: PersonRole::Implicated,
-                relation,
-                age_band: self.age_band(!young),
-                lives_with_victim: Some(home && self.rng.chance(0.5)),
-                name,
-                address: None,
-                description,
+                person: subject.id,
+                role: p.role,
+                relation: p.relation,
+                age_band: p.age_band,
+                lives_with_victim: p.lives_with_victim,
+                name: value(p.name),
+                address: value(p.address),
+                description: value(p.description),
             }));
         }
-        if self.rng.chance(0.2) {
-            let person = SubjectId::from_uuid(self.rng.uuid());
-            plan.push_back(CallCommand::DescribePerson(PersonDescription {
-                person,
-                role: PersonRole::Professional,
-                relation: Relation::Professional,
-                age_band: self.age_band(false),
-                lives_with_victim: Some(false),
-                name: None,
-                address: None,
-                description: None,
-            }));
+        if let Some(facts) = sketch.facts {
+            plan.push_back(CallCommand::RecordFacts(facts));
         }
-        plan.push_back(CallCommand::RecordFacts(self.facts(home)));
-        if self.rng.chance(0.7) {
-            let about = if self.rng.chance(0.5) {
-                caller
-            } else {
-                profile.victim
+        for note in sketch.notes {
+            let about = match note.about {
+                About::Victim if victim_described => profile.victim,
+                _ => caller,
             };
-            plan.push_back(CallCommand::AddNote(text::note(&mut self.rng, about)));
-        }
-        plan.push_back(CallCommand::End);
-        plan
-    }
-
-    pub(super) fn plan_repeat(
-        &mut self,
-        profile: &Profile,
-        reachable: bool,
-    ) -> VecDeque<CallCommand> {
-        let mut plan = VecDeque::new();
-        let caller = Subject::caller(profile.caller);
-        if profile.anonymous {
-            plan.push_back(CallCommand::RequestAnonymity);
-        }
-        let (refuse, leave) = if reachable { (0.03, 0.15) } else { (0.1, 0.55) };
-        let x = self.rng.f64();
-        if x < refuse {
-            plan.push_back(CallCommand::RefuseNumberRetention);
-        } else if x < refuse + leave {
-            plan.push_back(CallCommand::RecordCallbackNumber(text::phone(
-                &mut self.rng,
-                caller,
-            )));
-        }
-        let victim_described = self.rng.chance(0.3);
-        if victim_described {
-            let v = profile.victim;
-            let description = self
-                .rng
-                .chance(0.5)
-                .then(|| text::description(&mut self.rng, v));
-            plan.push_back(CallCommand::DescribePerson(PersonDescription {
-                person: v.id,
-                role: PersonRole::Victim,
-                relation: Relation::Themself,
-                age_band: self.age_band(true),
-                lives_with_victim: None,
-                name: None,
-                address: None,
-                description,
-            }));
-        }
-        if self.rng.chance(0.5) {
-            let home = self.rng.chance(0.73);
-            plan.push_back(CallCommand::RecordFacts(self.facts(home)));
-        }
-        if self.rng.chance(0.6) {
-            let about = if victim_described && self.rng.chance(0.5) {
-                profile.victim
-            } else {
-                caller
-            };
-            plan.push_back(CallCommand::AddNote(text::note(&mut self.rng, about)));
-        }
-        plan.push_back(CallCommand::End);
-        plan
-    }
-
-    pub(super) fn plan_info(&mut self, caller_id: SubjectId) -> VecDeque<CallCommand> {
-        let mut plan = VecDeque::new();
-        let caller = Subject::caller(caller_id);
-        if self.rng.chance(0.1) {
-            plan.push_back(CallCommand::RequestAnonymity);
-        }
-        let x = self.rng.f64();
-        if x < 0.05 {
-            plan.push_back(CallCommand::RefuseNumberRetention);
-        } else if x < 0.2 {
-            plan.push_back(CallCommand::RecordCallbackNumber(text::phone(
-                &mut self.rng,
-                caller,
-            )));
-        }
-        if self.rng.chance(0.3) {
-            let victim = SubjectId::from_uuid(self.rng.uuid());
-            plan.push_back(CallCommand::DescribePerson(PersonDescription {
-                person: victim,
-                role: PersonRole::Victim,
-                relation: Relation::Themself,
-                age_band: self.age_band(true),
-                lives_with_victim: None,
-                name: None,
-                address: None,
-                description: None,
-            }));
-        }
-        if self.rng.chance(0.4) {
-            let home = self.rng.chance(0.73);
-            plan.push_back(CallCommand::RecordFacts(self.facts(home)));
-        }
-        if self.rng.chance(0.3) {
-            plan.push_back(CallCommand::AddNote(text::note(&mut self.rng, caller)));
+            plan.push_back(CallCommand::AddNote(Personal::new(about, note.text)));
         }
         plan.push_back(CallCommand::End);
         plan

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use ecoute_domain::case::{self, CaseCommand, CaseEvent, Consent, ConsentDecision};
-use ecoute_domain::vocabulary::{CloseReason, RecontactOutcome, SolutionKind};
+use ecoute_domain::vocabulary::{CloseReason, RecontactOutcome};
+use ecoute_domain::Personal;
 use ecoute_domain::{case_stream, CaseId, Event, Role, SolutionId, StaffId, Subject};
 use ecoute_store::Commit;
 
@@ -11,7 +12,8 @@ use super::commit::{bump, case_command_name};
 use super::types::*;
 use super::Sim;
 use super::{DAY, HOUR, MINUTE};
-use crate::text;
+use crate::traffic::follow_up::{self, Decision};
+use crate::traffic::shares;
 
 impl Sim {
     pub(super) fn case_next(&mut self, id: CaseId, phase: Phase, at: DateTime<Utc>) {
@@ -222,7 +224,7 @@ impl Sim {
     pub(super) fn step_analyse(&mut self, id: CaseId) -> Option<Commit> {
         let referent = self.referent_ok(id)?;
         let victim = self.victim(id)?;
-        let analysis = text::analysis(&mut self.rng, victim);
+        let analysis = Personal::new(victim, follow_up::analysis(&mut self.rng));
         let commit = self.case_command(id, referent, &[], CaseCommand::RecordAnalysis(analysis))?;
         let c = self.cases.get(&id)?;
         let reassign = c.state.is_transferred()
@@ -251,11 +253,7 @@ impl Sim {
             }
             return self.step_await(id);
         }
-        let outcome = self.rng.weighted(&[
-            (RecontactOutcome::Reached, 62.0),
-            (RecontactOutcome::NoAnswer, 30.0),
-            (RecontactOutcome::WrongNumber, 8.0),
-        ]);
+        let outcome = follow_up::recontact(&mut self.rng);
         let commit =
             self.case_command(id, referent, &[], CaseCommand::AttemptRecontact(outcome))?;
         let c = self.cases.get_mut(&id)?;
@@ -266,7 +264,7 @@ impl Sim {
             }
             RecontactOutcome::NoAnswer => {
                 c.no_answers += 1;
-                if c.no_answers >= 3 {
+                if usize::from(c.no_answers) >= shares::RECONTACT_ATTEMPTS {
                     (Phase::AwaitBack, HOUR, DAY)
                 } else {
                     (Phase::Recontact, DAY, 3 * DAY)
@@ -314,24 +312,15 @@ impl Sim {
         let victim = self.victim(id)?;
         let c = self.cases.get_mut(&id)?;
         if c.round.is_empty() {
-            c.round_target = 1;
             c.acted = false;
             c.refused_any = false;
             c.to_act.clear();
-        }
-        if c.round.is_empty() && self.rng.chance(0.3) {
-            if let Some(c) = self.cases.get_mut(&id) {
-                c.round_target = 2;
-            }
+            c.round_target = follow_up::solutions_in_a_round(&mut self.rng);
         }
         let solution_id = SolutionId::from_uuid(self.rng.uuid());
-        let kind = self.rng.weighted(&[
-            (SolutionKind::ContactService, 40.0),
-            (SolutionKind::ContactProfessional, 30.0),
-            (SolutionKind::ContactInstitution, 20.0),
-            (SolutionKind::Other, 10.0),
-        ]);
-        let description = text::solution(&mut self.rng, victim);
+        let solution = follow_up::solution(&mut self.rng);
+        let kind = solution.kind;
+        let description = Personal::new(victim, solution.proposal.to_string());
         let commit = self.case_command(
             id,
             referent,
@@ -343,7 +332,7 @@ impl Sim {
             },
         )?;
         let c = self.cases.get_mut(&id)?;
-        c.round.push(solution_id);
+        c.round.push((solution_id, solution.first_action));
         let more = c.round.len() < c.round_target;
         let at = if more {
             self.after(2 * MINUTE, 10 * MINUTE)
@@ -358,13 +347,13 @@ impl Sim {
     pub(super) fn step_consent(&mut self, id: CaseId) -> Option<Commit> {
         let referent = self.referent_ok(id)?;
         let c = self.cases.get(&id)?;
-        let pending = c.round.iter().copied().find(|s| {
+        let pending = c.round.iter().copied().find(|(s, _)| {
             c.state
                 .solutions()
                 .get(s)
                 .is_some_and(|s| s.consent == Consent::Pending)
         });
-        let Some(solution_id) = pending else {
+        let Some((solution_id, first_action)) = pending else {
             let next = if c.to_act.is_empty() {
                 Phase::Close
             } else {
@@ -374,11 +363,15 @@ impl Sim {
             self.case_next(id, next, at);
             return None;
         };
-        let given = self.rng.chance(0.72);
-        let decision = if given {
-            ConsentDecision::Given
-        } else {
-            ConsentDecision::Refused
+        let (given, decision) = match follow_up::decision(&mut self.rng) {
+            Decision::Given => (true, ConsentDecision::Given),
+            Decision::Refused => (false, ConsentDecision::Refused),
+            Decision::ThinkingItOver => {
+                // The caller thinks it over: the referent asks again later.
+                let at = self.after(HOUR, 3 * DAY);
+                self.case_next(id, Phase::Consent, at);
+                return None;
+            }
         };
         let commit = self.case_command(
             id,
@@ -391,7 +384,7 @@ impl Sim {
         )?;
         let c = self.cases.get_mut(&id)?;
         if given {
-            c.to_act.push_back((solution_id, false));
+            c.to_act.push_back((solution_id, Some(first_action)));
         } else {
             c.refused_any = true;
         }
@@ -403,12 +396,12 @@ impl Sim {
     pub(super) fn step_act(&mut self, id: CaseId) -> Option<Commit> {
         let referent = self.referent_ok(id)?;
         let victim = self.victim(id)?;
-        let Some((solution_id, again)) = self.cases.get_mut(&id)?.to_act.pop_front() else {
+        let Some((solution_id, first_action)) = self.cases.get_mut(&id)?.to_act.pop_front() else {
             let at = self.after(DAY, 20 * DAY);
             self.case_next(id, Phase::Close, at);
             return None;
         };
-        let withdraw = self.rng.chance(0.06);
+        let withdraw = follow_up::withdrawn(&mut self.rng);
         let command = if withdraw {
             CaseCommand::RecordConsent {
                 solution_id,
@@ -417,17 +410,23 @@ impl Sim {
         } else {
             CaseCommand::TakeAction {
                 solution_id,
-                note: text::action(&mut self.rng, victim),
+                note: Personal::new(
+                    victim,
+                    match first_action {
+                        Some(action) => action.to_string(),
+                        None => follow_up::follow_up(&mut self.rng),
+                    },
+                ),
             }
         };
         let commit = self.case_command(id, referent, &[], command)?;
-        let second = !withdraw && !again && self.rng.chance(0.25);
+        let second = !withdraw && first_action.is_some() && follow_up::has_follow_up(&mut self.rng);
         let c = self.cases.get_mut(&id)?;
         if !withdraw {
             c.acted = true;
         }
         if second {
-            c.to_act.push_back((solution_id, true));
+            c.to_act.push_back((solution_id, None));
         }
         let (next, at) = if c.to_act.is_empty() {
             (Phase::Close, self.after(DAY, 20 * DAY))
@@ -441,16 +440,8 @@ impl Sim {
     pub(super) fn step_close(&mut self, id: CaseId) -> Option<Commit> {
         let referent = self.referent_ok(id)?;
         let c = self.cases.get(&id)?;
-        let reason = if c.acted {
-            self.rng.weighted(&[
-                (CloseReason::Resolved, 45.0),
-                (CloseReason::Redirected, 55.0),
-            ])
-        } else if c.refused_any {
-            CloseReason::CallerDeclined
-        } else {
-            CloseReason::Other
-        };
+        let (acted, refused) = (c.acted, c.refused_any);
+        let reason = follow_up::close_reason(&mut self.rng, acted, refused);
         let commit = self.case_command(id, referent, &[], CaseCommand::Close(reason))?;
         self.after_close(id);
         Some(commit)

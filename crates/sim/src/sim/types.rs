@@ -104,7 +104,8 @@ pub(super) struct Centre {
 pub(super) struct Profile {
     pub(super) caller: SubjectId,
     pub(super) victim: Subject,
-    pub(super) anonymous: bool,
+    /// Who the caller is, as the traffic model drew them.
+    pub(super) who: crate::traffic::Caller,
 }
 
 #[derive(Clone, Copy)]
@@ -148,9 +149,12 @@ pub(super) struct SimCase {
     pub(super) token: u64,
     pub(super) awaiting_flag: bool,
     pub(super) no_answers: u8,
-    pub(super) round: Vec<SolutionId>,
+    /// The solutions of the round being proposed, with the first action of each.
+    pub(super) round: Vec<(SolutionId, &'static str)>,
     pub(super) round_target: usize,
-    pub(super) to_act: VecDeque<(SolutionId, bool)>,
+    /// Consented solutions to act on: with the first action's words, or `None` for a
+    /// follow-up.
+    pub(super) to_act: VecDeque<(SolutionId, Option<&'static str>)>,
     pub(super) acted: bool,
     pub(super) refused_any: bool,
     pub(super) woken: bool,
