@@ -17,6 +17,11 @@
 //!   it, tries to call the caller back, proposes solutions, records the caller's
 //!   consent or refusal, acts only on what was consented to, and sometimes closes it.
 //!
+//! What the journeys are, in what proportions and with which words, comes from the
+//! one traffic model, `ecoute_sim::traffic`, which the simulator and the HTTP load
+//! benchmark draw from too; this module plays it through the API (`journey.rs`), with
+//! its HTTP client (`api.rs`), its staff (`staff.rs`) and its guide (`guide.rs`).
+//!
 //! Every choice comes from [`DemoConfig::seed`], one generator per journey, so the same
 //! seed gives the same journeys whatever the order in which the concurrent journeys
 //! land. Names, addresses and phone numbers are made up; the numbers are in the ranges
@@ -27,7 +32,6 @@ mod api;
 mod guide;
 mod journey;
 mod staff;
-mod words;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,18 +41,20 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use ecoute_domain::Role;
 use ecoute_sim::rng::Rng;
+use ecoute_sim::traffic;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use api::Api;
-use journey::{plan, Journey, JourneyOutcome};
+use journey::{Journey, JourneyOutcome};
 use staff::enrol_staff;
 
 /// What to load.
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
-    /// How many calls (as in the service, about one in five leads to a case; a quarter
-    /// of those callers call again).
+    /// How many calls, split into journeys in the traffic model's shares
+    /// (`ecoute_sim::traffic::shares`: 22 % open a case, 18 % come from a caller
+    /// calling again, the rest inform or advise).
     pub calls: usize,
     /// The seed of every choice.
     pub seed: u64,
@@ -175,7 +181,7 @@ pub async fn load(base_url: &str, admin_token: &str, config: DemoConfig) -> Resu
     api.wait_ready().await?;
     let mut rng = Rng::new(config.seed);
     let staff = enrol_staff(&api, admin_token, &mut rng, config.seed).await?;
-    let plans = plan(&mut rng, config.calls);
+    let plans = traffic::journeys(&mut rng, config.calls);
     let total_calls = config.calls;
     let calls_done = Arc::new(AtomicUsize::new(0));
     let next_report = Arc::new(AtomicUsize::new(100));

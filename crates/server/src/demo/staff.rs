@@ -6,53 +6,15 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context as _, Result};
 use ecoute_domain::Role;
 use ecoute_sim::rng::Rng;
+use ecoute_sim::traffic::centres::{Centre, CENTRES as CENTRES_OF_THE_MODEL, DEMO_CENTRES};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::api::{uuid_of, Api};
 use super::DemoMember;
 
-/// A centre of the demo: its département code, a city and its volunteers and referents.
-pub(super) struct CentreInfo {
-    pub(super) code: &'static str,
-    pub(super) city: &'static str,
-    pub(super) postcode: &'static str,
-    /// Share of the platform's cases transferred there.
-    pub(super) weight: f64,
-}
-
-pub(super) const CENTRES: [CentreInfo; 5] = [
-    CentreInfo {
-        code: "75",
-        city: "Paris",
-        postcode: "750",
-        weight: 0.28,
-    },
-    CentreInfo {
-        code: "69",
-        city: "Lyon",
-        postcode: "690",
-        weight: 0.22,
-    },
-    CentreInfo {
-        code: "13",
-        city: "Marseille",
-        postcode: "130",
-        weight: 0.2,
-    },
-    CentreInfo {
-        code: "59",
-        city: "Lille",
-        postcode: "590",
-        weight: 0.17,
-    },
-    CentreInfo {
-        code: "33",
-        city: "Bordeaux",
-        postcode: "330",
-        weight: 0.13,
-    },
-];
+/// The demo's centres: the first of the traffic model's named centres.
+pub(super) const CENTRES: &[Centre] = CENTRES_OF_THE_MODEL.split_at(DEMO_CENTRES).0;
 
 #[derive(Debug, Clone)]
 pub(super) struct Member {
@@ -62,7 +24,7 @@ pub(super) struct Member {
 
 #[derive(Clone)]
 pub(super) struct CentreStaff {
-    pub(super) info: &'static CentreInfo,
+    pub(super) info: &'static Centre,
     /// Who may answer its calls in pairs (the volunteer who is also a referent too).
     pub(super) volunteers: Vec<Member>,
     /// Who may follow its cases.
@@ -157,7 +119,7 @@ pub(super) async fn enrol_staff(
         all.push(m);
     }
     let mut centres = Vec::new();
-    for info in &CENTRES {
+    for info in CENTRES {
         let code = info.code;
         let mut volunteers = Vec::new();
         let mut referents = Vec::new();
