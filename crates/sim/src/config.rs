@@ -74,7 +74,7 @@ impl Default for SimConfig {
             platform_share: shares::PLATFORM,
             anonymity_share: shares::ANONYMOUS_NEW_CASE,
             revocations_per_year: 30.0,
-            reopen_share: 0.04,
+            reopen_share: shares::REOPENED,
             retention_days: 120,
             admin: None,
         }

@@ -16,7 +16,9 @@ use super::commit::{bump, call_command_name, case_command_name};
 use super::types::*;
 use super::Sim;
 use super::{DAY, HOUR, MINUTE};
-use crate::traffic::{self, About, CallSketch, Caller, Number, Person, Purpose as TrafficPurpose};
+use crate::traffic::{
+    self, shares, About, CallSketch, Caller, Number, Person, Purpose as TrafficPurpose,
+};
 
 impl Sim {
     pub(super) fn pick_centre(&mut self) -> usize {
@@ -53,13 +55,13 @@ impl Sim {
             let profile = self.new_profile(self.cfg.anonymity_share);
             Purpose::NewCase { home, profile }
         } else if roll < self.cfg.new_case_share + self.cfg.repeat_call_share {
-            let target = if self.rng.chance(0.35) {
+            let target = if self.rng.chance(shares::AGAIN_ABOUT_AWAITED) {
                 self.waiting.pick(&mut self.rng)
             } else {
                 None
             };
             let target = target.or_else(|| {
-                if self.rng.chance(0.12) {
+                if self.rng.chance(shares::AGAIN_ABOUT_CLOSED) {
                     self.closed.pick(&mut self.rng)
                 } else {
                     self.open.pick(&mut self.rng)

@@ -230,7 +230,7 @@ impl Sim {
         let reassign = c.state.is_transferred()
             && c.incoming == 0
             && self.centres.len() > 1
-            && self.rng.chance(0.01);
+            && self.rng.chance(shares::REASSIGNED);
         let at = self.after(HOUR, 2 * DAY);
         let next = if reassign {
             Phase::Reassign
@@ -245,7 +245,7 @@ impl Sim {
         let referent = self.referent_ok(id)?;
         let c = self.cases.get(&id)?;
         if !c.state.can_recontact() {
-            if c.woken && self.rng.chance(0.6) {
+            if c.woken && self.rng.chance(shares::PROPOSED_THROUGH_A_CALL) {
                 // The caller called again: the referent proposes through that call.
                 let at = self.after(10 * MINUTE, DAY);
                 self.case_next(id, Phase::Propose, at);

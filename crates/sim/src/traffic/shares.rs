@@ -379,6 +379,26 @@ pub const CONSENT_WITHDRAWN: f64 = 0.05;
 pub const CLOSE_AFTER_ACTION: [(CloseReason, f64); 2] =
     [(CloseReason::Resolved, 0.6), (CloseReason::Redirected, 0.4)];
 
+// ---- the life of a case over time (the simulator) ----
+
+/// Of the calls from a caller calling again, the share about a case awaiting their
+/// call (when there is one). Sim.
+pub const AGAIN_ABOUT_AWAITED: f64 = 0.35;
+
+/// Of the other calls from a caller calling again, the share about a closed case
+/// (which reopens). Sim.
+pub const AGAIN_ABOUT_CLOSED: f64 = 0.12;
+
+/// Share of transferred cases reassigned to another centre after the analysis. Sim.
+pub const REASSIGNED: f64 = 0.01;
+
+/// Share of callers who cannot be called back but called again, to whom the referent
+/// proposes solutions through that call. Sim.
+pub const PROPOSED_THROUGH_A_CALL: f64 = 0.6;
+
+/// Share of closed cases reopened later by a decision (new calls reopen others). Sim.
+pub const REOPENED: f64 = 0.04;
+
 // ---- where a snapshot catches a case (the demo) ----
 
 /// Share of a centre's cases that have a referent when the snapshot is taken. Demo.
