@@ -12,12 +12,22 @@
 //! 6. for 22 % of calls (the helpline's share of calls that open a case),
 //!    `POST /v1/calls/{id}/transfer {"centre":…}` — a case opened and handed to a
 //!    centre in one commit (two streams).
+//!
+//! A short journey, always the same requests, so that the figure measures the
+//! server; what each request carries comes from the one traffic model
+//! (`ecoute_sim::traffic`): its share of calls that open a case, its victims' ages,
+//! facts (abuse kinds, setting, since when, how often, how they evolve), named
+//! centres, addresses and French words.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use ecoute_domain::vocabulary::{PersonRole, Relation};
+use ecoute_sim::rng::Rng;
+use ecoute_sim::traffic::centres::{self, CENTRES};
+use ecoute_sim::traffic::{self, shares, texts};
 use ecoute_store::{EventStore, SledStore, StoreConfig};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
@@ -95,21 +105,6 @@ pub async fn enrol_listeners(base: &str, admin_token: &str, n: usize) -> Result<
     Ok(tokens)
 }
 
-const CENTRES: [&str; 8] = ["69", "75", "13", "59", "33", "2A", "974", "44"];
-const KINDS: [&str; 7] = [
-    "Psychological",
-    "Physical",
-    "Financial",
-    "Sexual",
-    "Medical",
-    "Neglect",
-    "DeprivationOfRights",
-];
-const NOTE: &str = "Appelle pour sa mère, 84 ans, qui vit seule depuis le décès de son mari. \
-Le fils aîné passe chaque semaine, garde la carte bancaire et crie quand elle demande où va \
-l'argent; elle n'ose plus sortir et dit avoir peur de lui. L'appelante habite loin, se sent \
-impuissante et demande ce qu'elle peut faire sans que sa mère le sache.";
-
 /// One listener taking calls in a loop over HTTP.
 pub struct CallTaker {
     client: Client,
@@ -119,7 +114,9 @@ pub struct CallTaker {
     call: String,
     calls: u64,
     transfer: bool,
-    rng: u64,
+    /// The centre of the caller's département (addresses, the transfer).
+    centre: &'static str,
+    rng: Rng,
     /// Requests answered, warm-up included, shared by all takers.
     sent: Arc<AtomicU64>,
 }
@@ -135,16 +132,10 @@ impl CallTaker {
             call: String::new(),
             calls: 0,
             transfer: false,
-            rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            centre: CENTRES[0].code,
+            rng: Rng::new(seed),
             sent,
         })
-    }
-
-    fn next(&mut self) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng
     }
 
     async fn post(&self, path: &str, body: Option<&Value>, want: StatusCode) -> Result<Value> {
@@ -167,47 +158,43 @@ impl CallTaker {
                     .ok_or_else(|| anyhow!("POST /v1/calls answered without call_id: {answer}"))?
                     .to_string();
                 self.calls += 1;
-                self.transfer = self.next() % 100 < 22;
+                self.transfer = self.rng.chance(shares::NEW_CASE);
+                self.centre = centres::pick(&mut self.rng, &CENTRES).code;
             }
             1 => {
-                let n = self.calls;
                 let body = json!({
-                    "role": "Victim",
-                    "relation": "Themself",
-                    "age_band": "From80To89",
+                    "role": PersonRole::Victim,
+                    "relation": Relation::Themself,
+                    "age_band": self.rng.weighted(&shares::VICTIM_AGES),
                     "lives_with_victim": false,
-                    "name": format!("Jeanne Martin-{n}"),
-                    "address": format!("{} rue des Tilleuls, 69003 Lyon", n % 200 + 1),
-                    "description": "Veuve, autonome mais fatiguée; ne sort plus seule.",
+                    "name": texts::old_name(&mut self.rng),
+                    "address": centres::address(&mut self.rng, self.centre),
+                    "description": texts::any(&mut self.rng, &texts::VICTIM_WORDS),
                 });
                 let path = format!("/v1/calls/{}/persons", self.call);
                 self.post(&path, Some(&body), StatusCode::CREATED).await?;
             }
             2 => {
-                let r = self.next();
-                let first = KINDS[(r % 7) as usize];
-                let second = KINDS[((r >> 8) % 7) as usize];
-                let body = json!({
-                    "abuse_kinds": [first, second],
-                    "setting": if r % 100 < 73 { "Home" } else { "Institution" },
-                    "since": "MonthsToAYear",
-                    "frequency": "Weekly",
-                    "evolution": "Worsening",
-                });
+                let setting = traffic::setting(&mut self.rng);
+                let body = serde_json::to_value(traffic::facts(&mut self.rng, setting))?;
                 let path = format!("/v1/calls/{}/facts", self.call);
                 self.post(&path, Some(&body), StatusCode::OK).await?;
             }
             3 => {
                 let path = format!("/v1/calls/{}/notes", self.call);
-                self.post(&path, Some(&json!({ "text": NOTE })), StatusCode::OK)
-                    .await?;
+                self.post(
+                    &path,
+                    Some(&json!({ "text": texts::LONG_NOTE })),
+                    StatusCode::OK,
+                )
+                .await?;
             }
             4 => {
                 let path = format!("/v1/calls/{}/end", self.call);
                 self.post(&path, None, StatusCode::OK).await?;
             }
             _ => {
-                let centre = CENTRES[(self.next() % CENTRES.len() as u64) as usize];
+                let centre = self.centre;
                 let path = format!("/v1/calls/{}/transfer", self.call);
                 self.post(
                     &path,

@@ -3,6 +3,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use ecoute_domain::StaffId;
 
+use crate::traffic::shares;
 use crate::SimError;
 
 /// What to simulate. [`SimConfig::default`] matches the helpline's public volumes for
@@ -35,8 +36,8 @@ pub struct SimConfig {
     pub new_case_share: f64,
     /// Share of calls about an existing case (linked to it; a closed case reopens).
     pub repeat_call_share: f64,
-    /// Share of new cases opened by the national platform (then transferred to a
-    /// centre); the others are opened by a centre's volunteer pair.
+    /// Share of calls answered by the national platform (new cases are then
+    /// transferred to a centre); the others are answered by a centre's volunteer pair.
     pub platform_share: f64,
     /// Share of new-case callers who ask to stay anonymous.
     pub anonymity_share: f64,
@@ -68,12 +69,12 @@ impl Default for SimConfig {
             referents_per_centre: 3,
             platform_listeners: 30,
             listeners_per_team: 6,
-            new_case_share: 0.22,
-            repeat_call_share: 0.18,
-            platform_share: 0.97,
-            anonymity_share: 0.15,
+            new_case_share: shares::NEW_CASE,
+            repeat_call_share: shares::CALLING_AGAIN,
+            platform_share: shares::PLATFORM,
+            anonymity_share: shares::ANONYMOUS_NEW_CASE,
             revocations_per_year: 30.0,
-            reopen_share: 0.04,
+            reopen_share: shares::REOPENED,
             retention_days: 120,
             admin: None,
         }

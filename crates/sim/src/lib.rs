@@ -20,6 +20,10 @@
 //! the caller consents to, refuses or withdraws from, acted on, closed and sometimes
 //! reopened. Some accreditations are revoked along the way, and the staff replaced.
 //!
+//! What calls and cases look like, in what proportions and with which words, is not
+//! the simulator's own: it draws them from [`traffic`], the one model of the helpline's
+//! traffic that `ecoute demo` and the HTTP load benchmark draw from too.
+//!
 //! [`load`] and [`load_batched`] append a whole history to an
 //! [`EventStore`](ecoute_store::EventStore).
 //!
@@ -38,7 +42,7 @@ mod config;
 mod load;
 pub mod rng;
 mod sim;
-pub mod text;
+pub mod traffic;
 
 pub use config::SimConfig;
 pub use load::{load, load_batched, LoadReport};

@@ -174,8 +174,8 @@ async fn a_month_in_realistic_proportions() {
     check_proportions(&report, 30.0);
 }
 
-/// Scaled to `days`: about 60,000 calls and 13,000 cases a year, 97% of cases by the
-/// platform, about 73% at home, the implicated person most often family.
+/// Scaled to `days`: about 60,000 calls and 13,000 cases a year, 97% of calls and of
+/// cases by the platform, about 73% at home, the implicated person most often family.
 fn check_proportions(report: &LoadReport, days: f64) {
     assert_no_refusal(report);
     let s = &report.stats;
@@ -194,6 +194,11 @@ fn check_proportions(report: &LoadReport, days: f64) {
     assert!(
         platform >= 0.95,
         "{platform} of cases opened by the platform"
+    );
+    let answered = s.platform_calls as f64 / s.calls as f64;
+    assert!(
+        (0.95..=0.99).contains(&answered),
+        "{answered} of calls answered by the platform"
     );
     let home = s.facts_at_home as f64 / s.facts as f64;
     assert!((0.68..=0.78).contains(&home), "{home} at home");
