@@ -5,14 +5,15 @@
 //! staff as they stand now, or the system) and typed arguments, and answer typed
 //! results:
 //!
-//! - commands on calls, cases, staff and subjects ([`commands`], [`staff`],
+//! - commands on calls, cases, staff and subjects (`commands.rs`, `staff.rs`,
 //!   [`rights`]) go through one [`ecoute_engine::Runner`] ([`App::run`]): load,
 //!   fold, decide in the domain, seal personal values, append, retried on a lost
 //!   race, idempotent by the request's key; key destructions only once their
-//!   decision is in the log ([`hooks`]);
-//! - reads of case data ([`reads`], [`exports`]) pass [`App::read_case`]: the
-//!   access rule, the access record, then the answer — in one place;
-//! - the access rules are [`crate::access`]'s, applied and recorded by [`audit`].
+//!   decision is in the log (`hooks.rs`);
+//! - reads of case data (`reads.rs`, `exports.rs`) pass one check: the access
+//!   rule, the access record, then the answer — in one place;
+//! - the access rules are [`crate::access`]'s, applied and recorded by
+//!   `audit.rs`.
 
 use std::path::PathBuf;
 use std::sync::Arc;

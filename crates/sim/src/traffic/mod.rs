@@ -1,5 +1,5 @@
 //! The one model of the helpline's traffic: what calls and cases look like, in what
-//! proportions, with which words — as plain data drawn from a seeded [`Rng`], never
+//! proportions, with which words — as plain data drawn from a seeded [`Rng`](crate::rng::Rng), never
 //! as events or HTTP requests.
 //!
 //! Every consumer draws from here and plays what it drew its own way:
