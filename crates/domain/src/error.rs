@@ -59,6 +59,10 @@ pub enum DomainError {
     /// Staff commands are an administrator's.
     #[error("only an administrator manages staff, roles and accreditations")]
     NotAnAdministrator,
+    /// Removing the role or the last token of the last administrator who can act:
+    /// nobody could manage staff any more.
+    #[error("this is the last administrator who can act: enrol another one first (or recover locally, see docs/operations.md)")]
+    LastAdministrator,
     /// Enrolling a member twice.
     #[error("this member of staff is already enrolled")]
     StaffAlreadyEnrolled,

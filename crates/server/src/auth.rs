@@ -168,6 +168,21 @@ impl StaffDirectory {
         Some((m.state.clone(), m.version))
     }
 
+    /// The administrators who can act: the role, and at least one live token.
+    pub fn acting_administrators(&self) -> Vec<StaffId> {
+        self.read()
+            .members
+            .iter()
+            .filter(|(_, m)| {
+                m.state
+                    .snapshot()
+                    .is_some_and(|s| s.has(ecoute_domain::Role::Administrator))
+                    && !m.state.tokens().is_empty()
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// How many members are enrolled.
     pub fn len(&self) -> usize {
         self.read()

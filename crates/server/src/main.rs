@@ -66,6 +66,14 @@ enum Command {
     },
     /// Checks every record's checksum, the hash chain and the indexes; prints the chain head.
     Verify,
+    /// When no administrator can act any more: enrols a new administrator and prints
+    /// their token once. Run on the server's machine, the server stopped, with the
+    /// data directory and the master key; written in the access log.
+    RecoverAdmin {
+        /// The file holding the master key (or ECOUTE_MASTER_KEY_FILE).
+        #[arg(long, env = "ECOUTE_MASTER_KEY_FILE")]
+        master_key_file: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -143,6 +151,28 @@ fn master_key(args: &ServeArgs) -> Result<MasterKey> {
     let hex = std::fs::read_to_string(path)
         .with_context(|| format!("reading the master key file {}", path.display()))?;
     Ok(MasterKey::from_hex(&hex)?)
+}
+
+/// `ecoute recover-admin`: a new administrator, enrolled by the system on the
+/// server's machine.
+async fn recover_admin(data_dir: PathBuf, master_key_file: &Path) -> Result<()> {
+    let hex = std::fs::read_to_string(master_key_file)
+        .with_context(|| format!("reading the master key file {}", master_key_file.display()))?;
+    let master = MasterKey::from_hex(&hex)?;
+    let app = ecoute_server::App::open(AppConfig::new(&data_dir, master))
+        .await
+        .with_context(|| {
+            format!(
+                "opening {} (stop the server first: it holds the data directory)",
+                data_dir.display()
+            )
+        })?;
+    let recovered = app.recover_administrator().await;
+    app.close().await?;
+    let (id, token) = recovered?;
+    println!("a new administrator was enrolled: {id}");
+    println!("their token, shown this once: {token}");
+    Ok(())
 }
 
 /// The demo's master key: the one given, as for `serve`, or else one the demo makes
@@ -247,6 +277,9 @@ async fn run_cli() -> std::process::ExitCode {
         Command::Serve(args) => serve(data_dir, args).await,
         Command::Demo(args) => demo(data_dir, args).await,
         Command::Remote(command) => client::run(command).await,
+        Command::RecoverAdmin { master_key_file } => {
+            recover_admin(data_dir, &master_key_file).await
+        }
         command => main_inner(data_dir, command).await,
     };
     match outcome {
@@ -422,7 +455,10 @@ async fn main_inner(data_dir: PathBuf, command: Command) -> Result<()> {
 
 async fn run(store: &Arc<SledStore>, command: Command) -> Result<()> {
     match command {
-        Command::Serve(_) | Command::Demo(_) | Command::Remote(_) => {
+        Command::Serve(_)
+        | Command::Demo(_)
+        | Command::Remote(_)
+        | Command::RecoverAdmin { .. } => {
             bail!("serve, demo and the commands to a running server run on their own")
         }
         Command::Read {

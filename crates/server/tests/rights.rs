@@ -85,7 +85,7 @@ async fn story(h: &Harness, listener: &Member, volunteer: &Member, referent: &Me
         Some(&referent.token),
         &format!("/v1/cases/{case}/history"),
         None,
-        &[("x-purpose", "preparing the call back")],
+        &[("x-purpose", "call-back")],
     )
     .await
     .ok();
@@ -127,8 +127,7 @@ async fn the_access_answer_holds_the_persons_data_and_consultations_and_nobody_e
     assert!(
         consultations
             .iter()
-            .any(|c| c["purpose"] == "preparing the call back"
-                && c["by_roles"] == json!(["Referent"])),
+            .any(|c| c["purpose"] == "call-back" && c["by_roles"] == json!(["Referent"])),
         "{consultations:?}"
     );
     assert!(!text.contains(&referent.id), "no staff id in the answer");

@@ -5,13 +5,15 @@ use ecoute_domain::{Role, StaffId, StaffSnapshot};
 use ecoute_engine::{Ids, Request};
 use uuid::Uuid;
 
+use super::Purpose;
+
 /// The author of a request, as every application call takes it.
 #[derive(Debug, Clone)]
 pub struct Actor {
     snapshot: StaffSnapshot,
     route: String,
     request_id: Uuid,
-    purpose: Option<String>,
+    purpose: Option<Purpose>,
     key: Option<String>,
 }
 
@@ -23,7 +25,7 @@ impl Actor {
         snapshot: StaffSnapshot,
         route: String,
         request_id: Uuid,
-        purpose: Option<String>,
+        purpose: Option<Purpose>,
         idempotency_key: Option<String>,
     ) -> Self {
         Actor {
@@ -73,8 +75,8 @@ impl Actor {
     }
 
     /// The purpose given with the request, if any.
-    pub fn purpose(&self) -> Option<&str> {
-        self.purpose.as_deref()
+    pub fn purpose(&self) -> Option<Purpose> {
+        self.purpose
     }
 
     /// The ids the request creates: derived from (member, idempotency key) when a

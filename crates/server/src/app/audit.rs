@@ -9,16 +9,77 @@ use crate::access::{self, Action};
 use crate::access_log::{AccessRecord, Outcome};
 use crate::error::AppError;
 
-/// The purpose recorded when the request gave none.
-fn implied_purpose(action: Action) -> &'static str {
-    match action {
-        Action::ReadCase(_) => "case follow-up",
-        Action::ActOnCase(_) | Action::ActOnCall(_) | Action::ReceiveCall(_) => "case work",
-        Action::ReadQueue(_) | Action::ReadCaseload(_) => "case allocation",
-        Action::ReadStatistics => "statistics",
-        Action::ManageStaff | Action::ReadStaff(_) => "staff management",
-        Action::SubjectRights => "data subject request",
-        Action::Backup => "backup",
+/// Why data is read or changed: a closed list, so that no free text (a name typed
+/// by mistake) is kept in the access log for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Reading a case to follow it.
+    CaseFollowUp,
+    /// Recording on a call or a case.
+    CaseWork,
+    /// Preparing or making a call back.
+    CallBack,
+    /// Sharing out the cases: queues, caseloads.
+    CaseAllocation,
+    /// An auditor's review.
+    Audit,
+    /// The service's statistics.
+    Statistics,
+    /// Managing staff.
+    StaffManagement,
+    /// Answering a person's access or erasure request.
+    DataSubjectRequest,
+    /// Taking a backup.
+    Backup,
+}
+
+impl Purpose {
+    /// Every purpose, as requests name them.
+    pub const ALL: [Purpose; 9] = [
+        Purpose::CaseFollowUp,
+        Purpose::CaseWork,
+        Purpose::CallBack,
+        Purpose::CaseAllocation,
+        Purpose::Audit,
+        Purpose::Statistics,
+        Purpose::StaffManagement,
+        Purpose::DataSubjectRequest,
+        Purpose::Backup,
+    ];
+
+    /// Its name, as requests give it and the access log keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::CaseFollowUp => "case-follow-up",
+            Purpose::CaseWork => "case-work",
+            Purpose::CallBack => "call-back",
+            Purpose::CaseAllocation => "case-allocation",
+            Purpose::Audit => "audit",
+            Purpose::Statistics => "statistics",
+            Purpose::StaffManagement => "staff-management",
+            Purpose::DataSubjectRequest => "data-subject-request",
+            Purpose::Backup => "backup",
+        }
+    }
+
+    /// The purpose with this name, if it is one.
+    pub fn parse(name: &str) -> Option<Purpose> {
+        Purpose::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    /// The purpose recorded when a request gives none.
+    fn implied_by(action: Action) -> Purpose {
+        match action {
+            Action::ReadCase(_) => Purpose::CaseFollowUp,
+            Action::ActOnCase(_) | Action::ActOnCall(_) | Action::ReceiveCall(_) => {
+                Purpose::CaseWork
+            }
+            Action::ReadQueue(_) | Action::ReadCaseload(_) => Purpose::CaseAllocation,
+            Action::ReadStatistics => Purpose::Statistics,
+            Action::ManageStaff | Action::ReadStaff(_) => Purpose::StaffManagement,
+            Action::SubjectRights => Purpose::DataSubjectRequest,
+            Action::Backup => Purpose::Backup,
+        }
     }
 }
 
@@ -102,7 +163,8 @@ impl App {
             outcome,
             purpose: actor
                 .purpose()
-                .unwrap_or_else(|| implied_purpose(action))
+                .unwrap_or_else(|| Purpose::implied_by(action))
+                .as_str()
                 .to_string(),
             at: self.now(),
             request_id: actor.request_id(),

@@ -199,6 +199,11 @@ impl App {
         let outcome = self
             .on_call(actor, id, |call| {
                 let caller = call.caller().ok_or(AppError::NotFound("call"))?;
+                // A person id is new (drawn here) or one of this call's: never another
+                // call's person, whose access answer and erasure it would change.
+                if p.person.is_some_and(|known| call.subject(known).is_none()) {
+                    return Err(AppError::bad("person_id", "not a person of this call"));
+                }
                 let person = if p.is_caller { caller } else { new_person };
                 let whose = call.subject(person).unwrap_or(if person == caller {
                     Whose::Caller
@@ -344,12 +349,15 @@ impl App {
         id: CaseId,
         referent: StaffId,
     ) -> Result<Outcome, AppError> {
-        if self.staff.snapshot(referent).is_none() {
-            return Err(AppError::bad("referent", "no such member of staff"));
-        }
-        let command = CaseCommand::AssignReferent(referent);
-        self.on_case(actor, id, &[referent], |_| Ok(command.clone()))
-            .await
+        // The case is checked first (by `on_case`): a case the actor may not act on
+        // answers 404 whoever is named, so staff ids cannot be probed through it.
+        self.on_case(actor, id, &[referent], |_| {
+            if self.staff.snapshot(referent).is_none() {
+                return Err(AppError::bad("referent", "no such member of staff"));
+            }
+            Ok(CaseCommand::AssignReferent(referent))
+        })
+        .await
     }
 
     /// The referent records their analysis of the situation, about a person of the

@@ -52,6 +52,7 @@ mod scheduler;
 mod staff;
 
 pub use actor::Actor;
+pub use audit::Purpose;
 pub use commands::{PersonInput, Reception};
 pub use ecoute_engine::{Ids, Outcome};
 pub use exports::{CaseExport, ExportCheck, ExportedEvent, LogStamp, EXPORT_FORMAT};

@@ -1,17 +1,21 @@
 //! Queries over the read models: a centre's queues, a referent's caseload,
-//! statistics — each behind its access rule.
+//! statistics — each behind its access rule; reads of queues and caseloads (case
+//! ids, waits, overdue flags) are recorded in the access log.
 
 use ecoute_domain::{CentreId, StaffId};
 use ecoute_projections::helpline::{CaseloadEntry, CentreQueue, StatisticsQuery, StatisticsReport};
 
 use super::{Actor, App};
 use crate::access::Action;
+use crate::access_log::Outcome as Seen;
 use crate::error::AppError;
 
 impl App {
     /// What waits at a centre, how long, and what is overdue.
     pub async fn queue(&self, actor: &Actor, centre: CentreId) -> Result<CentreQueue, AppError> {
         self.check(actor, Action::ReadQueue(centre), None).await?;
+        self.record(actor, Action::ReadQueue(centre), None, Seen::Allowed)
+            .await?;
         self.catch_up().await?;
         Ok(self.views.cases.queue(centre, self.now())?)
     }
@@ -24,6 +28,8 @@ impl App {
     ) -> Result<Vec<CaseloadEntry>, AppError> {
         self.check(actor, Action::ReadCaseload(referent), None)
             .await?;
+        let action = Action::ReadCaseload(referent);
+        self.record(actor, action, None, Seen::Allowed).await?;
         self.catch_up().await?;
         Ok(self.views.cases.caseload(referent)?)
     }

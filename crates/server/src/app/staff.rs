@@ -38,6 +38,17 @@ pub struct Enrolled {
     pub token: Option<String>,
 }
 
+/// Whether `command` leaves `state`, an administrator who can act, unable to:
+/// their role removed, or their last token revoked.
+fn disarms_administrator(state: &StaffState, command: &StaffCommand) -> bool {
+    let admin = state.snapshot().is_some_and(|s| s.has(Role::Administrator));
+    match command {
+        StaffCommand::RevokeRole(Role::Administrator) => admin,
+        StaffCommand::RevokeToken(t) => admin && state.tokens().keys().all(|k| k == t),
+        _ => false,
+    }
+}
+
 impl App {
     /// Runs staff commands on one member, in order, and refreshes the directory
     /// before answering.
@@ -103,8 +114,19 @@ impl App {
         if !own_token {
             self.check(actor, Action::ManageStaff, None).await?;
         }
-        if self.staff.state(member).is_none() {
+        let Some((state, _)) = self.staff.state(member) else {
             return Err(AppError::NotFound("member of staff"));
+        };
+        if disarms_administrator(&state, &command)
+            && !self
+                .staff
+                .acting_administrators()
+                .iter()
+                .any(|a| *a != member)
+        {
+            return Err(AppError::Rule(
+                ecoute_domain::DomainError::LastAdministrator,
+            ));
         }
         self.staff_commands(actor, actor.target(member), member, vec![command])
             .await
@@ -154,7 +176,34 @@ impl App {
         if !self.staff.is_empty() {
             return Ok(None);
         }
-        let system = Actor::system([Role::Administrator], "bootstrap", None);
+        self.enrol_administrator("bootstrap").await.map(Some)
+    }
+
+    /// The operators' local recovery when no administrator can act any more (run on
+    /// the server's machine, with the data directory and the master key, the server
+    /// stopped): enrols a new administrator with a token, shown once, recorded as
+    /// given by the system and written in the access log.
+    pub async fn recover_administrator(&self) -> Result<(StaffId, String), AppError> {
+        let (id, token) = self.enrol_administrator("local recovery").await?;
+        let actor = Actor::system([Role::Administrator], "local recovery", None);
+        self.write_access(&crate::access_log::AccessRecord {
+            staff: None,
+            roles: vec![Role::Administrator],
+            action: "staff.recovery".into(),
+            route: actor.route().to_string(),
+            case: None,
+            outcome: crate::access_log::Outcome::Allowed,
+            purpose: super::Purpose::StaffManagement.as_str().into(),
+            at: self.now(),
+            request_id: actor.request_id(),
+        })
+        .await?;
+        Ok((id, token))
+    }
+
+    /// Enrols an administrator with a token, as the system.
+    async fn enrol_administrator(&self, what: &str) -> Result<(StaffId, String), AppError> {
+        let system = Actor::system([Role::Administrator], what, None);
         let id = StaffId::from_uuid(Uuid::new_v4());
         let token = NewToken::draw()?;
         let commands = vec![
@@ -169,25 +218,19 @@ impl App {
             },
         ];
         let outcome = self
-            .run(
-                &system,
-                "bootstrap".into(),
-                vec![staff_stream(id)],
-                |_, now| {
-                    // The system's own context: no member of the directory yet.
-                    let ctx = ecoute_domain::Context::new(now, system.snapshot().clone());
-                    let (_, events) =
-                        StaffMembers::decide_all(StaffState::default(), &commands, &ctx)?;
-                    Ok(vec![Append::new(
-                        staff_stream(id),
-                        ecoute_store::ExpectedVersion::NoStream,
-                        events,
-                    )])
-                },
-            )
+            .run(&system, what.into(), vec![staff_stream(id)], |_, now| {
+                // The system's own context: it stands outside the directory.
+                let ctx = ecoute_domain::Context::new(now, system.snapshot().clone());
+                let (_, events) = StaffMembers::decide_all(StaffState::default(), &commands, &ctx)?;
+                Ok(vec![Append::new(
+                    staff_stream(id),
+                    ecoute_store::ExpectedVersion::NoStream,
+                    events,
+                )])
+            })
             .await?;
         debug_assert!(outcome.events.iter().any(|e| e == "TokenIssued"));
         self.staff.refresh(self.store.as_ref(), id).await?;
-        Ok(Some((id, token.secret)))
+        Ok((id, token.secret))
     }
 }

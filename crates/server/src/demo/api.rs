@@ -72,7 +72,7 @@ impl Api {
                 req = req.header("Idempotency-Key", k);
             }
             if method == Method::GET {
-                req = req.header("X-Purpose", "demo");
+                req = req.header("X-Purpose", "case-follow-up");
             }
             if let Some(b) = body {
                 req = req.json(b);

@@ -23,7 +23,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use uuid::Uuid;
 
-use crate::app::{Actor, App};
+use crate::app::{Actor, App, Purpose};
 use crate::error::AppError;
 
 mod admin;
@@ -234,24 +234,18 @@ pub const PURPOSE_HEADER: &str = "x-purpose";
 /// The header that makes a write idempotent.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
-fn purpose(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+fn purpose(headers: &HeaderMap) -> Result<Option<Purpose>, AppError> {
     let Some(v) = headers.get(PURPOSE_HEADER) else {
         return Ok(None);
     };
-    let v = v
-        .to_str()
-        .map_err(|_| AppError::bad("X-Purpose", "must be ASCII"))?;
-    let ok = !v.is_empty()
-        && v.len() <= 64
-        && v.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_. ".contains(c));
-    if !ok {
-        return Err(AppError::bad(
-            "X-Purpose",
-            "1 to 64 characters among a-z, 0-9, space, '-', '_', '.' (a purpose, never personal data)",
-        ));
-    }
-    Ok(Some(v.to_string()))
+    v.to_str()
+        .ok()
+        .and_then(Purpose::parse)
+        .map(Some)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Purpose::ALL.iter().map(|p| p.as_str()).collect();
+            AppError::bad("X-Purpose", format!("one of: {}", names.join(", ")))
+        })
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {

@@ -1,0 +1,220 @@
+//! Who may do what, under hostile use: a person id is new or of this call, the case
+//! comes before any other check, purposes come from a closed list, every read of
+//! queues and caseloads is recorded, and nobody can lock the administrators out.
+
+mod common;
+
+use common::*;
+use ecoute_store::EventStore;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_id_is_new_or_of_this_call() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let dpo = h.enrol(&["DataProtectionOfficer"], &[]).await;
+    let (first_call, victim) = platform_call(&h, &listener, false).await;
+    let _ = first_call;
+    let second = h
+        .post(&listener, "/v1/calls", json!({"door": "platform"}))
+        .await
+        .id("call_id");
+    let describe = |person: &str| {
+        json!({"person_id": person, "role": "Victim", "relation": "Themself",
+               "age_band": "From80To89", "description": "invented"})
+    };
+    // A person of another call: refused, nothing appended.
+    let before = h.head().await;
+    h.post(
+        &listener,
+        &format!("/v1/calls/{second}/persons"),
+        describe(&victim),
+    )
+    .await
+    .problem(400, "bad-input");
+    assert_eq!(h.head().await, before);
+    // The same once that person is erased: the same answer, not a 410 telling so.
+    h.post(&dpo, &format!("/v1/subjects/{victim}/erasure"), json!({}))
+        .await
+        .ok();
+    let before = h.head().await;
+    h.post(
+        &listener,
+        &format!("/v1/calls/{second}/persons"),
+        describe(&victim),
+    )
+    .await
+    .problem(400, "bad-input");
+    assert_eq!(h.head().await, before);
+    // A person of this call is described again; a new one gets a new id.
+    let new = h
+        .post(
+            &listener,
+            &format!("/v1/calls/{second}/persons"),
+            json!({"role": "Victim", "relation": "Themself", "age_band": "From80To89"}),
+        )
+        .await
+        .id("subject_id");
+    h.post(
+        &listener,
+        &format!("/v1/calls/{second}/persons"),
+        describe(&new),
+    )
+    .await
+    .ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn naming_a_referent_checks_the_case_before_the_member() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let outsider = h.enrol(&["Volunteer"], &["13"]).await;
+    let referent = h.enrol(&["Referent"], &["69"]).await;
+    let case = transferred_case(&h, &listener, "69").await;
+    let path = format!("/v1/cases/{case}/referent");
+    // A case the sender may not see: the same 404 whoever is named, so staff ids
+    // cannot be probed through it.
+    for named in [referent.id.clone(), uuid::Uuid::new_v4().to_string()] {
+        h.post(&outsider, &path, json!({"referent": named}))
+            .await
+            .problem(404, "not-found");
+    }
+    // A case they may act on: an unknown member is a 400.
+    h.post(&listener, &path, json!({"referent": uuid::Uuid::new_v4()}))
+        .await
+        .problem(400, "bad-input");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purposes_come_from_a_closed_list() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let case = transferred_case(&h, &listener, "69").await;
+    let path = format!("/v1/cases/{case}");
+    // Free words (a name can be typed there, and would be kept for ever): refused.
+    let a = h
+        .send(
+            reqwest::Method::GET,
+            Some(&listener.token),
+            &path,
+            None,
+            &[("x-purpose", "call mme dupont")],
+        )
+        .await;
+    a.problem(400, "bad-input");
+    for purpose in ["case-follow-up", "call-back", "audit"] {
+        let a = h
+            .send(
+                reqwest::Method::GET,
+                Some(&listener.token),
+                &path,
+                None,
+                &[("x-purpose", purpose)],
+            )
+            .await;
+        assert_eq!(a.status, 200, "{purpose}: {}", a.body);
+    }
+    let consultations = h
+        .app()
+        .access_log()
+        .of_case(ecoute_domain::CaseId::from_uuid(case.parse().unwrap()))
+        .await
+        .unwrap();
+    assert!(consultations.iter().any(|c| c.purpose == "call-back"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_and_caseload_reads_are_recorded() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let referent = h.enrol(&["Referent"], &["69"]).await;
+    let records = || async { h.app().access_log().store().head().await.unwrap() };
+    let before = records().await;
+    h.get(&referent, "/v1/centres/69/queue").await.ok();
+    h.get(&referent, &format!("/v1/staff/{}/caseload", referent.id))
+        .await
+        .ok();
+    h.get(&listener, "/v1/centres/69/queue").await.ok();
+    assert_eq!(records().await, before + 3, "one record per read");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_administrator_cannot_lock_everyone_out() {
+    let h = Harness::start().await;
+    let admin = h.admin.clone();
+    let me = h.get(&admin, "/v1/me").await;
+    let token = me.ok()["tokens"][0].as_str().unwrap().to_string();
+    let before = h.head().await;
+    // Their own role, then their last token: both refused while they are the last.
+    h.delete(
+        &admin,
+        &format!("/v1/staff/{}/roles/Administrator", admin.id),
+    )
+    .await
+    .rule("LastAdministrator");
+    h.delete(&admin, &format!("/v1/staff/{}/tokens/{token}", admin.id))
+        .await
+        .rule("LastAdministrator");
+    assert_eq!(h.head().await, before);
+    // With a second administrator (who holds a token), the first may step down.
+    let second = h.enrol(&["Administrator"], &[]).await;
+    h.delete(
+        &admin,
+        &format!("/v1/staff/{}/roles/Administrator", admin.id),
+    )
+    .await
+    .ok();
+    // Now the second is the last one.
+    h.delete(
+        &second,
+        &format!("/v1/staff/{}/roles/Administrator", second.id),
+    )
+    .await
+    .rule("LastAdministrator");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_recover_an_administrator_locally() {
+    let h = Harness::start().await;
+    let master = h.master.clone();
+    let dir = h.stop().await;
+    let key_file = dir.path().join("master.key");
+    std::fs::write(&key_file, master.to_hex()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ecoute"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("recover-admin")
+        .arg("--master-key-file")
+        .arg(&key_file)
+        .output()
+        .expect("ecoute runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let token = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("their token, shown this once: "))
+        .expect("a token")
+        .trim()
+        .to_string();
+    // The new administrator acts, and the recovery is in the access log.
+    let server = ecoute_server::Server::start(config(dir.path(), master))
+        .await
+        .unwrap();
+    let me = reqwest::Client::new()
+        .get(format!("http://{}/v1/me", server.addr()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let access = server.app().access_log().store().clone();
+    let all = access.read_all(0, usize::MAX).await.unwrap();
+    assert!(all
+        .iter()
+        .any(|e| String::from_utf8_lossy(&e.payload).contains("staff.recovery")));
+    server.shutdown().await.unwrap();
+}
