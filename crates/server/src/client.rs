@@ -195,10 +195,14 @@ pub async fn run(command: RemoteCommand) -> Result<()> {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let doc: Value = serde_json::from_str(&text).context("the export is not JSON")?;
+            let case = doc["case_id"]
+                .as_str()
+                .context("the export names no case_id")?
+                .to_string();
             let check: Value = call(
                 &remote,
                 reqwest::Method::POST,
-                "/v1/exports/verify",
+                &format!("/v1/cases/{case}/export/verify"),
                 Some(doc),
             )
             .await?

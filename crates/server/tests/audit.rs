@@ -43,7 +43,13 @@ async fn exports_are_stamped_checked_and_tampering_is_found() {
 
     // More writes after the export do not make it invalid.
     transferred_case(&h, &listener, "13").await;
-    let check = h.post(&auditor, "/v1/exports/verify", doc.clone()).await;
+    let check = h
+        .post(
+            &auditor,
+            &format!("/v1/cases/{case}/export/verify"),
+            doc.clone(),
+        )
+        .await;
     assert_eq!(check.ok()["valid"], true, "{}", check.body);
     assert_eq!(check.body["log_unaltered"], true);
 
@@ -63,7 +69,9 @@ async fn exports_are_stamped_checked_and_tampering_is_found() {
         ("removed", removed),
         ("restamped", restamped),
     ] {
-        let c = h.post(&auditor, "/v1/exports/verify", bad).await;
+        let c = h
+            .post(&auditor, &format!("/v1/cases/{case}/export/verify"), bad)
+            .await;
         assert_eq!(c.ok()["valid"], false, "{what}: {}", c.body);
         assert!(
             c.body["faults"][0].as_str().unwrap().contains("position"),

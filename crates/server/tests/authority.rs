@@ -218,3 +218,32 @@ async fn operators_recover_an_administrator_locally() {
         .any(|e| String::from_utf8_lossy(&e.payload).contains("staff.recovery")));
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_is_parsed_only_for_who_may_read_its_case_and_is_bounded() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let auditor = h.enrol(&["Auditor"], &[]).await;
+    let outsider = h.enrol(&["Volunteer"], &["13"]).await;
+    let case = transferred_case(&h, &listener, "69").await;
+    let other = transferred_case(&h, &listener, "69").await;
+    let path = format!("/v1/cases/{case}/export/verify");
+    // Someone who may not read the case gets the case's 404, whatever the body:
+    // it is not even parsed.
+    h.post(&outsider, &path, json!({"not": "an export"}))
+        .await
+        .problem(404, "not-found");
+    // The reader's malformed body is a 400; an export of another case, a 400.
+    h.post(&auditor, &path, json!({"not": "an export"}))
+        .await
+        .problem(400, "bad-input");
+    let doc = h
+        .get(&auditor, &format!("/v1/cases/{other}/export"))
+        .await
+        .ok()
+        .clone();
+    h.post(&auditor, &path, doc).await.problem(400, "bad-input");
+    // Over 8 MiB: refused before it is parsed.
+    let big = json!({"padding": "x".repeat(9 << 20)});
+    h.post(&auditor, &path, big).await.problem(413, "too-large");
+}

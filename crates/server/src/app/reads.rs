@@ -32,15 +32,17 @@ pub struct History {
     pub state: CaseState,
 }
 
-/// Proof that a case was found readable by an actor, and the read recorded.
-pub(crate) struct CaseRead {
+/// Proof that a case was found readable by an actor, and the read recorded: what
+/// [`App::read_case`] gives, and what reads that must come after the check take.
+#[derive(Debug)]
+pub struct CaseRead {
     pub(crate) case: CaseId,
 }
 
 impl App {
     /// Checks that the case exists and that the actor may read it, recording the
     /// read — or the refused attempt, answered like a case that does not exist.
-    pub(crate) async fn read_case(&self, actor: &Actor, id: CaseId) -> Result<CaseRead, AppError> {
+    pub async fn read_case(&self, actor: &Actor, id: CaseId) -> Result<CaseRead, AppError> {
         let Some(case) = self.case_state(id).await? else {
             let action = Action::ReadCase(CentreId::NationalPlatform);
             return Err(self.refused(actor, action, Some(id)).await);

@@ -1,8 +1,8 @@
 //! Case exports for auditors, stamped with the log's chain head, and their check.
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use ecoute_domain::CaseId;
@@ -11,12 +11,15 @@ use super::{answer, parse_id, ApiState, Body};
 use crate::app::{Actor, CaseExport, ExportCheck};
 use crate::error::AppError;
 
+/// The largest export checked, in bytes: a case's history is far smaller.
+pub const MAX_EXPORT_BYTES: usize = 8 << 20;
+
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/cases/{id}/export", get(export))
         .route(
-            "/v1/exports/verify",
-            post(verify).layer(DefaultBodyLimit::max(64 << 20)),
+            "/v1/cases/{id}/export/verify",
+            post(verify).layer(DefaultBodyLimit::max(MAX_EXPORT_BYTES)),
         )
 }
 
@@ -36,17 +39,32 @@ pub async fn export(
     Ok(answer(StatusCode::OK, false, doc))
 }
 
-#[utoipa::path(post, path = "/v1/exports/verify", tag = "cases", request_body = CaseExport,
+#[utoipa::path(post, path = "/v1/cases/{id}/export/verify", tag = "cases",
+    params(("id" = Uuid, Path, description = "The case")), request_body = CaseExport,
     responses((status = 200, body = ExportCheck), (status = 400, body = super::Problem),
-        (status = 404, body = super::Problem)),
+        (status = 404, body = super::Problem), (status = 413, body = super::Problem)),
     security(("bearer" = [])))]
-/// Checks an export against the log: the stamped chain head, each record's hash and
-/// place, and each event's fields (values of people erased since are counted apart).
+/// Checks an export of the case against the log: the stamped chain head, each
+/// record's hash and place, and each event's fields (values of people erased since
+/// are counted apart). Whether the member may read the case is asked (and recorded)
+/// before the body is read: nobody else has a document parsed.
 pub async fn verify(
     State(state): State<ApiState>,
     actor: Actor,
-    Body(doc): Body<CaseExport>,
-) -> Result<Response, AppError> {
-    let check = state.app.verify_export(&actor, &doc).await?;
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, Response> {
+    let case = CaseId::from_uuid(parse_id("id", &id).map_err(IntoResponse::into_response)?);
+    let read = state
+        .app
+        .read_case(&actor, case)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let Body(doc) = Body::<CaseExport>::from_request(request, &state).await?;
+    let check = state
+        .app
+        .verify_export(read, &doc)
+        .await
+        .map_err(IntoResponse::into_response)?;
     Ok(answer(StatusCode::OK, false, check))
 }
