@@ -63,6 +63,9 @@ pub enum DomainError {
     /// nobody could manage staff any more.
     #[error("this is the last administrator who can act: enrol another one first (or recover locally, see docs/operations.md)")]
     LastAdministrator,
+    /// An administrator granting themself a role or an accreditation.
+    #[error("a role or an accreditation is granted by another administrator, not to oneself")]
+    GrantToSelf,
     /// Enrolling a member twice.
     #[error("this member of staff is already enrolled")]
     StaffAlreadyEnrolled,

@@ -289,13 +289,26 @@ pub fn decide(
     command: &StaffCommand,
     ctx: &Context,
 ) -> Result<Vec<StaffEvent>, DomainError> {
-    let own_token = matches!(command, StaffCommand::RevokeToken(_))
-        && state
-            .snapshot
-            .as_ref()
-            .is_some_and(|m| m.id == ctx.actor.id);
+    let own = state
+        .snapshot
+        .as_ref()
+        .is_some_and(|m| m.id == ctx.actor.id);
+    let own_token = own
+        && matches!(
+            command,
+            StaffCommand::RevokeToken(_) | StaffCommand::IssueToken { .. }
+        );
     if !ctx.actor.has(Role::Administrator) && !own_token {
         return Err(DomainError::NotAnAdministrator);
+    }
+    // Nobody widens their own powers: another administrator grants them.
+    if own
+        && matches!(
+            command,
+            StaffCommand::GrantRole(_) | StaffCommand::GrantAccreditation(_)
+        )
+    {
+        return Err(DomainError::GrantToSelf);
     }
     let at = ctx.now;
     let member = match (&state.snapshot, command) {

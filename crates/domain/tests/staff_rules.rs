@@ -215,7 +215,7 @@ fn accreditations_are_granted_and_revoked_per_centre() {
 }
 
 #[test]
-fn tokens_are_issued_by_an_administrator_and_revoked_once() {
+fn tokens_are_issued_by_an_administrator_or_their_holder_and_revoked_once() {
     let token = TokenId::from_uuid(uuid::Uuid::from_u128(1));
     let digest = TokenDigest([7; 32]);
     let issue = || C::IssueToken {
@@ -238,10 +238,17 @@ fn tokens_are_issued_by_an_administrator_and_revoked_once() {
         &ctx(ADMIN, 1),
         Ok(vec![issued.clone()]),
     );
+    // The holder asks for their own; another member may not.
     check_staff(
         std::slice::from_ref(&member),
         issue(),
         &ctx(V1, 1),
+        Ok(vec![issued.clone()]),
+    );
+    check_staff(
+        std::slice::from_ref(&member),
+        issue(),
+        &ctx(R1, 1),
         Err(DomainError::NotAnAdministrator),
     );
     check_staff(
@@ -327,4 +334,31 @@ fn only_the_data_protection_officer_erases_a_subject_and_only_once() {
 
 fn ctx_of(id: StaffId) -> Context {
     ctx(id, 5)
+}
+
+#[test]
+fn nobody_grants_themself_a_role_or_an_accreditation() {
+    let member = enrolled(&[Role::Administrator, Role::Volunteer], None);
+    let me = Context::new(
+        t(1),
+        StaffSnapshot::new(V1, [Role::Administrator, Role::Volunteer]),
+    );
+    for command in [C::GrantRole(Role::Referent), C::GrantAccreditation(rhone())] {
+        check_staff(
+            std::slice::from_ref(&member),
+            command,
+            &me,
+            Err(DomainError::GrantToSelf),
+        );
+    }
+    // Another administrator may.
+    check_staff(
+        std::slice::from_ref(&member),
+        C::GrantRole(Role::Referent),
+        &ctx(ADMIN, 1),
+        Ok(vec![E::RoleGranted(RoleGranted {
+            role: Role::Referent,
+            at: t(1),
+        })]),
+    );
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ecoute_domain::{CaseId, Role, StaffId};
+use ecoute_domain::{CaseId, Role, StaffId, TokenId};
 use ecoute_store::{
     Clock, EventData, EventStore, ExpectedVersion, Metadata, SledStore, StoreConfig, StreamId,
 };
@@ -57,6 +57,14 @@ pub struct AccessRecord {
     pub staff: Option<StaffId>,
     /// Their roles at the time.
     pub roles: Vec<Role>,
+    /// The token the request came with (absent for the system, or before any
+    /// token was given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenId>,
+    /// Who issued that token: the holder themself, the administrator who enrolled
+    /// them or reset their tokens (absent: the system).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_issued_by: Option<StaffId>,
     /// What: the action (`case.read`, …) and the route.
     pub action: String,
     /// The route template, such as `GET /v1/cases/{id}/history`.

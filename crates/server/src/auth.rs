@@ -56,7 +56,19 @@ struct Member {
 #[derive(Default)]
 struct Directory {
     members: HashMap<StaffId, Member>,
-    tokens: HashMap<TokenDigest, (StaffId, TokenId)>,
+    tokens: HashMap<TokenDigest, (StaffId, TokenId, Option<StaffId>)>,
+}
+
+/// A token's holder as they stand now, which token it is, and who issued it (`None`:
+/// the system, at the first start or a local recovery).
+#[derive(Debug, Clone)]
+pub struct Holder {
+    /// The member, as they stand now.
+    pub snapshot: StaffSnapshot,
+    /// The token used.
+    pub token: TokenId,
+    /// Who issued it.
+    pub issued_by: Option<StaffId>,
 }
 
 /// Every member of staff, folded from their streams, and their tokens.
@@ -133,10 +145,18 @@ impl StaffDirectory {
             };
             match &event {
                 staff::StaffEvent::TokenIssued(t) => {
-                    tokens.insert(t.digest, (id, t.token_id));
+                    let issuer = e
+                        .metadata
+                        .actor
+                        .as_deref()
+                        .and_then(|a| a.strip_prefix("staff-"))
+                        .and_then(|u| uuid::Uuid::parse_str(u).ok())
+                        .filter(|u| !u.is_nil())
+                        .map(StaffId::from_uuid);
+                    tokens.insert(t.digest, (id, t.token_id, issuer));
                 }
                 staff::StaffEvent::TokenRevoked(t) => {
-                    tokens.retain(|_, (_, token)| *token != t.token_id);
+                    tokens.retain(|_, (_, token, _)| *token != t.token_id);
                 }
                 _ => {}
             }
@@ -147,12 +167,16 @@ impl StaffDirectory {
     }
 
     /// Who holds this token, as they stand now; `None` for an unknown or revoked one.
-    pub fn authenticate(&self, token: &str) -> Option<(StaffSnapshot, TokenId)> {
+    pub fn authenticate(&self, token: &str) -> Option<Holder> {
         let d = digest(token);
         let dir = self.read();
-        let (id, token_id) = *dir.tokens.get(&d)?;
+        let (id, token_id, issued_by) = *dir.tokens.get(&d)?;
         let snapshot = dir.members.get(&id)?.state.snapshot()?.clone();
-        Some((snapshot, token_id))
+        Some(Holder {
+            snapshot,
+            token: token_id,
+            issued_by,
+        })
     }
 
     /// A member as they stand now.

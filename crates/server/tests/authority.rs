@@ -247,3 +247,57 @@ async fn an_export_is_parsed_only_for_who_may_read_its_case_and_is_bounded() {
     let big = json!({"padding": "x".repeat(9 << 20)});
     h.post(&auditor, &path, big).await.problem(413, "too-large");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_cannot_act_as_someone_else_unseen() {
+    let h = Harness::start().await;
+    let admin = h.admin.clone();
+    let second = h.enrol(&["Administrator"], &[]).await;
+    let referent = h.enrol(&["Referent"], &["69"]).await;
+    let tokens = |who: &Member| format!("/v1/staff/{}/tokens", who.id);
+    // A working token for a member who holds one: refused, nothing appended.
+    let before = h.head().await;
+    h.post(&admin, &tokens(&referent), json!({}))
+        .await
+        .problem(403, "forbidden");
+    assert_eq!(h.head().await, before);
+    // The holder asks for their own.
+    h.post(&referent, &tokens(&referent), json!({})).await.ok();
+    // Nobody grants themself a role or an accreditation; another administrator may.
+    let roles = format!("/v1/staff/{}/roles", admin.id);
+    h.post(&admin, &roles, json!({"role": "Referent"}))
+        .await
+        .rule("GrantToSelf");
+    h.post(
+        &admin,
+        &format!("/v1/staff/{}/accreditations", admin.id),
+        json!({"centre": "69"}),
+    )
+    .await
+    .rule("GrantToSelf");
+    h.post(&second, &roles, json!({"role": "Auditor"}))
+        .await
+        .ok();
+    // A reset: once the member's tokens are revoked, an administrator issues one.
+    let held = h.get(&admin, &format!("/v1/staff/{}", referent.id)).await;
+    for t in held.ok()["tokens"].as_array().unwrap() {
+        let t = t.as_str().unwrap();
+        h.delete(&admin, &format!("{}/{t}", tokens(&referent)))
+            .await
+            .ok();
+    }
+    let reset = h.post(&admin, &tokens(&referent), json!({})).await;
+    let reset_id = reset.id("token_id");
+    let as_referent = Member {
+        id: referent.id.clone(),
+        token: reset.id("token"),
+    };
+    // What is done with it says which token, and that the administrator issued it.
+    h.get(&as_referent, "/v1/centres/69/queue").await.ok();
+    let access = h.app().access_log().store().clone();
+    let head = access.head().await.unwrap();
+    let last = &access.read_all(head - 1, 1).await.unwrap()[0];
+    let record: serde_json::Value = serde_json::from_slice(&last.payload).unwrap();
+    assert_eq!(record["token"], reset_id.as_str(), "{record}");
+    assert_eq!(record["token_issued_by"], admin.id.as_str(), "{record}");
+}

@@ -1,7 +1,7 @@
 //! Who asks: a member of staff as they stand now (or the system), and how they
 //! asked — the route, the request's id, the purpose given, the idempotency key.
 
-use ecoute_domain::{Role, StaffId, StaffSnapshot};
+use ecoute_domain::{Role, StaffId, StaffSnapshot, TokenId};
 use ecoute_engine::{Ids, Request};
 use uuid::Uuid;
 
@@ -15,6 +15,7 @@ pub struct Actor {
     request_id: Uuid,
     purpose: Option<Purpose>,
     key: Option<String>,
+    token: Option<(TokenId, Option<StaffId>)>,
 }
 
 impl Actor {
@@ -34,7 +35,20 @@ impl Actor {
             request_id,
             purpose,
             key: idempotency_key,
+            token: None,
         }
+    }
+
+    /// The same actor, having shown `token`, issued by `issued_by` (`None`: the
+    /// system).
+    pub fn with_token(mut self, token: TokenId, issued_by: Option<StaffId>) -> Self {
+        self.token = Some((token, issued_by));
+        self
+    }
+
+    /// The token the request came with, and who issued it.
+    pub fn token(&self) -> Option<(TokenId, Option<StaffId>)> {
+        self.token
     }
 
     /// The system itself with these roles (the scheduler, the retention rule, the

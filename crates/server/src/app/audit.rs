@@ -1,12 +1,13 @@
 //! Access decisions and the access log: every check, refusal and consultation is
 //! recorded here, and nowhere else.
 
-use ecoute_domain::{CaseId, StaffSnapshot};
+use ecoute_domain::CaseId;
 use uuid::Uuid;
 
 use super::{Actor, App};
 use crate::access::{self, Action};
 use crate::access_log::{AccessRecord, Outcome};
+use crate::auth::Holder;
 use crate::error::AppError;
 
 /// Why data is read or changed: a closed list, so that no free text (a name typed
@@ -91,13 +92,15 @@ impl App {
         token: Option<&str>,
         route: &str,
         request_id: Uuid,
-    ) -> Result<StaffSnapshot, AppError> {
-        if let Some((snapshot, _)) = token.and_then(|t| self.staff.authenticate(t)) {
-            return Ok(snapshot);
+    ) -> Result<Holder, AppError> {
+        if let Some(holder) = token.and_then(|t| self.staff.authenticate(t)) {
+            return Ok(holder);
         }
         self.write_access(&AccessRecord {
             staff: None,
             roles: Vec::new(),
+            token: None,
+            token_issued_by: None,
             action: "authenticate".into(),
             route: route.to_string(),
             case: None,
@@ -157,6 +160,8 @@ impl App {
         self.write_access(&AccessRecord {
             staff: (!actor.is_system()).then_some(snapshot.id),
             roles: snapshot.roles.iter().copied().collect(),
+            token: actor.token().map(|(t, _)| t),
+            token_issued_by: actor.token().and_then(|(_, by)| by),
             action: action.name().into(),
             route: actor.route().to_string(),
             case,

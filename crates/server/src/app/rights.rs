@@ -239,6 +239,8 @@ impl App {
             self.write_access(&AccessRecord {
                 staff: (!actor.is_system()).then_some(actor.id()),
                 roles: actor.snapshot().roles.iter().copied().collect(),
+                token: actor.token().map(|(t, _)| t),
+                token_issued_by: actor.token().and_then(|(_, by)| by),
                 action: "subject.erasure".into(),
                 route: actor.route().to_string(),
                 case: Some(case),

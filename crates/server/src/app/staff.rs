@@ -132,11 +132,23 @@ impl App {
             .await
     }
 
-    /// Issues a new token to a member (administrators); shown once.
+    /// Issues a new token, shown once, to its holder: a member asks for their own,
+    /// and an administrator issues one to another member only when that member holds
+    /// none (a reset, after their tokens were revoked), so that no administrator holds
+    /// a working token of someone else's unseen.
     pub async fn issue_token(&self, actor: &Actor, member: StaffId) -> Result<Enrolled, AppError> {
-        self.check(actor, Action::ManageStaff, None).await?;
-        if self.staff.state(member).is_none() {
+        if member != actor.id() {
+            self.check(actor, Action::ManageStaff, None).await?;
+        }
+        let Some((state, _)) = self.staff.state(member) else {
             return Err(AppError::NotFound("member of staff"));
+        };
+        if member != actor.id() && !state.tokens().is_empty() {
+            return Err(AppError::Forbidden(
+                "a token is issued to its holder, who asks for it; an administrator issues \
+                 one only to a member who holds none (revoke theirs first)"
+                    .into(),
+            ));
         }
         let token_id = TokenId::from_uuid(actor.ids().uuid("token"));
         let token = NewToken::draw()?;
@@ -189,6 +201,8 @@ impl App {
         self.write_access(&crate::access_log::AccessRecord {
             staff: None,
             roles: vec![Role::Administrator],
+            token: None,
+            token_issued_by: None,
             action: "staff.recovery".into(),
             route: actor.route().to_string(),
             case: None,

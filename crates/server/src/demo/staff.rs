@@ -68,7 +68,21 @@ pub(super) async fn enrol(
     let token = match answer.get("token").and_then(Value::as_str) {
         Some(t) => t.to_string(),
         None => {
-            // A replayed enrolment shows no token (only its digest was kept): issue one.
+            // A replayed enrolment shows no token (only its digest was kept). A token is
+            // issued to its holder, or by an administrator to a member who holds none:
+            // revoke the lost one, then issue a new one (a reset, as an operator would).
+            let member = api.get(admin, &format!("/v1/staff/{staff_id}")).await?;
+            for t in member["tokens"].as_array().into_iter().flatten() {
+                let t = t.as_str().unwrap_or_default();
+                api.send(
+                    reqwest::Method::DELETE,
+                    admin,
+                    &format!("/v1/staff/{staff_id}/tokens/{t}"),
+                    Some(&format!("{key}-revoke-{t}")),
+                    None,
+                )
+                .await?;
+            }
             let issued = api
                 .post(
                     admin,

@@ -222,10 +222,11 @@ impl FromRequestParts<ApiState> for Actor {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        let snapshot = state.app.authenticate(token, &route, request_id).await?;
+        let holder = state.app.authenticate(token, &route, request_id).await?;
         let purpose = purpose(&parts.headers)?;
         let key = idempotency_key(&parts.headers)?;
-        Ok(Actor::new(snapshot, route, request_id, purpose, key))
+        Ok(Actor::new(holder.snapshot, route, request_id, purpose, key)
+            .with_token(holder.token, holder.issued_by))
     }
 }
 
