@@ -1,0 +1,266 @@
+//! The server under hostile use, over real HTTP and raw TCP (127.0.0.1 only):
+//! slow clients, connection floods, oversized headers, odd methods. Every limit
+//! holds and every refusal is a problem document. Every loop is bounded in count
+//! and in time.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// An answer read off a raw connection.
+#[derive(Debug)]
+struct Raw {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+}
+
+fn addr(h: &Harness) -> SocketAddr {
+    h.server.as_ref().expect("running").addr()
+}
+
+async fn connect(h: &Harness) -> TcpStream {
+    let a = addr(h);
+    assert!(a.ip().is_loopback(), "tests only talk to 127.0.0.1");
+    TcpStream::connect(a).await.expect("connect")
+}
+
+/// Sends `bytes` and reads until the server closes (at most 10 s).
+async fn raw(h: &Harness, bytes: &[u8]) -> Raw {
+    let mut s = connect(h).await;
+    // The server may answer and close before it has read everything.
+    let _ = s.write_all(bytes).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Raw {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+/// Waits until the server closes `s` (EOF or reset), reading what it sends; the
+/// time it took, or `None` after `limit`.
+async fn closed_within(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    for _ in 0..1000 {
+        let left = limit.checked_sub(start.elapsed())?;
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(start.elapsed()),
+            Ok(Ok(_)) => {}
+        }
+    }
+    None
+}
+
+fn is_problem(r: &Raw, status: u16, kind: &str) {
+    assert_eq!(r.status, status, "{}\n{}", r.head, r.body);
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/problem+json"),
+        "{}",
+        r.head
+    );
+    let doc: serde_json::Value = serde_json::from_str(&r.body).expect("a JSON problem");
+    assert_eq!(
+        doc["type"],
+        format!("urn:ecoute:problem:{kind}"),
+        "{}",
+        r.body
+    );
+    assert_eq!(doc["status"], status);
+}
+
+// 1. Slow clients and connection exhaustion.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_slow_to_send_its_headers_is_dropped() {
+    let h = Harness::start_with(|c| c.http.header_read_timeout = Duration::from_secs(1)).await;
+    let mut s = connect(&h).await;
+    let start = Instant::now();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut dropped = false;
+    // One byte every 100 ms, for at most 5 s.
+    for byte in request.iter().take(50) {
+        if s.write_all(&[*byte]).await.is_err() {
+            dropped = true;
+            break;
+        }
+        if closed_within(&mut s, Duration::from_millis(100))
+            .await
+            .is_some()
+        {
+            dropped = true;
+            break;
+        }
+    }
+    assert!(dropped, "still connected after {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_on_which_nothing_moves_is_closed() {
+    let h = Harness::start_with(|c| c.http.idle_timeout = Duration::from_secs(1)).await;
+    let mut s = connect(&h).await;
+    // A request whose body never comes (authenticated, so the handler waits for it).
+    let head = format!(
+        "POST /v1/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+        h.admin.token
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let closed = closed_within(&mut s, Duration::from_secs(5)).await;
+    assert!(
+        closed.is_some_and(|t| t < Duration::from_secs(3)),
+        "{closed:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_do_not_stop_a_normal_request() {
+    let h = Harness::start().await;
+    let mut idle = Vec::new();
+    for i in 0..500 {
+        let mut s = connect(&h).await;
+        if i % 2 == 0 {
+            // Half of them start a request and stop.
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHo").await;
+        }
+        idle.push(s);
+    }
+    let start = Instant::now();
+    let r = tokio::time::timeout(
+        Duration::from_secs(2),
+        reqwest::Client::new()
+            .get(format!("{}/healthz", h.base))
+            .send(),
+    )
+    .await
+    .expect("answered within 2 s")
+    .expect("answered");
+    assert_eq!(r.status(), 200);
+    assert!(start.elapsed() < Duration::from_secs(2));
+    drop(idle);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_wait_for_a_free_one() {
+    let h = Harness::start_with(|c| c.http.max_connections = 2).await;
+    let a = connect(&h).await;
+    let _b = connect(&h).await;
+    let client = || {
+        reqwest::Client::builder()
+            .timeout(Duration::from_millis(500))
+            .build()
+            .unwrap()
+    };
+    let url = format!("{}/healthz", h.base);
+    assert!(
+        client().get(&url).send().await.is_err(),
+        "a third connection is not served while two are open"
+    );
+    drop(a);
+    let mut answered = false;
+    for _ in 0..20 {
+        if let Ok(r) = client().get(&url).send().await {
+            assert_eq!(r.status(), 200);
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "served once a connection closed");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_over_the_in_flight_cap_get_503() {
+    let h = Harness::start_with(|c| c.http.max_in_flight = 1).await;
+    // A request in flight: its body never ends.
+    let mut s = connect(&h).await;
+    let head = format!(
+        "POST /v1/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 19\r\n\r\n{{\"door\":",
+        h.admin.token
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let url = format!("{}/healthz", h.base);
+    let mut refused = None;
+    for _ in 0..50 {
+        let a = h
+            .send(reqwest::Method::GET, None, "/healthz", None, &[])
+            .await;
+        if a.status == 503 {
+            refused = Some(a);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("a second request in flight is refused");
+    refused.problem(503, "overloaded");
+    // Once the first request is done, the next is served.
+    s.write_all(b"\"platform\"}").await.unwrap();
+    let mut first = [0u8; 12];
+    s.read_exact(&mut first).await.unwrap();
+    let r = reqwest::get(&url).await.unwrap();
+    assert_eq!(r.status(), 200);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_bounded_while_a_slow_client_is_connected() {
+    let h = Harness::start_with(|c| {
+        c.http.header_read_timeout = Duration::from_secs(60);
+        c.http.shutdown_grace = Duration::from_secs(1);
+    })
+    .await;
+    let mut s = connect(&h).await;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+        .await
+        .unwrap();
+    // Let the server read what was sent.
+    let _ = h
+        .send(reqwest::Method::GET, None, "/healthz", None, &[])
+        .await;
+    let start = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), h.stop())
+        .await
+        .expect("shutdown completes within its bound");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(closed_within(&mut s, Duration::from_secs(1))
+        .await
+        .is_some());
+}
