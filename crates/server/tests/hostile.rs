@@ -310,3 +310,96 @@ async fn oversized_headers_are_refused_with_431() {
     assert_eq!(r.status, 200, "{}", r.head);
     h.stop().await;
 }
+
+// 3. Every 4xx and 5xx is a problem document.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_below_the_handlers_is_a_problem_document() {
+    let h = Harness::start_with(|c| c.http.timeout = Duration::from_secs(1)).await;
+    let token = h.admin.token.clone();
+    let auth = format!("Authorization: Bearer {token}\r\n");
+    let long_id = "a".repeat(20 * 1024);
+    let huge_id = "a".repeat(100 * 1024);
+    let many: String = (0..1000).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let big_body = format!("{{\"door\":\"{}\"}}", "x".repeat(100 * 1024));
+    let check = |status: u16, kind: &'static str| (status, kind);
+    let cases: Vec<(&str, String, (u16, &str))> = vec![
+        (
+            "a 20 KB path id",
+            format!("GET /v1/cases/{long_id} HTTP/1.1\r\nHost: x\r\n{auth}\r\n"),
+            check(414, "uri-too-long"),
+        ),
+        (
+            "1,000 headers",
+            format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}\r\n"),
+            check(431, "headers-too-large"),
+        ),
+        (
+            "an Idempotency-Key with a tab (the one control byte hyper lets through)",
+            format!("POST /v1/calls HTTP/1.1\r\nHost: x\r\n{auth}Idempotency-Key: a\tb\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"),
+            check(400, "bad-input"),
+        ),
+        (
+            "a path that is not UTF-8",
+            format!("GET /v1/cases/%FF HTTP/1.1\r\nHost: x\r\n{auth}\r\n"),
+            check(400, "bad-input"),
+        ),
+        (
+            "PUT on a POST route",
+            format!("PUT /v1/calls HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 0\r\n\r\n"),
+            check(405, "method-not-allowed"),
+        ),
+        (
+            "a body over the limit",
+            format!("POST /v1/calls HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{big_body}", big_body.len()),
+            check(413, "too-large"),
+        ),
+        (
+            "a request over its time",
+            format!("POST /v1/calls HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"),
+            check(503, "timeout"),
+        ),
+        (
+            "an unknown route",
+            "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
+            check(404, "not-found"),
+        ),
+    ];
+    for (what, request, (status, kind)) in cases {
+        // Closed by the client's half of the test after the answer: one request per
+        // connection.
+        let request = request.replacen("\r\n", "\r\nConnection: close\r\n", 1);
+        let r = raw(&h, request.as_bytes()).await;
+        assert_eq!(r.status, status, "{what}: {}\n{}", r.head, r.body);
+        assert!(r.body.starts_with('{'), "{what}: {}", r.head);
+        is_problem(&r, status, kind);
+        if status == 405 {
+            assert_eq!(r.header("allow").as_deref(), Some("POST"), "{what}");
+        }
+    }
+    // What hyper answers itself, before any of our code runs: a status with no
+    // body, and the connection closed (docs/operations.md lists them).
+    for (what, request, status) in [
+        ("a malformed request line", "GET\r\n\r\n".to_string(), 400),
+        (
+            "Content-Length: -1",
+            "POST /v1/calls HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n".to_string(),
+            400,
+        ),
+        (
+            "a header value with any other control byte",
+            format!("POST /v1/calls HTTP/1.1\r\nHost: x\r\n{auth}Idempotency-Key: a\x01b\r\n\r\n"),
+            400,
+        ),
+        (
+            "a 100 KB path id (over the http crate's 65,534 bytes for a URI)",
+            format!("GET /v1/cases/{huge_id} HTTP/1.1\r\nHost: x\r\n\r\n"),
+            414,
+        ),
+    ] {
+        let r = raw(&h, request.as_bytes()).await;
+        assert_eq!(r.status, status, "{what}: {}", r.head);
+        assert_eq!(r.body, "", "{what}");
+    }
+    h.stop().await;
+}

@@ -105,8 +105,13 @@ pub fn router(state: ApiState, config: &HttpConfig) -> Router {
         .merge(exports::routes())
         .merge(ops::routes())
         .fallback(|| async { AppError::NotFound("route") })
+        // axum adds the `Allow` header to this answer.
         .method_not_allowed_fallback(|| async {
-            AppError::bad("method", "this route does not take this method")
+            problem(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this route does not take this method",
+            )
         })
         .layer(CatchPanicLayer::custom(panic_to_problem))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body))
@@ -114,6 +119,7 @@ pub fn router(state: ApiState, config: &HttpConfig) -> Router {
             limits::Limits::new(config),
             limits::limit,
         ))
+        .layer(middleware::from_fn(limits::problems_only))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -189,6 +195,9 @@ fn rule_name(e: &DomainError) -> String {
         .to_string()
 }
 
+/// The media type of every error answer.
+pub(crate) const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
 /// A problem document (RFC 9457) with this status, `type` slug and detail.
 pub(crate) fn problem(status: StatusCode, slug: &str, detail: &str) -> Response {
     let document = Problem {
@@ -206,7 +215,7 @@ fn problem_response(status: StatusCode, document: &Problem) -> Response {
     let mut response = (status, axum::Json(document)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
+        HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
     );
     response
 }
