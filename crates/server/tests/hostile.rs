@@ -403,3 +403,35 @@ async fn every_error_below_the_handlers_is_a_problem_document() {
     }
     h.stop().await;
 }
+
+// 4. Metrics labels come from a closed set.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_methods_make_no_new_metrics_label() {
+    let h = Harness::start().await;
+    for method in ["FOO", "BARBAZ", "X-MADE-UP", "get"] {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        for path in ["/healthz", "/v1/calls", "/nowhere"] {
+            let _ = h.send(m.clone(), None, path, None, &[]).await;
+        }
+    }
+    let text = reqwest::get(format!("{}/metrics", h.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let methods: std::collections::BTreeSet<&str> = text
+        .match_indices("method=\"")
+        .filter_map(|(i, m)| text[i + m.len()..].split('"').next())
+        .collect();
+    let allowed = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "OTHER",
+    ];
+    assert!(
+        methods.iter().all(|m| allowed.contains(m)),
+        "labels: {methods:?}"
+    );
+    assert!(methods.contains("OTHER"), "labels: {methods:?}");
+    h.stop().await;
+}

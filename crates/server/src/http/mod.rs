@@ -128,7 +128,7 @@ pub fn router(state: ApiState, config: &HttpConfig) -> Router {
 /// route template, never the path).
 async fn observe(State(state): State<ApiState>, request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = request.method().to_string();
+    let method = request.method().clone();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -140,7 +140,8 @@ async fn observe(State(state): State<ApiState>, request: Request, next: Next) ->
         .app
         .metrics()
         .request(&method, &route, status, seconds);
-    tracing::info!(%method, %route, status, ms = seconds * 1000.0, "request");
+    let method = crate::metrics::method_label(&method);
+    tracing::info!(method, %route, status, ms = seconds * 1000.0, "request");
     response
 }
 
