@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use super::HttpConfig;
 
 /// How much more than the configured header limits hyper's parser accepts before it
-/// answers a bare 431 itself: below that, the request reaches [`super::limits`],
+/// answers a bare 431 itself: below that, the request reaches `limits.rs`,
 /// which answers a problem document.
 pub(crate) const PARSER_HEADROOM: usize = 16;
 
