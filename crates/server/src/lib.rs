@@ -84,13 +84,14 @@ impl Server {
             .map_err(|e| AppError::fault("no address to listen on", e))?;
         let router = http::router(state.clone(), &config.http);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(http::listen::serve(
+            listener,
+            router,
+            config.http.clone(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
         let mut background = Vec::new();
         let ready_state = state.clone();
         background.push(tokio::spawn(async move {
@@ -179,7 +180,8 @@ impl Server {
         self.first_admin.as_ref()
     }
 
-    /// Stops accepting, lets the requests in flight finish, then stops the
+    /// Stops accepting, lets the requests in flight finish (dropping the
+    /// connections still open after `HttpConfig::shutdown_grace`), then stops the
     /// projections and flushes and closes the stores.
     pub async fn shutdown(mut self) -> Result<(), AppError> {
         http::set_ready(&self.state, false);

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 mod client;
 
@@ -90,6 +91,28 @@ struct ServeArgs {
     /// Longest time a request may take, in seconds.
     #[arg(long, env = "ECOUTE_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
+    /// Longest time to receive a request's line and headers, in seconds (also how
+    /// long a keep-alive connection waits for its next request).
+    #[arg(long, env = "ECOUTE_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Seconds without a byte either way after which a connection is closed.
+    #[arg(long, env = "ECOUTE_IDLE_TIMEOUT", default_value_t = 60)]
+    idle_timeout: u64,
+    /// Most connections open at once; more wait in the kernel's backlog.
+    #[arg(long, env = "ECOUTE_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Most requests in flight at once; more are answered 503.
+    #[arg(long, env = "ECOUTE_MAX_IN_FLIGHT", default_value_t = 256)]
+    max_in_flight: usize,
+    /// Seconds to wait, when stopping, for open connections; then they are dropped.
+    #[arg(long, env = "ECOUTE_SHUTDOWN_GRACE", default_value_t = 10)]
+    shutdown_grace: u64,
+    /// Largest request line and headers together, in bytes; more is answered 431.
+    #[arg(long, env = "ECOUTE_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    max_header_bytes: usize,
+    /// Most header fields in a request; more is answered 431.
+    #[arg(long, env = "ECOUTE_MAX_HEADERS", default_value_t = 100)]
+    max_headers: usize,
     /// sled's page cache for the event log, in MiB (sled's own accounting: the
     /// memory it takes is larger).
     #[arg(long, env = "ECOUTE_CACHE_MIB", default_value_t = 8)]
@@ -311,7 +334,14 @@ async fn start(data_dir: &Path, args: &ServeArgs, master: MasterKey) -> Result<S
         addr: args.addr,
         http: HttpConfig {
             max_body: args.max_body,
-            timeout: std::time::Duration::from_secs(args.request_timeout),
+            timeout: Duration::from_secs(args.request_timeout),
+            header_read_timeout: Duration::from_secs(args.header_read_timeout),
+            idle_timeout: Duration::from_secs(args.idle_timeout),
+            max_connections: args.max_connections,
+            max_in_flight: args.max_in_flight,
+            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+            max_header_bytes: args.max_header_bytes,
+            max_headers: args.max_headers,
         },
     };
     let server = Server::start(config)

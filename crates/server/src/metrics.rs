@@ -1,7 +1,7 @@
 //! Counters for `/metrics`, in the Prometheus text format (OpenMetrics).
 //!
 //! Labels carry route templates (`/v1/cases/{id}`), never a real id or any
-//! personal value.
+//! personal value, and come from closed sets: no label is built from client input.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -135,8 +135,9 @@ impl Metrics {
         }
     }
 
-    /// One answered request.
-    pub fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// One answered request; `route` is a route template or `unmatched`.
+    pub fn request(&self, method: &axum::http::Method, route: &str, status: u16, seconds: f64) {
+        let method = method_label(method);
         self.requests
             .get_or_create(&RequestLabels {
                 method: method.to_owned(),
@@ -188,5 +189,42 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// The name of a request's method among a closed set: a made-up method is `OTHER`,
+/// so a client cannot create a series (or a log field) of its own.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::method_label;
+    use axum::http::Method;
+
+    #[test]
+    fn methods_are_named_from_a_closed_set() {
+        let check = |method: &str, expected: &str| {
+            let m = Method::from_bytes(method.as_bytes()).unwrap();
+            assert_eq!(method_label(&m), expected, "{method}");
+        };
+        check("GET", "GET");
+        check("DELETE", "DELETE");
+        check("OPTIONS", "OPTIONS");
+        check("get", "OTHER");
+        check("TRACE", "OTHER");
+        check("CONNECT", "OTHER");
+        check("X-MADE-UP", "OTHER");
     }
 }

@@ -14,7 +14,9 @@ pub const PROBLEM_BASE: &str = "urn:ecoute:problem:";
 pub struct Problem {
     /// Stable per kind of error: `urn:ecoute:problem:bad-input`, `…:unauthenticated`,
     /// `…:forbidden`, `…:not-found`, `…:conflict`, `…:gone`, `…:too-large`,
-    /// `…:rule-refused`, `…:idempotency-key-reused`, `…:not-ready`, `…:internal`.
+    /// `…:rule-refused`, `…:idempotency-key-reused`, `…:not-ready`, `…:internal`,
+    /// `…:method-not-allowed`, `…:uri-too-long`, `…:headers-too-large`,
+    /// `…:overloaded`, `…:timeout`, `…:bad-request`.
     pub r#type: String,
     /// The HTTP reason phrase.
     pub title: String,

@@ -20,7 +20,6 @@ use ecoute_domain::DomainError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 use uuid::Uuid;
 
 use crate::app::{Actor, App, Purpose};
@@ -32,6 +31,8 @@ mod case_views;
 mod cases;
 mod dto;
 mod exports;
+mod limits;
+pub(crate) mod listen;
 pub mod openapi;
 mod ops;
 mod queries;
@@ -40,13 +41,30 @@ mod subjects;
 
 pub use dto::*;
 
-/// Limits of the HTTP layer.
+/// Limits of the HTTP layer (docs/operations.md, "Limits and timeouts").
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// Largest request body, in bytes.
     pub max_body: usize,
-    /// Longest time a request may take.
+    /// Longest time a request may take, from its headers to its answer.
     pub timeout: Duration,
+    /// Longest time to receive a request's line and headers, counted from when the
+    /// server starts waiting for them (so it also bounds a keep-alive connection's
+    /// wait for its next request).
+    pub header_read_timeout: Duration,
+    /// A connection on which no byte moves either way for this long is closed.
+    pub idle_timeout: Duration,
+    /// Most connections open at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Most requests in flight at once; more are answered 503 at once.
+    pub max_in_flight: usize,
+    /// Longest wait, when stopping, for open connections to finish; then they are
+    /// dropped.
+    pub shutdown_grace: Duration,
+    /// Largest request line and headers together, in bytes.
+    pub max_header_bytes: usize,
+    /// Most header fields in a request.
+    pub max_headers: usize,
 }
 
 impl Default for HttpConfig {
@@ -54,6 +72,13 @@ impl Default for HttpConfig {
         HttpConfig {
             max_body: 64 * 1024,
             timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            max_in_flight: 256,
+            shutdown_grace: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
         }
     }
 }
@@ -80,16 +105,22 @@ pub fn router(state: ApiState, config: &HttpConfig) -> Router {
         .merge(exports::routes())
         .merge(ops::routes())
         .fallback(|| async { AppError::NotFound("route") })
+        // axum adds the `Allow` header to this answer.
         .method_not_allowed_fallback(|| async {
-            AppError::bad("method", "this route does not take this method")
+            problem(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this route does not take this method",
+            )
         })
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(CatchPanicLayer::custom(panic_to_problem))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            config.timeout,
+        .layer(middleware::from_fn_with_state(
+            limits::Limits::new(config),
+            limits::limit,
         ))
+        .layer(middleware::from_fn(limits::problems_only))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
@@ -97,7 +128,7 @@ pub fn router(state: ApiState, config: &HttpConfig) -> Router {
 /// route template, never the path).
 async fn observe(State(state): State<ApiState>, request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = request.method().to_string();
+    let method = request.method().clone();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -109,7 +140,8 @@ async fn observe(State(state): State<ApiState>, request: Request, next: Next) ->
         .app
         .metrics()
         .request(&method, &route, status, seconds);
-    tracing::info!(%method, %route, status, ms = seconds * 1000.0, "request");
+    let method = crate::metrics::method_label(&method);
+    tracing::info!(method, %route, status, ms = seconds * 1000.0, "request");
     response
 }
 
@@ -164,6 +196,31 @@ fn rule_name(e: &DomainError) -> String {
         .to_string()
 }
 
+/// The media type of every error answer.
+pub(crate) const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// A problem document (RFC 9457) with this status, `type` slug and detail.
+pub(crate) fn problem(status: StatusCode, slug: &str, detail: &str) -> Response {
+    let document = Problem {
+        r#type: format!("{PROBLEM_BASE}{slug}"),
+        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        status: status.as_u16(),
+        detail: detail.to_string(),
+        field: None,
+        rule: None,
+    };
+    problem_response(status, &document)
+}
+
+fn problem_response(status: StatusCode, document: &Problem) -> Response {
+    let mut response = (status, axum::Json(document)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+    );
+    response
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -184,11 +241,7 @@ impl IntoResponse for AppError {
             field,
             rule,
         };
-        let mut response = (status, axum::Json(problem)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        let mut response = problem_response(status, &problem);
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
