@@ -101,6 +101,7 @@ impl Running {
                     app: AppConfig::new(data_dir, master_key.clone()),
                     addr: "127.0.0.1:0".parse()?,
                     http: HttpConfig::default(),
+                    ops_addr: None,
                 };
                 let server = Server::start(config)
                     .await

@@ -16,6 +16,7 @@ async fn call_takers_requests_are_accepted_and_some_calls_become_cases() {
         app: AppConfig::new(dir.path(), MasterKey::generate().expect("a key")),
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         http: HttpConfig::default(),
+        ops_addr: None,
     })
     .await
     .expect("the server starts");

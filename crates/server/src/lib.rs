@@ -52,6 +52,10 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     /// Request limits.
     pub http: HttpConfig,
+    /// Where to serve the metrics and the readiness details (`/metrics`,
+    /// `/readyz` with its reason); `None`: not served. Keep it on a loopback or
+    /// internal address, apart from the API's.
+    pub ops_addr: Option<SocketAddr>,
 }
 
 /// A running server.
@@ -62,6 +66,11 @@ pub struct Server {
     first_admin: Option<(ecoute_domain::StaffId, String)>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    ops: Option<(
+        SocketAddr,
+        oneshot::Sender<()>,
+        JoinHandle<std::io::Result<()>>,
+    )>,
     background: Vec<JoinHandle<()>>,
     scheduler_passes: tokio::sync::watch::Receiver<u64>,
 }
@@ -93,6 +102,26 @@ impl Server {
             },
         ));
         let mut background = Vec::new();
+        let mut ops = None;
+        if let Some(ops_at) = config.ops_addr {
+            let listener = tokio::net::TcpListener::bind(ops_at)
+                .await
+                .map_err(|e| AppError::fault(format!("cannot listen on {ops_at}"), e))?;
+            let bound = listener
+                .local_addr()
+                .map_err(|e| AppError::fault("no address to listen on", e))?;
+            let (ops_stop, ops_stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(http::listen::serve(
+                listener,
+                http::ops_router(state.clone(), &config.http),
+                config.http.clone(),
+                async {
+                    let _ = ops_stopped.await;
+                },
+            ));
+            tracing::info!(addr = %bound, "operations listening");
+            ops = Some((bound, ops_stop, task));
+        }
         let ready_state = state.clone();
         background.push(tokio::spawn(async move {
             // A long history may take more than one wait to catch up.
@@ -153,6 +182,7 @@ impl Server {
             first_admin,
             stop: Some(stop),
             task,
+            ops,
             background,
             scheduler_passes,
         })
@@ -167,6 +197,11 @@ impl Server {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The operations address, if one was asked for.
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops.as_ref().map(|(a, _, _)| *a)
     }
 
     /// The engine.
@@ -190,6 +225,10 @@ impl Server {
         }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some((_, stop, task)) = self.ops.take() {
+            let _ = stop.send(());
+            let _ = task.await;
         }
         (&mut self.task)
             .await

@@ -82,6 +82,10 @@ struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "ECOUTE_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
+    /// Where to serve `/metrics` and `/readyz` with its reason (a loopback or
+    /// internal address, apart from the API's); unset: not served.
+    #[arg(long, env = "ECOUTE_OPS_ADDR")]
+    ops_addr: Option<SocketAddr>,
     /// Logs as JSON lines instead of readable text.
     #[arg(long, env = "ECOUTE_LOG_JSON")]
     log_json: bool,
@@ -343,6 +347,7 @@ async fn start(data_dir: &Path, args: &ServeArgs, master: MasterKey) -> Result<S
             max_header_bytes: args.max_header_bytes,
             max_headers: args.max_headers,
         },
+        ops_addr: args.ops_addr,
     };
     let server = Server::start(config)
         .await

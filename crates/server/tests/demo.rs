@@ -35,6 +35,7 @@ async fn the_demo_set_loads_through_the_api_and_shows_in_the_read_models() {
         app: AppConfig::new(dir.path(), MasterKey::generate().unwrap()),
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         http: HttpConfig::default(),
+        ops_addr: None,
     })
     .await
     .expect("the server starts");
@@ -142,6 +143,7 @@ async fn the_demo_set_loads_through_the_api_and_shows_in_the_read_models() {
         app: AppConfig::new(dir.path(), MasterKey::generate().unwrap()),
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         http: HttpConfig::default(),
+        ops_addr: None,
     })
     .await
     .expect("the server starts");

@@ -408,14 +408,20 @@ async fn every_error_below_the_handlers_is_a_problem_document() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn made_up_methods_make_no_new_metrics_label() {
-    let h = Harness::start().await;
+    let h = Harness::start_with(|c| c.ops_addr = Some("127.0.0.1:0".parse().unwrap())).await;
+    let ops = h
+        .server
+        .as_ref()
+        .unwrap()
+        .ops_addr()
+        .expect("an ops address");
     for method in ["FOO", "BARBAZ", "X-MADE-UP", "get"] {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         for path in ["/healthz", "/v1/calls", "/nowhere"] {
             let _ = h.send(m.clone(), None, path, None, &[]).await;
         }
     }
-    let text = reqwest::get(format!("{}/metrics", h.base))
+    let text = reqwest::get(format!("http://{ops}/metrics"))
         .await
         .unwrap()
         .text()

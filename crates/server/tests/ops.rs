@@ -10,9 +10,17 @@ use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_metrics_and_openapi() {
-    let h = Harness::start().await;
+    let h = Harness::start_with(|c| c.ops_addr = Some("127.0.0.1:0".parse().unwrap())).await;
     let http = &h.http;
     let get = |p: &str| http.get(format!("{}{p}", h.base)).send();
+    let ops = format!(
+        "http://{}",
+        h.server
+            .as_ref()
+            .unwrap()
+            .ops_addr()
+            .expect("an ops address")
+    );
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while get("/readyz").await.unwrap().status() != 200 {
@@ -21,9 +29,16 @@ async fn health_readiness_metrics_and_openapi() {
     }
     let listener = h.enrol(&["PlatformListener"], &[]).await;
     let case = transferred_case(&h, &listener, "69").await;
-    h.get(&listener, &format!("/v1/cases/{case}")).await.ok();
+    let read = h.get(&listener, &format!("/v1/cases/{case}")).await;
+    read.ok();
+    // No cache on the way keeps an answer.
+    assert_eq!(read.headers["cache-control"], "no-store");
 
-    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    // The metrics are on the operations address only.
+    assert_eq!(get("/metrics").await.unwrap().status(), 404);
+    let ops_get = |p: &str| http.get(format!("{ops}{p}")).send();
+    assert_eq!(ops_get("/readyz").await.unwrap().status(), 200);
+    let metrics = ops_get("/metrics").await.unwrap().text().await.unwrap();
     for needle in [
         "ecoute_http_requests_total{",
         "route=\"/v1/cases/{id}\"",

@@ -121,7 +121,31 @@ pub fn router(state: ApiState, config: &HttpConfig) -> Router {
         ))
         .layer(middleware::from_fn(limits::problems_only))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::map_response(no_store))
         .with_state(state)
+}
+
+/// The operations address's routes (metrics, readiness details), with the same
+/// limits as the API.
+pub fn ops_router(state: ApiState, config: &HttpConfig) -> Router {
+    ops::ops_routes()
+        .fallback(|| async { AppError::NotFound("route") })
+        .layer(CatchPanicLayer::custom(panic_to_problem))
+        .layer(middleware::from_fn_with_state(
+            limits::Limits::new(config),
+            limits::limit,
+        ))
+        .layer(middleware::from_fn(limits::problems_only))
+        .with_state(state)
+}
+
+/// No answer is kept by a cache on the way or in a browser: most hold case or
+/// personal data, and the others cost nothing to ask again.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Counts and times every request, and logs it without any personal value (the

@@ -1,4 +1,6 @@
-//! Operations: liveness, readiness, metrics and the OpenAPI document.
+//! Operations: liveness, readiness and the OpenAPI document on the API's address;
+//! the metrics and the readiness details on the operations address (`--ops-addr`),
+//! which operators keep off the network the API is reached from.
 
 use std::sync::atomic::Ordering;
 
@@ -10,12 +12,22 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+/// What the API's address serves for operations: liveness, readiness without its
+/// reason, the OpenAPI document.
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
+}
+
+/// What the operations address serves: liveness, readiness with its reason, the
+/// metrics.
+pub fn ops_routes() -> Router<ApiState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz_details))
+        .route("/metrics", get(metrics))
 }
 
 /// The process is up and answering.
@@ -23,8 +35,17 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// The engine is open, writable, and the projections run; 503 with the reason otherwise.
+/// The engine is open, writable, and the projections run; 503 otherwise, with the
+/// reason only on the operations address (`/readyz` there).
 async fn readyz(State(state): State<ApiState>) -> Result<&'static str, AppError> {
+    readyz_details(State(state))
+        .await
+        .map_err(|_| AppError::NotReady("the server cannot serve yet or any more".into()))
+}
+
+/// As `/readyz`, with the reason: starting, stopping, the store read-only, a
+/// projection stopped at a position.
+async fn readyz_details(State(state): State<ApiState>) -> Result<&'static str, AppError> {
     if !state.ready.load(Ordering::SeqCst) {
         return Err(AppError::NotReady("starting or stopping".into()));
     }

@@ -84,6 +84,7 @@ pub fn config(dir: &std::path::Path, master: MasterKey) -> ServeConfig {
         app: AppConfig::new(dir, master),
         addr: "127.0.0.1:0".parse().unwrap(),
         http: HttpConfig::default(),
+        ops_addr: None,
     }
 }
 
