@@ -25,7 +25,7 @@ use crate::error::AppError;
 pub const ACCESS_EVENT_TYPE: &str = "AccessRecorded";
 
 /// How an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The data was shown.
@@ -77,8 +77,14 @@ pub struct AccessRecord {
     pub purpose: String,
     /// When.
     pub at: DateTime<Utc>,
-    /// The request's id, as in the server's logs.
+    /// The request's id, as in the server's logs (the first one, for a record
+    /// that stands for several attempts).
     pub request_id: Uuid,
+    /// How many attempts this record stands for: refusals that name nothing real
+    /// (no valid token, a case that does not exist) are counted over a window and
+    /// written once per source and route (absent: one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u64>,
 }
 
 /// The access log's store.

@@ -162,6 +162,20 @@ impl Server {
                 }
             }));
         }
+        {
+            // Refused attempts on nothing real, written once per source a window.
+            let app = app.clone();
+            background.push(tokio::spawn(async move {
+                let mut every = tokio::time::interval(app.attempts_window());
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    if let Err(e) = app.flush_attempts().await {
+                        tracing::error!(error = %e.chain(), "refused attempts could not be recorded");
+                    }
+                }
+            }));
+        }
         if app.retention().is_some() {
             let app = app.clone();
             background.push(tokio::spawn(async move {

@@ -301,3 +301,53 @@ async fn administrators_cannot_act_as_someone_else_unseen() {
     assert_eq!(record["token"], reset_id.as_str(), "{record}");
     assert_eq!(record["token_issued_by"], admin.id.as_str(), "{record}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_attempts_on_nothing_real_are_recorded_but_bounded() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let access = h.app().access_log().store().clone();
+    let before = access.head().await.unwrap();
+    // 200 requests without a valid token, 50 case ids that do not exist.
+    for _ in 0..200 {
+        h.send(
+            reqwest::Method::GET,
+            Some("not-a-token"),
+            "/v1/statistics",
+            None,
+            &[],
+        )
+        .await
+        .problem(401, "unauthenticated");
+    }
+    for _ in 0..50 {
+        h.get(&listener, &format!("/v1/cases/{}", uuid::Uuid::new_v4()))
+            .await
+            .problem(404, "not-found");
+    }
+    assert_eq!(
+        access.head().await.unwrap(),
+        before,
+        "counted, not yet written"
+    );
+    assert_eq!(h.app().flush_attempts().await.unwrap(), 2);
+    let head = access.head().await.unwrap();
+    assert_eq!(head, before + 2, "one record per source and route");
+    let records = access.read_all(before, 2).await.unwrap();
+    let counts: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.payload).unwrap()["attempts"].clone()
+        })
+        .collect();
+    assert!(
+        counts.contains(&json!(200)) && counts.contains(&json!(50)),
+        "{counts:?}"
+    );
+    assert!(
+        records
+            .iter()
+            .all(|r| r.stream_id.as_str() == "access-other"),
+        "no stream per case id asked"
+    );
+}

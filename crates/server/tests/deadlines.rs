@@ -40,15 +40,8 @@ async fn an_unassigned_case_is_flagged_overdue_once_and_cleared_when_kept() {
     assert_eq!(queue.body["awaiting_referent"][0]["overdue"], true);
     let summary = h.get(&volunteer, &format!("/v1/cases/{case}")).await;
     assert_eq!(summary.ok()["overdue"], json!(["referent"]));
-    let metrics = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The figures `/metrics` serves on the operations address.
+    let metrics = h.app().metrics_text().await.unwrap();
     assert!(metrics.contains("ecoute_deadlines_overdue 1"), "{metrics}");
     assert!(metrics.contains("ecoute_deadlines_fired 1"), "{metrics}");
 

@@ -96,7 +96,8 @@ impl App {
         if let Some(holder) = token.and_then(|t| self.staff.authenticate(t)) {
             return Ok(holder);
         }
-        self.write_access(&AccessRecord {
+        // Counted, and written once per route a window (see `attempts.rs`).
+        self.attempts.note(AccessRecord {
             staff: None,
             roles: Vec::new(),
             token: None,
@@ -108,8 +109,8 @@ impl App {
             purpose: String::new(),
             at: self.now(),
             request_id,
-        })
-        .await?;
+            attempts: None,
+        });
         Err(AppError::Unauthenticated)
     }
 
@@ -156,8 +157,37 @@ impl App {
         case: Option<CaseId>,
         outcome: Outcome,
     ) -> Result<(), AppError> {
+        self.write_access(&self.access_record(actor, action, case, outcome))
+            .await
+    }
+
+    /// Counts an attempt on something that does not exist (a case, a call): written
+    /// once per member, route and window (see `attempts.rs`).
+    pub(crate) fn note_attempt(&self, actor: &Actor, action: Action) {
+        self.attempts
+            .note(self.access_record(actor, action, None, Outcome::NotFound));
+    }
+
+    /// Writes the attempts counted since the last call, one record per source and
+    /// route; returns how many records. Called every `AppConfig::attempts_window`
+    /// and at close.
+    pub async fn flush_attempts(&self) -> Result<usize, AppError> {
+        let records = self.attempts.take();
+        for r in &records {
+            self.write_access(r).await?;
+        }
+        Ok(records.len())
+    }
+
+    fn access_record(
+        &self,
+        actor: &Actor,
+        action: Action,
+        case: Option<CaseId>,
+        outcome: Outcome,
+    ) -> AccessRecord {
         let snapshot = actor.snapshot();
-        self.write_access(&AccessRecord {
+        AccessRecord {
             staff: (!actor.is_system()).then_some(snapshot.id),
             roles: snapshot.roles.iter().copied().collect(),
             token: actor.token().map(|(t, _)| t),
@@ -173,12 +203,14 @@ impl App {
                 .to_string(),
             at: self.now(),
             request_id: actor.request_id(),
-        })
-        .await
+            attempts: None,
+        }
     }
 
     /// Records the outcome of a command that answered "not found": the call or case
-    /// does not exist, or the actor may not see it (the same answer either way).
+    /// does not exist, or the actor may not see it (the same answer either way). An
+    /// existing case the actor may not see is recorded under it, at once; anything
+    /// else is counted (`note_attempt`).
     pub(crate) async fn record_not_found<T>(
         &self,
         actor: &Actor,
@@ -187,7 +219,15 @@ impl App {
         result: Result<T, AppError>,
     ) -> Result<T, AppError> {
         if let Err(AppError::NotFound(_)) = &result {
-            self.record(actor, action, case, Outcome::NotFound).await?;
+            let hidden = match case {
+                Some(id) => self.case_state(id).await?.is_some(),
+                None => false,
+            };
+            if hidden {
+                self.record(actor, action, case, Outcome::NotFound).await?;
+            } else {
+                self.note_attempt(actor, action);
+            }
         }
         result
     }

@@ -40,6 +40,7 @@ use crate::keys::{KeyStore, MasterKey};
 use crate::metrics::Metrics;
 
 mod actor;
+mod attempts;
 mod audit;
 mod commands;
 mod exports;
@@ -90,6 +91,9 @@ pub struct AppConfig {
     pub deadlines: Option<ecoute_domain::DeadlinePolicy>,
     /// How often the scheduler looks for deadlines that fell due.
     pub scheduler_tick: Duration,
+    /// How long refused attempts on nothing real (no valid token, an unknown case)
+    /// are counted before their records are written.
+    pub attempts_window: Duration,
 }
 
 impl AppConfig {
@@ -100,6 +104,7 @@ impl AppConfig {
             retention: None,
             deadlines: Some(ecoute_domain::DeadlinePolicy::default()),
             scheduler_tick: Duration::from_secs(1),
+            attempts_window: Duration::from_secs(60),
             data_dir: data_dir.into(),
             clock: Arc::new(SystemClock),
             durability: Durability::Flush,
@@ -122,6 +127,7 @@ pub struct App {
     access_log: AccessLog,
     keys: Arc<KeyStore>,
     metrics: Metrics,
+    attempts: attempts::Attempts,
     clock: Arc<dyn Clock>,
     config: AppConfig,
 }
@@ -189,6 +195,7 @@ impl App {
             access_log,
             keys,
             metrics: Metrics::new(),
+            attempts: attempts::Attempts::default(),
             clock: config.clock.clone(),
             config,
         };
@@ -204,12 +211,19 @@ impl App {
 
     /// Stops the projections and closes the stores, flushing everything.
     pub async fn close(&self) -> Result<(), AppError> {
+        let attempts = self.flush_attempts().await;
         let projections = self.runtime.stop();
         let log = self.store.close().await;
         let access = self.access_log.close().await;
+        attempts?;
         projections?;
         log?;
         access
+    }
+
+    /// How long attempts are counted before their records are written.
+    pub fn attempts_window(&self) -> Duration {
+        self.config.attempts_window
     }
 
     /// The event store (for operations: backups, verification, benchmarks).

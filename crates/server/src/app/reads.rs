@@ -44,8 +44,9 @@ impl App {
     /// read — or the refused attempt, answered like a case that does not exist.
     pub async fn read_case(&self, actor: &Actor, id: CaseId) -> Result<CaseRead, AppError> {
         let Some(case) = self.case_state(id).await? else {
-            let action = Action::ReadCase(CentreId::NationalPlatform);
-            return Err(self.refused(actor, action, Some(id)).await);
+            // No such case: counted, not a record (and a stream) per id asked.
+            self.note_attempt(actor, Action::ReadCase(CentreId::NationalPlatform));
+            return Err(AppError::NotFound("case"));
         };
         let centre = case.centre().ok_or(AppError::NotFound("case"))?;
         self.check(actor, Action::ReadCase(centre), Some(id))

@@ -251,6 +251,7 @@ impl App {
                 },
                 at: self.now(),
                 request_id: actor.request_id(),
+                attempts: None,
             })
             .await?;
         }

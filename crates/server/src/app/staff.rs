@@ -210,6 +210,7 @@ impl App {
             purpose: super::Purpose::StaffManagement.as_str().into(),
             at: self.now(),
             request_id: actor.request_id(),
+            attempts: None,
         })
         .await?;
         Ok((id, token))
