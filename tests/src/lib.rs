@@ -148,10 +148,10 @@ impl ecoute_projections::Projection<()> for Counter {
         model: &mut ecoute_projections::ModelTx<'_>,
     ) -> ecoute_projections::Result<()> {
         let key = format!("count/{}", event.stream_id.category()).into_bytes();
-        let n: u64 = model.get_typed(&key)?.unwrap_or(0);
-        model.put_typed(&key, &(n + 1))?;
-        let t: u64 = model.get_typed(COUNTER_TOTAL)?.unwrap_or(0);
-        model.put_typed(COUNTER_TOTAL, &(t + 1))
+        model.update(&key, |n: &mut Option<u64>| *n.get_or_insert(0) += 1)?;
+        model.update(COUNTER_TOTAL, |t: &mut Option<u64>| {
+            *t.get_or_insert(0) += 1
+        })
     }
 }
 

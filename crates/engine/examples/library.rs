@@ -172,8 +172,9 @@ impl Projection<BookEvent> for Loans {
             BookEvent::Acquired { .. } => return Ok(()),
         };
         let key = text_key(format_args!("member/{member}"));
-        let held: i64 = model.get_typed(&key)?.unwrap_or(0);
-        model.put_typed(&key, &(held + change))
+        model.update(&key, |held: &mut Option<i64>| {
+            *held.get_or_insert(0) += change
+        })
     }
 }
 

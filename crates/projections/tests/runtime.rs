@@ -106,8 +106,8 @@ impl Projection<String> for Counter {
             return Err(ProjectionError::Model(format!("cannot apply {payload}")));
         }
         let key = format!("count/{}", e.stream_id.category()).into_bytes();
-        let n: u64 = model.get_typed(&key)?.unwrap_or(0);
-        model.put_typed(&key, &(n + u64::from(self.version)))
+        let add = u64::from(self.version);
+        model.update(&key, |n: &mut Option<u64>| *n.get_or_insert(0) += add)
     }
 }
 

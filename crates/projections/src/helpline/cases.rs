@@ -227,88 +227,122 @@ impl Projection<Event> for CasesProjection {
             return Ok(());
         };
         let case_id = CaseId::from_uuid(stream_uuid(stored)?);
-        let key = case_key(case_id);
         let at = event.at();
-        let mut rec = match model.take_boxed::<CaseRecord>(&key)? {
-            Some(r) => r,
-            None => Box::new(CaseRecord {
-                state: CaseState::default(),
-                opened_at: at,
-                last_activity: at,
-                recontact_attempts: 0,
-                reached: false,
-                closed_reason: None,
-                referent_since: None,
-                awaiting_referent_since: None,
-                awaiting_call_back_since: None,
-                queue: None,
-                load: None,
-                queue_overdue: false,
-            }),
-        };
-        let was_awaiting_call_back = rec.state.is_awaiting_call_back();
-        let had_referent = rec.state.referent();
-        rec.state = case::evolve(rec.state, ev);
+        // The case's record is changed where the chunk holds it; the queue and
+        // caseload entries it moves are written after.
+        let moved = model.update(&case_key(case_id), |rec: &mut Option<CaseRecord>| {
+            rec.get_or_insert_with(|| CaseRecord::new(at))
+                .apply(case_id, ev, at)
+        })?;
+        if let Some((centre, kind)) = moved.unqueue {
+            model.remove(&queue_key(centre, kind, case_id))?;
+        }
+        if let Some((centre, kind, value)) = moved.queue {
+            model.put(&queue_key(centre, kind, case_id), value)?;
+        }
+        if let Some(referent) = moved.unload {
+            model.remove(&load_key(referent, case_id))?;
+        }
+        if let Some((referent, entry)) = moved.load {
+            model.put(&load_key(referent, case_id), entry)?;
+        }
+        Ok(())
+    }
+}
+
+/// The queue and caseload entries a case's event moves: the ones to remove,
+/// then the ones to write.
+struct Moved {
+    unqueue: Option<(CentreId, QueueKind)>,
+    queue: Option<(CentreId, QueueKind, QueueValue)>,
+    unload: Option<StaffId>,
+    load: Option<(StaffId, CaseloadEntry)>,
+}
+
+impl CaseRecord {
+    /// The record of a case whose first event is at `at`.
+    fn new(at: DateTime<Utc>) -> Self {
+        CaseRecord {
+            state: CaseState::default(),
+            opened_at: at,
+            last_activity: at,
+            recontact_attempts: 0,
+            reached: false,
+            closed_reason: None,
+            referent_since: None,
+            awaiting_referent_since: None,
+            awaiting_call_back_since: None,
+            queue: None,
+            load: None,
+            queue_overdue: false,
+        }
+    }
+
+    /// Applies one of the case's events, and says which entries move.
+    fn apply(&mut self, case_id: CaseId, ev: &CaseEvent, at: DateTime<Utc>) -> Moved {
+        let was_awaiting_call_back = self.state.is_awaiting_call_back();
+        let had_referent = self.state.referent();
+        self.state = case::evolve(std::mem::take(&mut self.state), ev);
         // A missed deadline is the scheduler's, not anyone's activity on the case.
         if !matches!(ev, CaseEvent::DeadlineMissed(_)) {
-            rec.last_activity = at;
+            self.last_activity = at;
         }
         match ev {
-            CaseEvent::CaseOpened(_) => rec.opened_at = at,
-            CaseEvent::CaseTransferred(_) => rec.awaiting_referent_since = Some(at),
+            CaseEvent::CaseOpened(_) => self.opened_at = at,
+            CaseEvent::CaseTransferred(_) => self.awaiting_referent_since = Some(at),
             CaseEvent::RecontactAttempted(r) => {
-                rec.recontact_attempts += 1;
+                self.recontact_attempts += 1;
                 if r.outcome == RecontactOutcome::Reached {
-                    rec.reached = true;
+                    self.reached = true;
                 }
             }
-            CaseEvent::CaseClosed(c) => rec.closed_reason = Some(c.reason),
-            CaseEvent::CaseReopened(_) => rec.closed_reason = None,
+            CaseEvent::CaseClosed(c) => self.closed_reason = Some(c.reason),
+            CaseEvent::CaseReopened(_) => self.closed_reason = None,
             _ => {}
         }
-        if rec.state.referent() != had_referent {
-            rec.referent_since = rec.state.referent().map(|_| at);
-            rec.reached = false;
-            if rec.state.referent().is_none() {
-                rec.awaiting_referent_since = Some(at);
+        if self.state.referent() != had_referent {
+            self.referent_since = self.state.referent().map(|_| at);
+            self.reached = false;
+            if self.state.referent().is_none() {
+                self.awaiting_referent_since = Some(at);
             }
         }
-        if rec.state.is_awaiting_call_back() && !was_awaiting_call_back {
-            rec.awaiting_call_back_since = Some(at);
+        if self.state.is_awaiting_call_back() && !was_awaiting_call_back {
+            self.awaiting_call_back_since = Some(at);
         }
         // Move the queue entry.
-        let queue = queue_of(&rec);
-        let overdue = rec.state.overdue().next().is_some();
-        if queue != rec.queue || overdue != rec.queue_overdue {
-            if let Some((c, k, _)) = rec.queue {
-                model.remove(&queue_key(c, k, case_id))?;
-            }
-            if let Some((c, k, since)) = queue {
-                model.put_owned(&queue_key(c, k, case_id), QueueValue { since, overdue })?;
-            }
-            rec.queue = queue;
-            rec.queue_overdue = overdue;
+        let mut moved = Moved {
+            unqueue: None,
+            queue: None,
+            unload: None,
+            load: None,
+        };
+        let queue = queue_of(self);
+        let overdue = self.state.overdue().next().is_some();
+        if queue != self.queue || overdue != self.queue_overdue {
+            moved.unqueue = self.queue.map(|(c, k, _)| (c, k));
+            moved.queue = queue.map(|(c, k, since)| (c, k, QueueValue { since, overdue }));
+            self.queue = queue;
+            self.queue_overdue = overdue;
         }
         // Move the caseload entry: open cases of the referent.
-        let load = rec
+        let load = self
             .state
             .referent()
-            .filter(|_| rec.state.status() == CaseStatus::Open);
-        if let Some(old) = rec.load.filter(|old| Some(*old) != load) {
-            model.remove(&load_key(old, case_id))?;
-        }
-        if let Some(referent) = load {
+            .filter(|_| self.state.status() == CaseStatus::Open);
+        moved.unload = self.load.filter(|old| Some(*old) != load);
+        moved.load = load.map(|referent| {
             let entry = CaseloadEntry {
                 case_id,
-                centre: rec.state.centre().unwrap_or(CentreId::NationalPlatform),
-                since: rec.referent_since.unwrap_or(at),
-                queue: rec.queue.map(|(_, k, _)| k),
-                overdue: rec.state.overdue().collect(),
+                centre: self.state.centre().unwrap_or(CentreId::NationalPlatform),
+                since: self.referent_since.unwrap_or(at),
+                queue: self.queue.map(|(_, k, _)| k),
+                overdue: self.state.overdue().collect(),
             };
-            model.put_owned(&load_key(referent, case_id), entry)?;
-        }
-        rec.load = load;
-        model.put_boxed(&key, rec)
+            (referent, entry)
+        });
+        self.load = load;
+        moved
     }
 }
 

@@ -105,7 +105,7 @@ fn working_key(kind: u8, id: Uuid) -> Key {
 }
 
 fn bump(model: &mut ModelTx<'_>, key: Key) -> Result<()> {
-    model.update_typed(&key, |n: &mut u64| *n += 1)
+    model.update(&key, |n: &mut Option<u64>| *n.get_or_insert(0) += 1)
 }
 
 fn add_duration(
@@ -115,7 +115,9 @@ fn add_duration(
     to: DateTime<Utc>,
 ) -> Result<()> {
     let seconds = u64::try_from(to.signed_duration_since(from).num_seconds()).unwrap_or(0);
-    model.update_typed(&key, |acc: &mut DurationAcc| acc.add(seconds))
+    model.update(&key, |acc: &mut Option<DurationAcc>| {
+        acc.get_or_insert_default().add(seconds)
+    })
 }
 
 /// Builds the statistics.
@@ -148,7 +150,7 @@ impl Projection<Event> for StatisticsProjection {
                         Door::Centre { centre, .. } => (CentreId::Departement(centre), "centre"),
                     };
                     bump(model, count_key(CALLS, day(at), centre, door))?;
-                    return model.put_owned(&info_key, CallInfo { centre, at });
+                    return model.put(&info_key, CallInfo { centre, at });
                 }
                 // Most of a call's events count nothing: their call's record is not read.
                 let counted = match e {
@@ -159,7 +161,7 @@ impl Projection<Event> for StatisticsProjection {
                 if !counted {
                     return Ok(());
                 }
-                let Some(info) = model.get_typed::<CallInfo>(&info_key)? else {
+                let Some(info) = model.get::<CallInfo>(&info_key)? else {
                     return Ok(());
                 };
                 match e {
@@ -195,7 +197,7 @@ impl Projection<Event> for StatisticsProjection {
                     )?;
                     // The delay to a referent runs from the call that opened the case.
                     let first_call_at = model
-                        .get_typed::<CallInfo>(&working_key(CALL_INFO, *o.call.call_id.as_uuid()))?
+                        .get::<CallInfo>(&working_key(CALL_INFO, *o.call.call_id.as_uuid()))?
                         .map_or(at, |c| c.at.min(at));
                     let info = CaseInfo {
                         centre: o.opened_by,
@@ -204,7 +206,7 @@ impl Projection<Event> for StatisticsProjection {
                         recontacted: false,
                         consented: BTreeSet::new(),
                     };
-                    return model.put_owned(&info_key, info);
+                    return model.put(&info_key, info);
                 }
                 // Most of a case's events count nothing: their case's record is not read.
                 let counted = matches!(
@@ -218,7 +220,7 @@ impl Projection<Event> for StatisticsProjection {
                 if !counted {
                     return Ok(());
                 }
-                let Some(mut info) = model.get_typed::<CaseInfo>(&info_key)? else {
+                let Some(mut info) = model.get::<CaseInfo>(&info_key)? else {
                     return Ok(());
                 };
                 match e {
@@ -262,7 +264,7 @@ impl Projection<Event> for StatisticsProjection {
                     }
                     _ => return Ok(()),
                 }
-                model.put_owned(&info_key, info)?;
+                model.put(&info_key, info)?;
             }
             Event::Staff(_) | Event::Subject(_) => {}
         }

@@ -105,13 +105,12 @@ impl Projection<Event> for SubjectsProjection {
         let mut refs: SmallVec<[(SubjectId, Whose, Fields); 4]> = SmallVec::new();
         match event {
             Event::Call(CallEvent::CallReceived(r)) => {
-                model.put_owned(&caller_key(stream_uuid(stored)?), r.caller)?;
+                model.put(&caller_key(stream_uuid(stored)?), r.caller)?;
                 refs.push((r.caller, Whose::Caller, smallvec!["call"]));
             }
             Event::Call(CallEvent::PersonDescribed(d)) => {
                 let p = &d.person;
-                let caller: Option<SubjectId> =
-                    model.get_typed(&caller_key(stream_uuid(stored)?))?;
+                let caller: Option<SubjectId> = model.get(&caller_key(stream_uuid(stored)?))?;
                 let whose = if caller == Some(p.person) {
                     Whose::Caller
                 } else if p.role == PersonRole::Victim {
@@ -135,7 +134,7 @@ impl Projection<Event> for SubjectsProjection {
                 whose,
                 fields: &fields,
             };
-            model.append_typed(&ref_key(subject), &new)?;
+            model.append(&ref_key(subject), &new)?;
         }
         Ok(())
     }

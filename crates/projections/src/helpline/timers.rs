@@ -78,9 +78,9 @@ impl Projection<Event> for TimersProjection {
             return Ok(());
         };
         let case_id = CaseId::from_uuid(stream_uuid(stored)?);
-        let mut counts: TimerCounts = model.get_typed(COUNTS)?.unwrap_or_default();
+        let mut counts: TimerCounts = model.get(COUNTS)?.unwrap_or_default();
         let disarm = |model: &mut ModelTx<'_>, kind, counts: &mut TimerCounts| -> Result<()> {
-            if let Some(d) = model.get_typed::<ArmedDeadline>(&armed_key(case_id, kind))? {
+            if let Some(d) = model.get::<ArmedDeadline>(&armed_key(case_id, kind))? {
                 model.remove(&due_key(&d))?;
                 model.remove(&armed_key(case_id, kind))?;
                 counts.armed = counts.armed.saturating_sub(1);
@@ -95,26 +95,26 @@ impl Projection<Event> for TimersProjection {
                     kind: a.kind,
                     due: a.due,
                 };
-                model.put_typed(&due_key(&d), &d)?;
-                model.put_typed(&armed_key(case_id, a.kind), &d)?;
+                model.put(&due_key(&d), d)?;
+                model.put(&armed_key(case_id, a.kind), d)?;
                 counts.armed += 1;
             }
             CaseEvent::DeadlineMissed(m) => {
                 disarm(model, m.kind, &mut counts)?;
-                model.put_typed(&missed_key(case_id, m.kind), &m.due)?;
+                model.put(&missed_key(case_id, m.kind), m.due)?;
                 counts.fired += 1;
                 counts.overdue += 1;
             }
             CaseEvent::DeadlineSatisfied(s) => {
                 disarm(model, s.kind, &mut counts)?;
-                if model.get(&missed_key(case_id, s.kind))?.is_some() {
-                    model.remove(&missed_key(case_id, s.kind))?;
+                let missed = |m: &mut Option<DateTime<Utc>>| m.take().is_some();
+                if model.update(&missed_key(case_id, s.kind), missed)? {
                     counts.overdue = counts.overdue.saturating_sub(1);
                 }
             }
             _ => return Ok(()),
         }
-        model.put_typed(COUNTS, &counts)
+        model.put(COUNTS, counts)
     }
 }
 

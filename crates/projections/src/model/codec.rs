@@ -48,7 +48,7 @@ fn decode_first<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize)> {
 }
 
 /// Decodes a value made of values appended one after the other
-/// ([`ModelTx::append_typed`](crate::ModelTx::append_typed)); a damaged value is an error, never a panic.
+/// ([`ModelTx::append`](crate::ModelTx::append)); a damaged value is an error, never a panic.
 pub fn decode_appended<T: DeserializeOwned>(mut bytes: &[u8]) -> Result<Vec<T>> {
     let mut out = Vec::new();
     while !bytes.is_empty() {

@@ -196,6 +196,8 @@ impl Model {
         (v.entries.len(), v.bytes)
     }
 
+    /// A value's bytes, for the tests.
+    #[cfg(test)]
     pub(super) fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
         read(&self.view).entries.get(key).map(<[u8]>::to_vec)
     }
@@ -443,7 +445,7 @@ mod tests {
         // Snapshots outgrown past 64 bytes of changes.
         let model = Model::load_with(db.open_tree("m").unwrap(), 64, 48).unwrap();
         let mut tx = ModelTx::new(&model);
-        tx.put(b"a", vec![1; 8]).unwrap();
+        tx.put(b"a", vec![1u8; 8]).unwrap();
         tx.commit(1).unwrap();
         // A small delta: due as soon as its age is reached (none asked here).
         assert!(model.persist_due(usize::MAX, std::time::Duration::ZERO));
@@ -451,7 +453,7 @@ mod tests {
         // Changes that outgrew a snapshot (a model catching up): the next
         // write rewrites the whole model, and waits `SNAPSHOT_AFTER` for it.
         let mut tx = ModelTx::new(&model);
-        tx.put(b"b", vec![2; 200]).unwrap();
+        tx.put(b"b", vec![2u8; 200]).unwrap();
         tx.commit(2).unwrap();
         // Well past thirty times the last (sub-millisecond) write, well short of 10 s.
         std::thread::sleep(std::time::Duration::from_millis(300));

@@ -2,38 +2,40 @@
 
 use serde::Serialize;
 
-use super::codec::{encode_into, encode_value};
-use crate::error::{ProjectionError, Result};
+use super::codec::encode_into;
+use crate::error::Result;
 
 /// A key's change within a chunk.
 pub(super) enum Pending {
     Removed,
+    /// Values appended, already encoded one after the other.
     Bytes(Vec<u8>),
+    /// A typed value, an `Option<T>` behind `dyn Held`, encoded when the chunk
+    /// commits; `None` once an update removed it (kept, so the next update of
+    /// the key in the chunk can insert it again where it is held).
     Typed(Box<dyn Held>),
-    /// Moved out by [`ModelTx::take_typed`](crate::ModelTx::take_typed), to be written back.
-    Taken,
 }
 
-pub(super) fn taken() -> ProjectionError {
-    ProjectionError::Model("a value taken in the chunk was not written back".into())
-}
-
-/// A typed value written in a chunk, encoded when the chunk commits.
+/// A typed value written in a chunk (`Option<T>`), encoded when the chunk commits.
 pub(super) trait Held: Send {
-    fn encode(&self) -> Result<Vec<u8>>;
+    /// Whether the value is there (`Some`), rather than removed.
+    fn is_some(&self) -> bool;
+    /// Encodes the value, if it is there, onto `out`.
     fn encode_into(&self, out: &mut Vec<u8>) -> Result<()>;
     fn as_any(&self) -> &dyn std::any::Any;
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
 }
 
-impl<T: Serialize + Send + 'static> Held for T {
-    fn encode(&self) -> Result<Vec<u8>> {
-        encode_value(self)
+impl<T: Serialize + Send + 'static> Held for Option<T> {
+    fn is_some(&self) -> bool {
+        Option::is_some(self)
     }
 
     fn encode_into(&self, out: &mut Vec<u8>) -> Result<()> {
-        encode_into(self, out)
+        match self {
+            Some(value) => encode_into(value, out),
+            None => Ok(()),
+        }
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -41,10 +43,6 @@ impl<T: Serialize + Send + 'static> Held for T {
     }
 
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
         self
     }
 }

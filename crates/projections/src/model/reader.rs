@@ -38,7 +38,7 @@ impl ModelReader {
         view.entries.get(key).map(|v| decode_value(v)).transpose()
     }
 
-    /// Decodes the values appended under a key ([`ModelTx::append_typed`](crate::ModelTx::append_typed)), in order.
+    /// Decodes the values appended under a key ([`ModelTx::append`](crate::ModelTx::append)), in order.
     pub fn get_appended<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Vec<T>> {
         let model = self.model();
         let view = read(&model.view);
@@ -108,14 +108,14 @@ mod tests {
     fn appended_values_read_back_in_order() {
         let model = temp_model();
         let mut tx = ModelTx::new(&model);
-        tx.append_typed(b"s", &(1u64, "one".to_string())).unwrap();
-        tx.append_typed(b"s", &(2u64, "two".to_string())).unwrap();
+        tx.append(b"s", &(1u64, "one".to_string())).unwrap();
+        tx.append(b"s", &(2u64, "two".to_string())).unwrap();
         tx.commit(1).unwrap();
         // Onto a committed value, then onto a value removed in the same chunk.
         let mut tx = ModelTx::new(&model);
-        tx.append_typed(b"s", &(3u64, "three".to_string())).unwrap();
+        tx.append(b"s", &(3u64, "three".to_string())).unwrap();
         tx.remove(b"t").unwrap();
-        tx.append_typed(b"t", &(7u64, "seven".to_string())).unwrap();
+        tx.append(b"t", &(7u64, "seven".to_string())).unwrap();
         tx.commit(2).unwrap();
         let reader = ModelReader::new(Arc::new(model));
         let s: Vec<(u64, String)> = reader.get_appended(b"s").unwrap();
