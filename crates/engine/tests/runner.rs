@@ -120,6 +120,19 @@ async fn interfere(store: &Arc<dyn EventStore>, id: &'static str) {
         .unwrap();
 }
 
+/// The same, from inside a decision (a closure run by the runner): on a thread of
+/// its own, with a runtime of its own.
+fn interfere_now(store: &Arc<dyn EventStore>, id: &'static str) {
+    let store = store.clone();
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()
+            .expect("a runtime")
+            .block_on(interfere(&store, id))
+    })
+    .join()
+    .expect("the other writer appended");
+}
+
 async fn value(runner: &Runner<Amounts, impl CommitHooks<i64>>, id: &'static str) -> i64 {
     let loaded = runner.load(&[Counter::stream(&id)]).await.unwrap();
     loaded.fold::<Counter>(&id).0
@@ -140,14 +153,7 @@ async fn a_command_that_lost_a_race_is_decided_again_on_fresh_state() {
                 let (state, expected) = loaded.fold::<Counter>(&"a");
                 if *n == 1 {
                     // The first decision is overtaken by another writer.
-                    let store = store.clone();
-                    std::thread::spawn(move || {
-                        tokio::runtime::Runtime::new()
-                            .unwrap()
-                            .block_on(interfere(&store, "a"))
-                    })
-                    .join()
-                    .unwrap();
+                    interfere_now(&store, "a");
                 }
                 // Take away all there is: on stale state this would go below zero.
                 Ok::<_, Error>(vec![Append::new(
@@ -173,14 +179,7 @@ async fn a_command_that_keeps_losing_answers_a_conflict_and_appends_nothing() {
             vec![Counter::stream(&"a")],
             |loaded, _| {
                 let (_, expected) = loaded.fold::<Counter>(&"a");
-                let store = store.clone();
-                std::thread::spawn(move || {
-                    tokio::runtime::Runtime::new()
-                        .unwrap()
-                        .block_on(interfere(&store, "a"))
-                })
-                .join()
-                .unwrap();
+                interfere_now(&store, "a");
                 Ok::<_, Error>(vec![Append::new(Counter::stream(&"a"), expected, [1i64])])
             },
         )
@@ -353,14 +352,7 @@ async fn irreversible_work_waits_for_the_commit() {
             *n += 1;
             let (_, expected) = loaded.fold::<Counter>(&"a");
             if *n == 1 {
-                let store = store.clone();
-                std::thread::spawn(move || {
-                    tokio::runtime::Runtime::new()
-                        .unwrap()
-                        .block_on(interfere(&store, "a"))
-                })
-                .join()
-                .unwrap();
+                interfere_now(&store, "a");
             }
             Ok::<_, Error>(vec![Append::new(Counter::stream(&"a"), expected, [-1i64])])
         },

@@ -526,16 +526,7 @@ async fn run(store: &Arc<SledStore>, command: Command) -> Result<()> {
 }
 
 fn print_event(e: &RecordedEvent) {
-    println!(
-        "{:>8}  {}@{}  {} v{}  {}  {} bytes",
-        e.position,
-        e.stream_id,
-        e.version,
-        e.event_type,
-        e.schema_version,
-        e.recorded_at.to_rfc3339(),
-        e.payload.len()
-    );
+    println!("{}", e.summary());
 }
 
 fn verify(store: &SledStore) -> Result<()> {

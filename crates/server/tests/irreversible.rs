@@ -24,6 +24,23 @@ async fn number_of(h: &Harness, reader: &Member, case: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// A platform call with a number left, still open: its id and the caller's.
+async fn call_with_number(h: &Harness, listener: &Member) -> (String, SubjectId) {
+    let received = h
+        .post(listener, "/v1/calls", json!({"door": "platform"}))
+        .await;
+    let call = received.id("call_id");
+    let caller = SubjectId::from_uuid(received.id("subject_id").parse().unwrap());
+    h.post(
+        listener,
+        &format!("/v1/calls/{call}/callback-number"),
+        json!({"number": NUMBER}),
+    )
+    .await
+    .ok();
+    (call, caller)
+}
+
 /// Sends a number refusal that the domain must refuse, and checks that nothing was
 /// appended.
 async fn refused(h: &Harness, who: &Member, call: &str, rule: &str) {
@@ -111,18 +128,7 @@ async fn a_refused_number_refusal_destroys_no_number() {
 async fn an_accepted_number_refusal_destroys_the_number_once_recorded() {
     let h = Harness::start().await;
     let listener = h.enrol(&["PlatformListener"], &[]).await;
-    let received = h
-        .post(&listener, "/v1/calls", json!({"door": "platform"}))
-        .await;
-    let call = received.id("call_id");
-    let caller = SubjectId::from_uuid(received.id("subject_id").parse().unwrap());
-    h.post(
-        &listener,
-        &format!("/v1/calls/{call}/callback-number"),
-        json!({"number": NUMBER}),
-    )
-    .await
-    .ok();
+    let (call, caller) = call_with_number(&h, &listener).await;
     let keys = &h.app().keys();
     assert!(!keys.is_erased(number_slot(caller)).unwrap());
     let before = h.head().await;
@@ -147,18 +153,7 @@ async fn a_destruction_whose_decision_is_in_the_log_is_finished_at_the_next_star
     let h = Harness::start().await;
     let listener = h.enrol(&["PlatformListener"], &[]).await;
     let referent = h.enrol(&["Referent"], &["69"]).await;
-    let received = h
-        .post(&listener, "/v1/calls", json!({"door": "platform"}))
-        .await;
-    let call = received.id("call_id");
-    let caller = SubjectId::from_uuid(received.id("subject_id").parse().unwrap());
-    h.post(
-        &listener,
-        &format!("/v1/calls/{call}/callback-number"),
-        json!({"number": NUMBER}),
-    )
-    .await
-    .ok();
+    let (call, caller) = call_with_number(&h, &listener).await;
     h.post(&listener, &format!("/v1/calls/{call}/end"), json!({}))
         .await
         .ok();

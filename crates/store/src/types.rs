@@ -223,6 +223,23 @@ pub struct RecordedEvent {
     pub commit: CommitRange,
 }
 
+impl RecordedEvent {
+    /// One line for a terminal: position, stream and version, type and schema
+    /// version, time, payload size (never the payload).
+    pub fn summary(&self) -> String {
+        format!(
+            "{:>8}  {}@{}  {} v{}  {}  {} bytes",
+            self.position,
+            self.stream_id,
+            self.version,
+            self.event_type,
+            self.schema_version,
+            self.recorded_at.to_rfc3339(),
+            self.payload.len()
+        )
+    }
+}
+
 /// The first and last global positions of one commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommitRange {
