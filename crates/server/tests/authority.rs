@@ -351,3 +351,18 @@ async fn refused_attempts_on_nothing_real_are_recorded_but_bounded() {
         "no stream per case id asked"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_answer_is_recorded_even_without_a_case() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let dpo = h.enrol(&["DataProtectionOfficer"], &[]).await;
+    // A call that joined no case.
+    let (_, victim) = platform_call(&h, &listener, false).await;
+    let access = h.app().access_log().store().clone();
+    let before = access.head().await.unwrap();
+    h.get(&dpo, &format!("/v1/subjects/{victim}/access"))
+        .await
+        .ok();
+    assert_eq!(access.head().await.unwrap(), before + 1);
+}

@@ -75,6 +75,12 @@ impl App {
             self.record(actor, Action::SubjectRights, Some(*case), Seen::Allowed)
                 .await?;
         }
+        if data.cases.is_empty() {
+            // A person found only on calls that joined no case: the answer is a
+            // consultation all the same.
+            self.record(actor, Action::SubjectRights, None, Seen::Allowed)
+                .await?;
+        }
         Ok(data)
     }
 
