@@ -39,6 +39,10 @@ pub enum EngineError {
     /// A retry's event ids matched only part of a stored commit.
     #[error("an idempotent retry matched part of another commit")]
     PartialReplay,
+    /// The task that appends a commit and carries out its work failed (a panic in
+    /// a hook).
+    #[error("the commit's task failed: {0}")]
+    Task(String),
     /// The decision recorded nothing.
     #[error("the command decided no event")]
     NothingDecided,

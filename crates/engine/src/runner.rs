@@ -132,6 +132,9 @@ pub struct Outcome {
     pub replayed: bool,
     /// How many races the command lost before its commit landed.
     pub lost_races: usize,
+    /// Irreversible work the commit allows that failed after the commit landed: its
+    /// intent stays, and [`Runner::settle`] carries it out (the commit stands).
+    pub work_pending: bool,
 }
 
 /// Runs commands against an [`EventStore`]: loads the streams a command names,
@@ -154,7 +157,7 @@ pub struct Outcome {
 pub struct Runner<C: Codec, H: CommitHooks<C::Event>> {
     store: Arc<dyn EventStore>,
     codec: C,
-    hooks: H,
+    hooks: Arc<H>,
     clock: Arc<dyn Clock>,
     config: RunnerConfig,
     turns: Turns,
@@ -173,7 +176,7 @@ impl<C: Codec, H: CommitHooks<C::Event>> Runner<C, H> {
         Runner {
             store,
             codec,
-            hooks,
+            hooks: Arc::new(hooks),
             clock,
             config,
             turns,
@@ -289,18 +292,31 @@ impl<C: Codec, H: CommitHooks<C::Event>> Runner<C, H> {
             if let Some(work) = &work {
                 self.hooks.intend(first_id, work).await?;
             }
-            let appended = self.store.append(commit).await;
-            if let Some(work) = &work {
-                match &appended {
-                    Ok(_) => self.hooks.carry_out(first_id, work).await?,
-                    // Certainly not in the log: nothing to carry out.
-                    Err(StoreError::WrongExpectedVersion { .. }) => {
-                        self.hooks.forget(first_id).await?
+            // The append and the work it allows run as a task of their own: a
+            // request dropped meanwhile (its client gone, a timeout) cannot leave a
+            // commit in the log with its work undone.
+            let (store, hooks) = (self.store.clone(), self.hooks.clone());
+            let (appended, work_pending) = tokio::spawn(async move {
+                let appended = store.append(commit).await;
+                let mut pending = false;
+                if let Some(work) = &work {
+                    match &appended {
+                        // The commit stands; if its work fails, the intent stays and
+                        // `settle` carries it out.
+                        Ok(_) => pending = hooks.carry_out(first_id, work).await.is_err(),
+                        // Certainly not in the log: nothing to carry out.
+                        Err(StoreError::WrongExpectedVersion { .. }) => {
+                            let _ = hooks.forget(first_id).await;
+                        }
+                        // Perhaps in the log: a retry, `settle` or the next start
+                        // settles it.
+                        Err(_) => {}
                     }
-                    // Perhaps in the log: a retry or the next start settles it.
-                    Err(_) => {}
                 }
-            }
+                (appended, pending)
+            })
+            .await
+            .map_err(|e| EngineError::Task(e.to_string()))?;
             match appended {
                 Ok(result) => {
                     return Ok(Outcome {
@@ -310,13 +326,18 @@ impl<C: Codec, H: CommitHooks<C::Event>> Runner<C, H> {
                         events,
                         replayed: result.duplicate,
                         lost_races,
+                        work_pending,
                     })
                 }
                 Err(StoreError::WrongExpectedVersion { .. }) => continue,
                 Err(StoreError::IdempotencyMismatch { .. }) if req.ids.keyed() => {
-                    // The same request, sent twice at once: the other one landed.
+                    // The same request, sent twice at once: the other one landed, and
+                    // with it perhaps work this attempt's intent named.
                     return match self.replay(req).await? {
-                        Some(first) => Ok(first),
+                        Some(first) => {
+                            self.settle::<Err>(false).await?;
+                            Ok(first)
+                        }
                         None => Err(EngineError::PartialReplay.into()),
                     };
                 }
@@ -434,6 +455,7 @@ impl<C: Codec, H: CommitHooks<C::Event>> Runner<C, H> {
             events: events.into_iter().map(|e| e.event_type).collect(),
             replayed: true,
             lost_races: 0,
+            work_pending: false,
         }))
     }
 }

@@ -273,6 +273,7 @@ struct HookError;
 struct Journal {
     calls: Arc<Mutex<Vec<String>>>,
     intents: Arc<Mutex<Vec<(Uuid, i64)>>>,
+    fail_next_carry_out: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Journal {
@@ -304,6 +305,13 @@ impl CommitHooks<i64> for Journal {
     }
 
     async fn carry_out(&self, commit: Uuid, work: &i64) -> Result<(), HookError> {
+        if self
+            .fail_next_carry_out
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.note(format!("carry out {work} failed"));
+            return Err(HookError);
+        }
         self.note(format!("carry out {work}"));
         self.intents.lock().unwrap().retain(|(c, _)| *c != commit);
         Ok(())
@@ -385,5 +393,31 @@ async fn settling_carries_out_what_is_in_the_log_and_forgets_the_rest() {
     // At open, the rest is forgotten.
     assert_eq!(r.settle::<Error>(true).await.unwrap(), 0);
     assert_eq!(journal.calls(), ["forget"]);
+    assert!(journal.pending().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn work_that_fails_after_its_commit_stays_pending_until_settled() {
+    let store = store();
+    let journal = Journal::default();
+    let r = runner(&store, journal.clone());
+    r.handle::<Counter, Error, _>(&request(Ids::random()), &"a", add(2))
+        .await
+        .unwrap();
+    journal
+        .fail_next_carry_out
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    // The commit stands (it is in the log); its work is pending, not lost.
+    let outcome = r
+        .handle::<Counter, Error, _>(&request(Ids::random()), &"a", add(-1))
+        .await
+        .unwrap();
+    assert!(outcome.work_pending);
+    assert_eq!(value(&r, "a").await, 1);
+    assert_eq!(journal.calls(), ["intend -1", "carry out -1 failed"]);
+    assert_eq!(journal.pending().await.unwrap().len(), 1);
+    // The next settling (the server's upkeep, every tick) carries it out.
+    assert_eq!(r.settle::<Error>(false).await.unwrap(), 1);
+    assert_eq!(journal.calls(), ["carry out -1"]);
     assert!(journal.pending().await.unwrap().is_empty());
 }

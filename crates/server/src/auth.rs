@@ -79,13 +79,24 @@ pub struct Holder {
 #[derive(Default)]
 pub struct StaffDirectory {
     inner: RwLock<Directory>,
+    /// The position in the `staff` category read up to (exclusive), for `follow`.
+    followed: std::sync::atomic::AtomicU64,
 }
 
 impl StaffDirectory {
     /// Reads every staff stream of the store.
     pub async fn load(store: &dyn EventStore) -> Result<Self, AppError> {
         let dir = StaffDirectory::default();
-        let mut from = 0;
+        dir.follow(store).await?;
+        Ok(dir)
+    }
+
+    /// Takes in every staff event appended since the last call (or since the
+    /// start): what a refresh missed — a request dropped between its commit and
+    /// its refresh — is taken in here.
+    pub async fn follow(&self, store: &dyn EventStore) -> Result<(), AppError> {
+        use std::sync::atomic::Ordering;
+        let mut from = self.followed.load(Ordering::SeqCst);
         loop {
             let page = store.read_category("staff", from, 4096).await?;
             let Some(last) = page.last() else { break };
@@ -95,10 +106,11 @@ impl StaffDirectory {
                 by_member.entry(member_of(&e)?).or_default().push(e);
             }
             for (id, events) in by_member {
-                dir.apply(id, &events)?;
+                self.apply(id, &events)?;
             }
+            self.followed.fetch_max(from, Ordering::SeqCst);
         }
-        Ok(dir)
+        Ok(())
     }
 
     /// Re-reads one member's stream and applies what is new.

@@ -134,6 +134,13 @@ enum Slot {
     Erased,
 }
 
+fn remember_in(cache: &mut HashMap<SubjectId, Slot>, subject: SubjectId, slot: Slot) {
+    if cache.len() >= CACHE_MAX {
+        cache.clear();
+    }
+    cache.insert(subject, slot);
+}
+
 /// The subjects' keys.
 pub struct KeyStore {
     db: sled::Db,
@@ -225,16 +232,17 @@ impl KeyStore {
     }
 
     fn remember(&self, subject: SubjectId, slot: Slot) {
-        let mut c = self.cache();
-        if c.len() >= CACHE_MAX {
-            c.clear();
-        }
-        c.insert(subject, slot);
+        remember_in(&mut self.cache(), subject, slot);
     }
 
     /// The subject's slot, read from the store; `None` when it never had a key.
+    ///
+    /// A miss reads the store while holding the cache, and an erasure writes the
+    /// store while holding it too (`mark_erased`): a key read just before an
+    /// erasure can never be cached after it.
     fn slot(&self, subject: SubjectId) -> Result<Option<Slot>, AppError> {
-        if let Some(s) = self.cache().get(&subject) {
+        let mut cache = self.cache();
+        if let Some(s) = cache.get(&subject) {
             return Ok(Some(*s));
         }
         let Some(v) = self
@@ -258,12 +266,10 @@ impl KeyStore {
                 })
                 .flatten()
                 .and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
-                .ok_or_else(|| {
-                    AppError::internal(format!("the key of subject {subject} cannot be unwrapped"))
-                })?;
+                .ok_or_else(|| AppError::internal("a subject's key cannot be unwrapped"))?;
             Slot::Key(key)
         };
-        self.remember(subject, slot);
+        remember_in(&mut cache, subject, slot);
         Ok(Some(slot))
     }
 
@@ -312,14 +318,9 @@ impl KeyStore {
                 let (nonce, ciphertext) = encrypt(&key, &aad(b"value", subject.id), plain)?;
                 Ok(Sealed { nonce, ciphertext })
             }
-            Some(Slot::Erased) => Err(AppError::Gone(format!(
-                "the data of subject {}",
-                subject.id
-            ))),
-            None => Err(AppError::internal(format!(
-                "no key for subject {}",
-                subject.id
-            ))),
+            Some(Slot::Erased) => Err(AppError::Gone("the data of this person".into())),
+            // No id in the message: internal errors are logged.
+            None => Err(AppError::internal("a subject has no key")),
         }
     }
 
@@ -334,20 +335,16 @@ impl KeyStore {
                     &sealed.ciphertext,
                 )
                 .ok_or_else(|| {
-                    AppError::internal(format!(
-                        "a value of subject {} does not decrypt: altered or misplaced",
-                        subject.id
-                    ))
+                    AppError::internal("a sealed value does not decrypt: altered or misplaced")
                 })?;
                 String::from_utf8(plain)
                     .map(Some)
                     .map_err(|_| AppError::internal("a decrypted value is not UTF-8"))
             }
             Some(Slot::Erased) => Ok(None),
-            None => Err(AppError::internal(format!(
-                "no key for subject {}: the key store does not match the log",
-                subject.id
-            ))),
+            None => Err(AppError::internal(
+                "a subject has no key: the key store does not match the log",
+            )),
         }
     }
 
@@ -362,10 +359,11 @@ impl KeyStore {
     }
 
     fn mark_erased(&self, subject: SubjectId) -> Result<(), AppError> {
+        let mut cache = self.cache();
         self.tree
             .insert(subject.as_uuid().as_bytes(), ERASED)
             .map_err(|e| AppError::fault("key store write", e))?;
-        self.remember(subject, Slot::Erased);
+        remember_in(&mut cache, subject, Slot::Erased);
         Ok(())
     }
 
@@ -482,6 +480,34 @@ mod tests {
         assert_eq!(keys.unseal(b, &sealed_b).unwrap().as_deref(), Some("Paul"));
         // A subject never keyed is damage, not erasure.
         assert!(keys.unseal(subject(3), &sealed_b).is_err());
+    }
+
+    #[test]
+    fn a_key_read_while_it_is_destroyed_is_never_cached_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = std::sync::Arc::new(
+            KeyStore::open(dir.path(), &MasterKey::generate().unwrap()).unwrap(),
+        );
+        // (Probabilistic: each round races one read that misses the cache against
+        // the destruction; before the fix, a stale key was cached back now and then.)
+        for n in 0..300u128 {
+            let a = subject(1000 + n);
+            keys.ensure(&[a.id]).unwrap();
+            let sealed = keys.seal(a, b"Jeanne").unwrap();
+            keys.cache().clear();
+            let go = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let reader = {
+                let (keys, go, sealed) = (keys.clone(), go.clone(), sealed.clone());
+                std::thread::spawn(move || {
+                    go.wait();
+                    let _ = keys.unseal(a, &sealed);
+                })
+            };
+            go.wait();
+            keys.mark_erased(a.id).unwrap();
+            reader.join().unwrap();
+            assert_eq!(keys.unseal(a, &sealed).unwrap(), None, "subject {n}");
+        }
     }
 
     #[test]

@@ -156,7 +156,10 @@ impl Server {
                 loop {
                     every.tick().await;
                     if let Err(e) = app.fire_due().await {
-                        tracing::warn!(error = %e, "the scheduler could not fire due deadlines");
+                        tracing::warn!(error = %e.chain(), "the scheduler could not fire due deadlines");
+                    }
+                    if let Err(e) = app.upkeep().await {
+                        tracing::warn!(error = %e.chain(), "the upkeep could not run");
                     }
                     passes.send_modify(|n| *n += 1);
                 }

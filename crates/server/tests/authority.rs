@@ -366,3 +366,52 @@ async fn an_access_answer_is_recorded_even_without_a_case() {
         .ok();
     assert_eq!(access.head().await.unwrap(), before + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_reused_for_another_record_is_refused() {
+    let h = Harness::start().await;
+    let member = h.enrol(&["Referent"], &["69"]).await;
+    let second = h
+        .post(
+            &member,
+            &format!("/v1/staff/{}/tokens", member.id),
+            json!({}),
+        )
+        .await;
+    let (t2, t2_secret) = (second.id("token_id"), second.id("token"));
+    let held = h.get(&h.admin, &format!("/v1/staff/{}", member.id)).await;
+    let t1 = held.ok()["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .find(|t| *t != t2)
+        .unwrap();
+    let revoke = |t: &str| format!("/v1/staff/{}/tokens/{t}", member.id);
+    let key = [("idempotency-key", "revoke-1")];
+    let first = h
+        .send(
+            reqwest::Method::DELETE,
+            Some(&h.admin.token),
+            &revoke(&t1),
+            None,
+            &key,
+        )
+        .await;
+    first.ok();
+    // The same key for another token: refused, and that token still works.
+    h.send(
+        reqwest::Method::DELETE,
+        Some(&h.admin.token),
+        &revoke(&t2),
+        None,
+        &key,
+    )
+    .await
+    .problem(422, "idempotency-key-reused");
+    let still = Member {
+        id: member.id.clone(),
+        token: t2_secret,
+    };
+    h.get(&still, "/v1/me").await.ok();
+}

@@ -16,6 +16,7 @@ pub struct Actor {
     purpose: Option<Purpose>,
     key: Option<String>,
     token: Option<(TokenId, Option<StaffId>)>,
+    path: Option<String>,
 }
 
 impl Actor {
@@ -36,7 +37,17 @@ impl Actor {
             purpose,
             key: idempotency_key,
             token: None,
+            path: None,
         }
+    }
+
+    /// The same actor, asking through this method and path (`DELETE
+    /// /v1/staff/…/tokens/…`): what a command records with its commit and compares
+    /// on a retry, so that one idempotency key reused for another record of the same
+    /// route is refused, not answered with the first one's result. Never logged.
+    pub fn with_path(mut self, method_and_path: String) -> Self {
+        self.path = Some(method_and_path);
+        self
     }
 
     /// The same actor, having shown `token`, issued by `issued_by` (`None`: the
@@ -113,8 +124,18 @@ impl Actor {
         }
     }
 
-    /// The target of a command on one record: the route and the record's id.
+    /// The target of a command on one record: the request's method and path, or
+    /// (the system) the task and the record's id.
     pub(crate) fn target(&self, id: impl std::fmt::Display) -> String {
-        format!("{} {}", self.route, id)
+        match &self.path {
+            Some(path) => path.clone(),
+            None => format!("{} {}", self.route, id),
+        }
+    }
+
+    /// The target of a command that names no existing record (a new call, a new
+    /// member): the request's method and path, or the task.
+    pub(crate) fn new_target(&self) -> String {
+        self.path.clone().unwrap_or_else(|| self.route.clone())
     }
 }

@@ -27,9 +27,11 @@ pub(crate) struct Attempts {
 }
 
 impl Attempts {
-    /// Counts one attempt; the first of its source keeps its time, purpose and
+    /// Counts an attempt (or the attempts a record already stands for, put back
+    /// after a failed write); the first of its source keeps its time, purpose and
     /// request id.
     pub(crate) fn note(&self, record: AccessRecord) {
+        let n = record.attempts.unwrap_or(1);
         let source = Source {
             staff: record.staff,
             roles: record.roles.clone(),
@@ -40,9 +42,9 @@ impl Attempts {
         let mut noted = self.noted.lock().unwrap_or_else(|p| p.into_inner());
         noted
             .entry(source)
-            .and_modify(|r| r.attempts = Some(r.attempts.unwrap_or(1) + 1))
+            .and_modify(|r| r.attempts = Some(r.attempts.unwrap_or(1) + n))
             .or_insert(AccessRecord {
-                attempts: Some(1),
+                attempts: Some(n),
                 ..record
             });
     }

@@ -173,10 +173,18 @@ impl App {
     /// and at close.
     pub async fn flush_attempts(&self) -> Result<usize, AppError> {
         let records = self.attempts.take();
-        for r in &records {
-            self.write_access(r).await?;
+        let written = records.len();
+        let mut records = records.into_iter();
+        while let Some(r) = records.next() {
+            if let Err(e) = self.write_access(&r).await {
+                // Kept for the next window: counted attempts are never dropped.
+                for r in std::iter::once(r).chain(records) {
+                    self.attempts.note(r);
+                }
+                return Err(e);
+            }
         }
-        Ok(records.len())
+        Ok(written)
     }
 
     fn access_record(

@@ -110,7 +110,7 @@ impl App {
         };
         let streams = vec![call_stream(call)];
         let outcome = self
-            .run(actor, actor.route().to_string(), streams, |loaded, now| {
+            .run(actor, actor.new_target(), streams, |loaded, now| {
                 let (state, expected) = loaded.fold::<Calls>(&call);
                 let ctx = self.context(actor.snapshot(), now, partner)?;
                 let events = Calls::decide(&state, &command, &ctx)?;

@@ -128,6 +128,9 @@ pub struct App {
     keys: Arc<KeyStore>,
     metrics: Metrics,
     attempts: attempts::Attempts,
+    /// Commands that could leave no administrator able to act take turns, so that
+    /// two administrators cannot each pass the check and both step down.
+    admin_turn: tokio::sync::Mutex<()>,
     clock: Arc<dyn Clock>,
     config: AppConfig,
 }
@@ -196,6 +199,7 @@ impl App {
             keys,
             metrics: Metrics::new(),
             attempts: attempts::Attempts::default(),
+            admin_turn: tokio::sync::Mutex::new(()),
             clock: config.clock.clone(),
             config,
         };
@@ -398,6 +402,11 @@ impl App {
         let result = self.runner.run(&request, streams, decide).await;
         match &result {
             Ok(outcome) => {
+                if outcome.work_pending {
+                    tracing::warn!(
+                        "a key destruction failed after its commit; it is retried every tick"
+                    );
+                }
                 for _ in 0..outcome.lost_races {
                     self.metrics.conflict();
                 }
@@ -414,6 +423,15 @@ impl App {
             Err(_) => {}
         }
         result
+    }
+
+    /// The upkeep of every scheduler tick: carries out the key destructions whose
+    /// commit is in the log but whose work failed or was interrupted, and takes in
+    /// staff changes the directory missed (a request dropped between its commit and
+    /// its refresh): a revoked token stops working within a tick in any case.
+    pub async fn upkeep(&self) -> Result<(), AppError> {
+        self.runner.settle::<AppError>(false).await?;
+        self.staff.follow(self.store.as_ref()).await
     }
 
     /// Opens the personal values of events read from the log, for an entitled reader;

@@ -17,6 +17,12 @@ impl App {
         dir: PathBuf,
     ) -> Result<(BackupReport, BackupReport), AppError> {
         self.check(actor, Action::Backup, None).await?;
+        if !dir.is_absolute() {
+            return Err(AppError::bad(
+                "dir",
+                "an absolute path on the server's machine",
+            ));
+        }
         if dir.exists()
             && std::fs::read_dir(&dir)
                 .map(|mut d| d.next().is_some())

@@ -209,7 +209,7 @@ impl App {
     }
 
     /// Erases a subject: records the erasure and, once it is in the log, destroys
-    /// their keys (see [`App::execute`]; a stop in between is finished at the next
+    /// their keys (see [`App::run`]; a stop in between is finished at the next
     /// start).
     async fn erase(
         &self,

@@ -66,9 +66,11 @@ impl App {
                 let (_, events) = StaffMembers::decide_all(state, &commands, &ctx)?;
                 Ok(vec![Append::new(staff_stream(member), expected, events)])
             })
-            .await?;
+            .await;
+        // Whatever the answer: a refusal may follow a change that landed earlier and
+        // was never taken in (see `upkeep`).
         self.staff.refresh(self.store.as_ref(), member).await?;
-        Ok(outcome)
+        outcome
     }
 
     /// Enrols a member with a first token (administrators).
@@ -92,7 +94,7 @@ impl App {
             token_id,
             digest: token.digest,
         });
-        let target = actor.route().to_string();
+        let target = actor.new_target();
         let outcome = self.staff_commands(actor, target, staff, commands).await?;
         let token = (!outcome.replayed).then_some(token.secret);
         Ok(Enrolled {
@@ -117,7 +119,13 @@ impl App {
         let Some((state, _)) = self.staff.state(member) else {
             return Err(AppError::NotFound("member of staff"));
         };
-        if disarms_administrator(&state, &command)
+        let disarms = disarms_administrator(&state, &command);
+        let _turn = if disarms {
+            Some(self.admin_turn.lock().await)
+        } else {
+            None
+        };
+        if disarms
             && !self
                 .staff
                 .acting_administrators()

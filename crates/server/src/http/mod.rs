@@ -302,8 +302,10 @@ impl FromRequestParts<ApiState> for Actor {
         let holder = state.app.authenticate(token, &route, request_id).await?;
         let purpose = purpose(&parts.headers)?;
         let key = idempotency_key(&parts.headers)?;
+        let path = format!("{} {}", parts.method, parts.uri.path());
         Ok(Actor::new(holder.snapshot, route, request_id, purpose, key)
-            .with_token(holder.token, holder.issued_by))
+            .with_token(holder.token, holder.issued_by)
+            .with_path(path))
     }
 }
 
