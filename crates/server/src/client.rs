@@ -13,10 +13,14 @@ pub struct Remote {
     /// The server's base URL.
     #[arg(long, env = "ECOUTE_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
-    /// A bearer token (administrator for backups, data-protection officer for access
-    /// answers, an auditor or referent for replays and exports).
-    #[arg(long, env = "ECOUTE_TOKEN", hide_env_values = true)]
-    pub token: String,
+}
+
+/// The bearer token, from `ECOUTE_TOKEN` only (administrator for backups,
+/// data-protection officer for access answers, an auditor or referent for replays
+/// and exports): never a command-line argument, which every local user can read in
+/// the process list.
+fn token() -> Result<String> {
+    std::env::var("ECOUTE_TOKEN").context("set ECOUTE_TOKEN to a bearer token")
 }
 
 /// The commands that go through a running server.
@@ -80,7 +84,7 @@ async fn call(
     let url = format!("{}{path}", remote.url.trim_end_matches('/'));
     let mut req = reqwest::Client::new()
         .request(method, &url)
-        .bearer_auth(&remote.token);
+        .bearer_auth(token()?);
     if let Some(b) = body {
         req = req.json(&b);
     }

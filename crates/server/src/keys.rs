@@ -48,9 +48,16 @@ const CHECK_TEXT: &[u8] = b"ecoute master key check v1";
 /// 400 KiB, kept when cleared) rather than 131,072 (6.5 MiB).
 const CACHE_MAX: usize = 4_096;
 
-/// The master key: 256 bits, given as 64 hexadecimal digits.
+/// The master key: 256 bits, given as 64 hexadecimal digits; wiped from memory
+/// when dropped.
 #[derive(Clone)]
 pub struct MasterKey([u8; 32]);
+
+impl Drop for MasterKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl MasterKey {
     /// Parses 64 hexadecimal digits (surrounding whitespace ignored).
@@ -136,9 +143,26 @@ enum Slot {
 
 fn remember_in(cache: &mut HashMap<SubjectId, Slot>, subject: SubjectId, slot: Slot) {
     if cache.len() >= CACHE_MAX {
-        cache.clear();
+        wipe(cache);
     }
     cache.insert(subject, slot);
+}
+
+/// Empties the cache of unwrapped keys, wiping each from memory first.
+fn wipe(cache: &mut HashMap<SubjectId, Slot>) {
+    for slot in cache.values_mut() {
+        if let Slot::Key(key) = slot {
+            zeroize::Zeroize::zeroize(key);
+        }
+    }
+    cache.clear();
+}
+
+impl Drop for KeyStore {
+    fn drop(&mut self) {
+        wipe(&mut self.cache());
+        zeroize::Zeroize::zeroize(&mut self.master);
+    }
 }
 
 /// The subjects' keys.

@@ -11,8 +11,9 @@
 //! - [`keys`]: encryption of personal values at rest, a key per data subject;
 //! - [`http`]: the `/v1` API (axum), problem details, OpenAPI;
 //! - [`metrics`]: the Prometheus exposition;
-//! - [`allocator`]: glibc's allocator bounded for a long-running server (the
-//!   crate's only `unsafe`: two calls into glibc).
+//! - [`allocator`]: glibc's allocator bounded for a long-running server;
+//! - [`process`]: files its user's alone, no core dumps, quiet panics (with
+//!   `allocator`, the crate's only `unsafe`: calls into libc).
 //!
 //! [`Server::start`] opens everything and listens; [`Server::shutdown`] stops
 //! accepting, finishes the requests in flight, and closes the stores.
@@ -30,6 +31,8 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+#[allow(unsafe_code)]
+pub mod process;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
@@ -79,6 +82,7 @@ impl Server {
     /// Opens the engine, creates a first administrator on an empty store, and starts
     /// listening. Readiness follows once the projections have caught up.
     pub async fn start(config: ServeConfig) -> Result<Server, AppError> {
+        process::restrict();
         let app = Arc::new(App::open(config.app.clone()).await?);
         let first_admin = app.bootstrap().await?;
         let state = http::ApiState {

@@ -130,12 +130,13 @@ struct ServeArgs {
     /// personal data. Keep it apart from the data directory and its backups.
     #[arg(long, env = "ECOUTE_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
-    /// The master key itself, as 64 hexadecimal digits (prefer a file).
-    #[arg(long, env = "ECOUTE_MASTER_KEY", hide_env_values = true)]
-    master_key: Option<String>,
     /// Creates the master key file with a new key if it does not exist yet.
     #[arg(long, requires = "master_key_file")]
     create_master_key: bool,
+    /// Accepts a master key file that others than its owner may read (refused
+    /// otherwise).
+    #[arg(long)]
+    allow_readable_master_key: bool,
     /// Erases the data of cases closed for this many days (checked hourly); unset:
     /// kept until the data-protection officer erases it.
     #[arg(long, env = "ECOUTE_RETENTION_DAYS")]
@@ -152,11 +153,13 @@ struct ServeArgs {
     deadline_follow_up_days: u32,
 }
 
-/// The master key from `--master-key` or `--master-key-file`, creating the file with
-/// `--create-master-key`; without one the server does not start.
+/// The master key from `ECOUTE_MASTER_KEY` or `--master-key-file`, creating the file
+/// with `--create-master-key`; without one the server does not start.
 fn master_key(args: &ServeArgs) -> Result<MasterKey> {
-    if let Some(hex) = &args.master_key {
-        return Ok(MasterKey::from_hex(hex)?);
+    // The key itself only from the environment, never from the command line (which
+    // every local user can read in the process list).
+    if let Ok(hex) = std::env::var("ECOUTE_MASTER_KEY") {
+        return Ok(MasterKey::from_hex(&hex)?);
     }
     let Some(path) = &args.master_key_file else {
         bail!(
@@ -175,6 +178,28 @@ fn master_key(args: &ServeArgs) -> Result<MasterKey> {
         );
         return Ok(key);
     }
+    read_key_file(path, args.allow_readable_master_key)
+}
+
+/// Reads a master key file, refusing one that others than its owner may read
+/// (unless `allow_readable`): the key unlocks every person's data.
+fn read_key_file(path: &Path, allow_readable: bool) -> Result<MasterKey> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("reading the master key file {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 && !allow_readable {
+            bail!(
+                "the master key file {} may be read by others (mode {:o}): `chmod 600` it, \
+                 or give --allow-readable-master-key",
+                path.display(),
+                mode & 0o777
+            );
+        }
+    }
     let hex = std::fs::read_to_string(path)
         .with_context(|| format!("reading the master key file {}", path.display()))?;
     Ok(MasterKey::from_hex(&hex)?)
@@ -183,9 +208,7 @@ fn master_key(args: &ServeArgs) -> Result<MasterKey> {
 /// `ecoute recover-admin`: a new administrator, enrolled by the system on the
 /// server's machine.
 async fn recover_admin(data_dir: PathBuf, master_key_file: &Path) -> Result<()> {
-    let hex = std::fs::read_to_string(master_key_file)
-        .with_context(|| format!("reading the master key file {}", master_key_file.display()))?;
-    let master = MasterKey::from_hex(&hex)?;
+    let master = read_key_file(master_key_file, false)?;
     let app = ecoute_server::App::open(AppConfig::new(&data_dir, master))
         .await
         .with_context(|| {
@@ -206,14 +229,12 @@ async fn recover_admin(data_dir: PathBuf, master_key_file: &Path) -> Result<()> 
 /// and keeps in its data directory — fine for a demo, never for real data, whose
 /// master key lives apart from the data and its backups.
 fn demo_master_key(data_dir: &Path, args: &ServeArgs) -> Result<MasterKey> {
-    if args.master_key.is_some() || args.master_key_file.is_some() {
+    if std::env::var_os("ECOUTE_MASTER_KEY").is_some() || args.master_key_file.is_some() {
         return master_key(args);
     }
     let path = data_dir.join("demo-master.key");
     if path.exists() {
-        let hex = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        return Ok(MasterKey::from_hex(&hex)?);
+        return read_key_file(&path, false);
     }
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -259,6 +280,8 @@ struct DemoArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    ecoute_server::process::restrict();
+    ecoute_server::process::quiet_panics();
     ecoute_server::allocator::tune();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -285,7 +308,9 @@ async fn run_cli() -> std::process::ExitCode {
         _ => "info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter))
+        // sled's trace and debug logs dump record bytes: never below info.
+        .add_directive("sled=info".parse().expect("a valid directive"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -30,6 +30,18 @@ impl App {
         {
             return Err(AppError::bad("dir", "must be absent or empty"));
         }
+        #[cfg(unix)]
+        if dir.exists() {
+            // A directory someone else owns could be read by them: refused.
+            use std::os::unix::fs::MetadataExt;
+            let owner = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.uid()).ok();
+            if owner(&dir) != owner(&self.config.data_dir) {
+                return Err(AppError::bad(
+                    "dir",
+                    "must be owned by the user the server runs as",
+                ));
+            }
+        }
         let (log, access) = (self.store.clone(), self.access_log.store().clone());
         let (log, access) = tokio::task::spawn_blocking(move || {
             let log = log.backup(&dir.join("log"))?;
