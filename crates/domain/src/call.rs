@@ -473,6 +473,13 @@ pub fn decide(
                     }
                     for member in pair.members() {
                         let s = ctx.staff(member)?;
+                        let eligible = s.has(Role::Volunteer) && s.accredited_at(centre);
+                        // The refusal describes the actor, never the partner they
+                        // named: their roles and accreditations are not the
+                        // actor's to learn.
+                        if !eligible && member != ctx.actor.id {
+                            return Err(DomainError::PartnerCannotAnswer);
+                        }
                         if !s.has(Role::Volunteer) {
                             return Err(DomainError::NotAVolunteer(member));
                         }

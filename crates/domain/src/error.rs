@@ -146,6 +146,10 @@ pub enum DomainError {
         /// The centre.
         centre: CentreId,
     },
+    /// The partner named for a centre call cannot answer calls at that centre (not
+    /// said why: another member's roles are not the actor's to learn).
+    #[error("the partner named cannot answer calls at this centre with you")]
+    PartnerCannotAnswer,
     /// Someone recording a call they did not take, or no longer may act for.
     #[error("only who answered a call, and may still act for its centre, records it")]
     ActorNotAnswerer,
@@ -200,6 +204,10 @@ pub enum DomainError {
         /// The centre holding the case.
         centre: CentreId,
     },
+    /// The member named as referent cannot follow cases at the case's centre now
+    /// (not said why: another member's roles are not the actor's to learn).
+    #[error("the member named cannot follow cases at this centre")]
+    CannotFollowCasesHere,
     /// Transferring a case that a centre opened.
     #[error("only a case opened by the national platform is transferred")]
     NotOpenedByPlatform,

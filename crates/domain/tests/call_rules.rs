@@ -151,27 +151,31 @@ fn a_centre_call_is_answered_by_two_distinct_volunteers_accredited_there() {
         &ctx(RV, 0),
         Err(DomainError::ActorNotAnswerer),
     );
-    // Both are volunteers.
+    // Both are volunteers accredited at the centre called, now; a refusal about
+    // the partner does not say what they lack (their roles are not the actor's to
+    // learn), one about the actor does.
     check_call(
         &[],
         receive(by_pair(V1, R1)),
         &ctx(V1, 0),
-        Err(DomainError::NotAVolunteer(R1)),
+        Err(DomainError::PartnerCannotAnswer),
     );
-    // Both are accredited at the centre called, now.
     check_call(
         &[],
         receive(by_pair(V1, V13)),
         &ctx(V1, 0),
-        Err(DomainError::NotAccreditedAtCentre {
-            staff: V13,
-            centre: CentreId::Departement(rhone()),
-        }),
+        Err(DomainError::PartnerCannotAnswer),
     );
     check_call(
         &[],
         receive(by_pair(V_REVOKED, V1)),
         &ctx(V1, 0),
+        Err(DomainError::PartnerCannotAnswer),
+    );
+    check_call(
+        &[],
+        receive(by_pair(V_REVOKED, V1)),
+        &ctx(V_REVOKED, 0),
         Err(DomainError::NotAccreditedAtCentre {
             staff: V_REVOKED,
             centre: CentreId::Departement(rhone()),

@@ -254,16 +254,13 @@ fn a_referent_is_accredited_at_the_case_centre_and_took_no_call_of_it() {
         &given,
         C::AssignReferent(V1),
         &ctx(R2, 2),
-        Err(DomainError::NotAReferent(V1)),
+        Err(DomainError::CannotFollowCasesHere),
     );
     check_case(
         &given,
         C::AssignReferent(R13),
         &ctx(R2, 2),
-        Err(DomainError::NotAccreditedAtCentre {
-            staff: R13,
-            centre: CentreId::Departement(rhone()),
-        }),
+        Err(DomainError::CannotFollowCasesHere),
     );
     // Only those who may act for the centre name its referents.
     check_case(

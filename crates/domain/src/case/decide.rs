@@ -144,6 +144,11 @@ pub fn decide(
             may_act(actor, centre)?;
             let d = centre.departement().ok_or(DomainError::CaseNotAtACentre)?;
             let r = ctx.staff(*referent)?;
+            // The refusal does not describe the member named (their roles and
+            // accreditations), unless they name themself.
+            if (!r.has(Role::Referent) || !r.accredited_at(d)) && *referent != actor.id {
+                return Err(DomainError::CannotFollowCasesHere);
+            }
             if !r.has(Role::Referent) {
                 return Err(DomainError::NotAReferent(*referent));
             }
