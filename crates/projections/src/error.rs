@@ -47,11 +47,29 @@ pub enum ProjectionError {
     Stopped,
 }
 
-impl From<sled::Error> for ProjectionError {
-    fn from(e: sled::Error) -> Self {
+impl From<redb::Error> for ProjectionError {
+    fn from(e: redb::Error) -> Self {
         ProjectionError::Db(Arc::new(e))
     }
 }
+
+/// redb's errors, each kind its own type, all kept as the one `redb::Error`.
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ProjectionError {
+            fn from(e: $t) -> Self {
+                redb::Error::from(e).into()
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
 
 impl From<ecoute_store::StoreError> for ProjectionError {
     fn from(e: ecoute_store::StoreError) -> Self {

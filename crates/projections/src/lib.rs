@@ -15,7 +15,7 @@
 //!   serves reads, then swapped in once caught up.
 //! - **Isolation.** A projection that fails on an event stops there, with the
 //!   position and the error, its model as it was before; the others go on.
-//! - **Apart from the log.** Read models live in a sled database of their own
+//! - **Apart from the log.** Read models live in a redb database of their own
 //!   ([`ModelDb`]), never in the event trees.
 #![warn(missing_docs)]
 // The one exception: a model entry's thin pointer (`model::entry`).

@@ -355,12 +355,9 @@ async fn a_new_version_is_rebuilt_beside_the_old_and_swapped_in() {
     rt.stop().unwrap();
     drop(rt);
     drop(reader);
-    // Only the new model's tree is left.
-    let db = sled::open(dir.path()).unwrap();
-    let trees: Vec<String> = db
-        .tree_names()
-        .iter()
-        .filter_map(|t| String::from_utf8(t.to_vec()).ok())
+    // Only the new model's table is left.
+    let trees: Vec<String> = table_names(dir.path())
+        .into_iter()
         .filter(|t| t.starts_with("model/"))
         .collect();
     assert_eq!(trees, vec!["model/a/v2/g1".to_string()]);
@@ -456,24 +453,47 @@ async fn models_on_worker_threads_stay_exact_through_a_rebuild_asked_mid_stream(
     rt.stop().unwrap();
 }
 
+/// A table of the model database's file: byte keys, byte values.
+type Table = redb::TableDefinition<'static, &'static [u8], &'static [u8]>;
+
+/// The model database's file in the models' directory `dir`.
+fn db_file(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("models.redb")
+}
+
+/// The names of the tables in the model database at `dir`.
+fn table_names(dir: &std::path::Path) -> Vec<String> {
+    use redb::TableHandle;
+    let db = redb::Database::create(db_file(dir)).unwrap();
+    let tx = db.begin_read().unwrap();
+    let names = tx.list_tables().unwrap().map(|t| t.name().to_owned());
+    names.collect()
+}
+
 /// Damages the stored pages of model `a` (version 1, generation 0) in the model
-/// database at `dir`: every value of its tree but the checkpoint gets a byte flipped.
+/// database at `dir`: every value of its table but the checkpoint gets a byte flipped.
 fn damage_model(dir: &std::path::Path) {
-    let db = sled::open(dir).unwrap();
-    let tree = db.open_tree("model/a/v1/g0").unwrap();
-    let mut damaged = 0;
-    for item in tree.iter() {
-        let (k, v) = item.unwrap();
-        if k.first() == Some(&0) {
-            continue;
+    use redb::ReadableTable;
+    let db = redb::Database::create(db_file(dir)).unwrap();
+    let tx = db.begin_write().unwrap();
+    {
+        let mut table = tx.open_table(Table::new("model/a/v1/g0")).unwrap();
+        let all: Vec<(Vec<u8>, Vec<u8>)> = table
+            .iter()
+            .unwrap()
+            .map(|i| {
+                let (k, v) = i.unwrap();
+                (k.value().to_vec(), v.value().to_vec())
+            })
+            .filter(|(k, _)| k.first() != Some(&0))
+            .collect();
+        assert!(!all.is_empty(), "the model was persisted");
+        for (k, mut v) in all {
+            v[0] ^= 0x40;
+            table.insert(&k[..], &v[..]).unwrap();
         }
-        let mut v = v.to_vec();
-        v[0] ^= 0x40;
-        tree.insert(k, v).unwrap();
-        damaged += 1;
     }
-    assert!(damaged > 0, "the model was persisted");
-    db.flush().unwrap();
+    tx.commit().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -512,22 +532,35 @@ async fn models_of_the_older_layout_are_dropped_and_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn EventStore> = Arc::new(MemoryStore::in_memory(StoreConfig::default()));
     append(store.as_ref(), "case", 40, "x").await;
-    // Layout 1: no layout mark, one sled key per entry, the checkpoint beside them.
+    // Before redb: a sled database of models in the directory, whatever it holds.
     {
         let db = sled::open(dir.path()).unwrap();
         let meta = db.open_tree("ecoute-projections-meta").unwrap();
-        let active = encode_value(&(1u32, 0u64)).unwrap();
-        meta.insert("a", active).unwrap();
-        let tree = db.open_tree("model/a/v1/g0").unwrap();
-        tree.insert("count/case", encode_value(&999u64).unwrap())
-            .unwrap();
-        tree.insert(b"\x00checkpoint", &40u64.to_be_bytes())
-            .unwrap();
-        // A model no projection builds any more: only the layout change drops it.
-        let gone = db.open_tree("model/gone/v1/g0").unwrap();
-        gone.insert("count/case", encode_value(&1u64).unwrap())
+        meta.insert("a", encode_value(&(1u32, 0u64)).unwrap())
             .unwrap();
         db.flush().unwrap();
+    }
+    // Layout 1: no layout mark, one key per entry, the checkpoint beside them.
+    {
+        let db = redb::Database::create(db_file(dir.path())).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut meta = tx
+                .open_table(Table::new("ecoute-projections-meta"))
+                .unwrap();
+            let active = encode_value(&(1u32, 0u64)).unwrap();
+            meta.insert(&b"a"[..], &active[..]).unwrap();
+            let mut tree = tx.open_table(Table::new("model/a/v1/g0")).unwrap();
+            let count = encode_value(&999u64).unwrap();
+            tree.insert(&b"count/case"[..], &count[..]).unwrap();
+            tree.insert(&b"\x00checkpoint"[..], &40u64.to_be_bytes()[..])
+                .unwrap();
+            // A model no projection builds any more: only the layout change drops it.
+            let mut gone = tx.open_table(Table::new("model/gone/v1/g0")).unwrap();
+            let one = encode_value(&1u64).unwrap();
+            gone.insert(&b"count/case"[..], &one[..]).unwrap();
+        }
+        tx.commit().unwrap();
     }
     let rt = start(
         store.clone(),
@@ -539,10 +572,15 @@ async fn models_of_the_older_layout_are_dropped_and_rebuilt() {
     assert_eq!(count(&rt, "a", "case"), 40);
     rt.stop().unwrap();
     drop(rt);
-    let db = sled::open(dir.path()).unwrap();
-    let names: Vec<Vec<u8>> = db.tree_names().iter().map(|t| t.to_vec()).collect();
+    let names = table_names(dir.path());
     assert!(
-        !names.contains(&b"model/gone/v1/g0".to_vec()),
-        "old trees are dropped"
+        !names.contains(&"model/gone/v1/g0".to_string()),
+        "old tables are dropped"
     );
+    for sled_file in ["conf", "db", "blobs"] {
+        assert!(
+            !dir.path().join(sled_file).exists(),
+            "the sled database's {sled_file} is removed"
+        );
+    }
 }

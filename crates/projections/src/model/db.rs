@@ -1,18 +1,30 @@
-//! The read-model database: which tree holds each projection's model, and its layout.
+//! The read-model database: which table holds each projection's model, and its layout.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use redb::{ReadableTableMetadata, TableDefinition, TableHandle};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode_value, encode_value};
 use crate::error::{ProjectionError, Result};
 
-/// The layout of the model trees; older layouts are dropped and rebuilt.
+/// The layout of the model tables; older layouts are dropped and rebuilt.
 const LAYOUT: u32 = 3;
-const META_TREE: &str = "ecoute-projections-meta";
+const META_TABLE: &str = "ecoute-projections-meta";
 const LAYOUT_KEY: &[u8] = b"\x00layout";
+/// The database's file, in the models' directory.
+const FILE: &str = "models.redb";
+/// What a sled database of models (before redb) left in the directory.
+const SLED_FILES: &[&str] = &["conf", "db", "blobs"];
+/// How long opening waits for another handle to release the file's lock.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
 
-/// The read-model database: a sled database apart from the event log.
+/// A table of byte keys and byte values.
+type Def<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
+
+/// The read-model database: a redb database apart from the event log.
 ///
 /// Read models are derived and disposable; keeping them apart means a rebuild
 /// never grows the log's files, the log can be verified and backed up on its
@@ -20,15 +32,60 @@ const LAYOUT_KEY: &[u8] = b"\x00layout";
 /// persists the models: they are held, updated and queried in memory.
 #[derive(Clone)]
 pub struct ModelDb {
-    pub(crate) db: sled::Db,
-    meta: sled::Tree,
+    db: Arc<redb::Database>,
 }
 
-/// Which tree holds a projection's active model, and what built it.
+/// Which table holds a projection's active model, and what built it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ActiveModel {
     pub version: u32,
     pub generation: u64,
+}
+
+/// One table of the database: a generation of a model.
+#[derive(Clone)]
+pub(crate) struct Tree {
+    db: Arc<redb::Database>,
+    name: String,
+}
+
+impl Tree {
+    /// Reads the table in one read transaction (`None`: no table yet).
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(Option<&redb::ReadOnlyTable<&'static [u8], &'static [u8]>>) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self.db.begin_read()?;
+        match tx.open_table(Def::new(&self.name)) {
+            Ok(table) => f(Some(&table)),
+            Err(redb::TableError::TableDoesNotExist(_)) => f(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Changes the table in one atomic write transaction, durable when it
+    /// returns (redb's default durability: the file synced at the commit).
+    /// Nothing of it is written if `f` fails.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut redb::Table<'_, &'static [u8], &'static [u8]>) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self.db.begin_write()?;
+        let out = {
+            let mut table = tx.open_table(Def::new(&self.name))?;
+            f(&mut table)?
+        };
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Removes every entry of the table.
+    pub(crate) fn clear(&self) -> Result<()> {
+        let tx = self.db.begin_write()?;
+        tx.delete_table(Def::new(&self.name))?;
+        tx.commit()?;
+        Ok(())
+    }
 }
 
 impl ModelDb {
@@ -40,70 +97,108 @@ impl ModelDb {
 
     /// Opens (or creates) the read-model database with a page cache of `cache_bytes`.
     pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: u64) -> Result<Self> {
-        let config = sled::Config::new()
-            .path(path.as_ref())
-            .cache_capacity(cache_bytes);
-        let db = ecoute_store::open_sled(&config, std::time::Duration::from_secs(5))
-            .map_err(|e| ProjectionError::Db(std::sync::Arc::new(e)))?;
-        Self::from_db(db)
-    }
-
-    /// A temporary database, removed when dropped: for tests and tools.
-    pub fn temporary() -> Result<Self> {
-        let db = sled::Config::new().temporary(true).open()?;
-        Self::from_db(db)
-    }
-
-    fn from_db(db: sled::Db) -> Result<Self> {
-        let meta = db.open_tree(META_TREE)?;
-        let layout = match meta.get(LAYOUT_KEY)? {
-            None => None,
-            Some(v) => Some(decode_value::<u32>(&v)?),
+        let dir = path.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| ProjectionError::Db(Arc::new(e)))?;
+        drop_sled_files(dir)?;
+        let mut builder = redb::Builder::new();
+        builder.set_cache_size(usize::try_from(cache_bytes).unwrap_or(usize::MAX));
+        let deadline = Instant::now() + LOCK_WAIT;
+        let db = loop {
+            match builder.create(dir.join(FILE)) {
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                other => break other?,
+            }
         };
+        Self::from_db(db)
+    }
+
+    /// A database in memory, gone when dropped: for tests and tools.
+    pub fn temporary() -> Result<Self> {
+        let db = redb::Builder::new()
+            .set_cache_size(1 << 20)
+            .create_with_backend(redb::backends::InMemoryBackend::new())?;
+        Self::from_db(db)
+    }
+
+    fn from_db(db: redb::Database) -> Result<Self> {
+        let db = ModelDb { db: Arc::new(db) };
+        let meta = db.meta();
+        let (layout, empty) = meta.read(|t| match t {
+            None => Ok((None, true)),
+            Some(t) => {
+                let layout = match t.get(LAYOUT_KEY)? {
+                    None => None,
+                    Some(v) => Some(decode_value::<u32>(v.value())?),
+                };
+                Ok((layout, t.is_empty()?))
+            }
+        })?;
         if layout != Some(LAYOUT) {
             // Models written in another layout (or none yet): they are derived
             // data, so drop them all and let the runtime rebuild from the log.
-            if !meta.is_empty() {
+            if !empty {
                 tracing::warn!(
                     found = layout.unwrap_or(1),
                     layout = LAYOUT,
                     "read models of another layout dropped; they will be rebuilt from the log"
                 );
             }
-            for t in db.tree_names() {
-                if t.starts_with(b"model/") {
-                    db.drop_tree(t)?;
-                }
+            let tx = db.db.begin_write()?;
+            let names: Vec<String> = tx.list_tables()?.map(|t| t.name().to_owned()).collect();
+            for t in names.iter().filter(|t| t.starts_with("model/")) {
+                tx.delete_table(Def::new(t))?;
             }
-            meta.clear()?;
-            meta.insert(LAYOUT_KEY, encode_value(&LAYOUT)?)?;
-            db.flush()?;
+            tx.delete_table(Def::new(META_TABLE))?;
+            tx.open_table(Def::new(META_TABLE))?
+                .insert(LAYOUT_KEY, &encode_value(&LAYOUT)?[..])?;
+            tx.commit()?;
         }
-        Ok(ModelDb { db, meta })
+        Ok(db)
+    }
+
+    fn meta(&self) -> Tree {
+        self.meta_named(META_TABLE)
+    }
+
+    fn meta_named(&self, name: &str) -> Tree {
+        Tree {
+            db: self.db.clone(),
+            name: name.to_owned(),
+        }
     }
 
     pub(crate) fn active(&self, name: &str) -> Result<Option<ActiveModel>> {
-        match self.meta.get(name.as_bytes())? {
+        self.meta().read(|t| match t {
             None => Ok(None),
-            Some(v) => decode_value(&v).map(Some),
-        }
+            Some(t) => match t.get(name.as_bytes())? {
+                None => Ok(None),
+                Some(v) => decode_value(v.value()).map(Some),
+            },
+        })
     }
 
     pub(crate) fn set_active(&self, name: &str, active: &ActiveModel) -> Result<()> {
-        self.meta.insert(name.as_bytes(), encode_value(active)?)?;
-        Ok(())
+        let value = encode_value(active)?;
+        self.meta().write(|t| {
+            t.insert(name.as_bytes(), &value[..])?;
+            Ok(())
+        })
     }
 
-    pub(crate) fn tree(&self, name: &str, active: &ActiveModel) -> Result<sled::Tree> {
-        Ok(self.db.open_tree(tree_name(name, active))?)
+    pub(crate) fn tree(&self, name: &str, active: &ActiveModel) -> Result<Tree> {
+        Ok(Tree {
+            db: self.db.clone(),
+            name: tree_name(name, active),
+        })
     }
 
     pub(crate) fn drop_tree(&self, name: &str, active: &ActiveModel) -> Result<()> {
-        self.db.drop_tree(tree_name(name, active))?;
-        Ok(())
+        self.tree(name, active)?.clear()
     }
 
-    /// Drops the trees of a projection that are neither its active model nor
+    /// Drops the tables of a projection that are neither its active model nor
     /// the one being rebuilt (left behind by a crash during a swap).
     pub(crate) fn drop_stale_trees(
         &self,
@@ -116,23 +211,90 @@ impl ModelDb {
             .chain(rebuild)
             .map(|m| tree_name(name, m))
             .collect();
-        for t in self.db.tree_names() {
-            let Ok(t) = std::str::from_utf8(&t) else {
-                continue;
-            };
-            if t.starts_with(&prefix) && !keep.iter().any(|k| k == t) {
-                self.db.drop_tree(t)?;
-            }
+        let stale: Vec<String> = self
+            .db
+            .begin_read()?
+            .list_tables()?
+            .map(|t| t.name().to_owned())
+            .filter(|t| t.starts_with(&prefix) && !keep.iter().any(|k| k == t))
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
         }
+        let tx = self.db.begin_write()?;
+        for t in &stale {
+            tx.delete_table(Def::new(t))?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
-    /// Makes every model write so far durable. Not needed for correctness: a
-    /// model's state and its checkpoint are written together, so after a crash
-    /// the runtime resumes from whatever consistent point survived.
+    /// Makes every model write so far durable: with redb each write already
+    /// is when it returns (its transaction is committed with the file synced),
+    /// so there is nothing left to do. Not needed for correctness either way:
+    /// a model's state and its checkpoint are written together, so after a
+    /// crash the runtime resumes from whatever consistent point survived.
     pub fn flush(&self) -> Result<()> {
-        self.db.flush()?;
         Ok(())
+    }
+}
+
+/// Removes what a sled database of models (the layout before redb) left in
+/// `dir`: derived data, rebuilt from the log.
+fn drop_sled_files(dir: &Path) -> Result<()> {
+    let io = |e: std::io::Error| ProjectionError::Db(Arc::new(e));
+    if !dir.join("conf").is_file() || !dir.join("db").is_file() {
+        return Ok(());
+    }
+    tracing::warn!(dir = %dir.display(), "read models of the sled layout dropped; they will be rebuilt from the log");
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if SLED_FILES.contains(&name.as_ref()) || name.starts_with("snap.") {
+            let path = entry.path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(path).map_err(io)?;
+            } else {
+                std::fs::remove_file(path).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Raw access to a table, for the tests of the persisted form.
+#[cfg(test)]
+impl Tree {
+    /// A table in a database of its own, in memory.
+    pub(crate) fn temporary() -> Tree {
+        ModelDb::temporary().unwrap().meta_named("m")
+    }
+
+    pub(crate) fn insert(&self, key: &[u8], value: &[u8]) {
+        self.write(|t| Ok(t.insert(key, value).map(drop)?)).unwrap();
+    }
+
+    pub(crate) fn remove(&self, key: &[u8]) {
+        self.write(|t| Ok(t.remove(key).map(drop)?)).unwrap();
+    }
+
+    /// Every entry whose key starts with `first`, in order.
+    pub(crate) fn scan_prefix(&self, first: u8) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.read(|t| {
+            let mut out = Vec::new();
+            if let Some(t) = t {
+                for item in t.range([first].as_slice()..)? {
+                    let (k, v) = item?;
+                    if k.value().first() != Some(&first) {
+                        break;
+                    }
+                    out.push((k.value().to_vec(), v.value().to_vec()));
+                }
+            }
+            Ok(out)
+        })
+        .unwrap()
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::RwLock;
 use std::time::Instant;
 
+use super::db::Tree;
 use super::entries::Entries;
 use super::pages::{
     damaged, delta_key, for_each_change, page_key, page_prefix, push_change, seal, Cursor,
@@ -11,6 +12,9 @@ use super::pages::{
 use super::read;
 use super::tx::Scratch;
 use crate::error::Result;
+
+/// A model's table, as read.
+type Table = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 
 /// Bytes of entries per snapshot page.
 const PAGE_BYTES: usize = 256 << 10;
@@ -62,15 +66,15 @@ struct Persisted {
 }
 
 /// One generation of a read model: every entry in memory, persisted in its
-/// own sled tree as snapshot pages plus deltas.
+/// own redb table as snapshot pages plus deltas.
 ///
 /// Each persisted write (a delta, or a whole new snapshot that replaces the
-/// pages and deltas before it) is one atomic sled batch that also carries the
-/// checkpoint, so the persisted state always equals the model at that
-/// checkpoint: after a crash the runtime loads it and applies the log from
+/// pages and deltas before it) is one atomic write transaction that also
+/// carries the checkpoint, so the persisted state always equals the model at
+/// that checkpoint: after a crash the runtime loads it and applies the log from
 /// there, neither skipping nor doubling an event.
 pub(crate) struct Model {
-    tree: sled::Tree,
+    tree: Tree,
     /// Deltas are folded into a new snapshot once they outweigh it and this.
     min_compact: usize,
     /// Bytes of entries per snapshot page.
@@ -84,74 +88,38 @@ pub(crate) struct Model {
 impl Model {
     /// Loads the model persisted in `tree` (empty at checkpoint 0 if none).
     /// A damaged tree is an error: the caller rebuilds the model.
-    pub(crate) fn load(tree: sled::Tree) -> Result<Model> {
+    pub(crate) fn load(tree: Tree) -> Result<Model> {
         Self::load_with(tree, MIN_COMPACT_BYTES, PAGE_BYTES)
     }
 
-    fn load_with(tree: sled::Tree, min_compact: usize, page_size: usize) -> Result<Model> {
-        let (checkpoint, snapshot, expect_pages, first_delta, next_delta) =
-            match tree.get(CHECKPOINT_KEY)? {
-                None => (0, 0, 0, 0, 0),
-                Some(v) => {
-                    let mut c = Cursor(&v);
-                    let record = (c.u64()?, c.u64()?, c.u32_be()?, c.u64()?, c.u64()?);
-                    if !c.0.is_empty() {
-                        return Err(damaged("a malformed checkpoint"));
-                    }
-                    record
-                }
-            };
+    fn load_with(tree: Tree, min_compact: usize, page_size: usize) -> Result<Model> {
         let mut entries = Entries::default();
-        let (mut pages, mut page_bytes) = (0u32, 0usize);
-        let mut left_over = Vec::new();
-        for item in tree.scan_prefix([PAGE]) {
-            let (k, v) = item?;
-            if k.len() != 13 {
-                return Err(damaged("a malformed page key"));
-            }
-            if k[1..9] != snapshot.to_be_bytes() {
-                left_over.push(k);
-                continue;
-            }
-            if k[9..] != pages.to_be_bytes() {
-                return Err(damaged("a snapshot page is missing"));
-            }
-            for_each_change(&v, |key, value| {
-                if let Some(value) = value {
-                    entries.insert(key, value);
-                }
-            })?;
-            pages += 1;
-            page_bytes += v.len();
-        }
-        let (mut expect_seq, mut delta_bytes) = (first_delta, 0usize);
-        for item in tree.scan_prefix([DELTA]) {
-            let (k, v) = item?;
-            if k[..] != delta_key(expect_seq) || expect_seq >= next_delta {
-                return Err(damaged("deltas are missing or left over"));
-            }
-            expect_seq += 1;
-            for_each_change(&v, |key, value| match value {
-                Some(value) => {
-                    entries.insert(key, value);
-                }
-                None => {
-                    entries.remove(key);
-                }
-            })?;
-            delta_bytes += v.len();
-        }
-        if pages != expect_pages {
-            return Err(damaged("snapshot pages are missing"));
-        }
-        if expect_seq != next_delta {
-            return Err(damaged("deltas are missing"));
-        }
+        let loaded = tree.read(|t| {
+            let Some(t) = t else {
+                return Ok(Loaded::default());
+            };
+            load_table(t, &mut entries)
+        })?;
+        let Loaded {
+            checkpoint,
+            snapshot,
+            pages,
+            page_bytes,
+            first_delta,
+            next_delta,
+            delta_bytes,
+            left_over,
+        } = loaded;
         if checkpoint == 0 && !entries.is_empty() {
             return Err(damaged("entries without a checkpoint"));
         }
-        for k in left_over {
-            tree.remove(k)?;
+        if !left_over.is_empty() {
+            tree.write(|t| {
+                for k in &left_over {
+                    t.remove(&k[..])?;
+                }
+                Ok(())
+            })?;
         }
         let bytes = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
         Ok(Model {
@@ -181,7 +149,7 @@ impl Model {
     }
 
     /// Empties the tree and returns an empty model at checkpoint 0.
-    pub(crate) fn fresh(tree: sled::Tree) -> Result<Model> {
+    pub(crate) fn fresh(tree: Tree) -> Result<Model> {
         tree.clear()?;
         Model::load(tree)
     }
@@ -247,11 +215,12 @@ impl Model {
     }
 
     /// Persists the changes made in memory since the last write, with the
-    /// checkpoint: a delta, in one atomic batch with the checkpoint record; or,
-    /// once the deltas outweigh the last snapshot, a new snapshot, written page
-    /// by page beside the one in use (never the whole model twice in memory)
-    /// and switched to by one atomic batch with the checkpoint record. Nothing
-    /// to do if nothing changed.
+    /// checkpoint, in one write transaction: a delta and the checkpoint record;
+    /// or, once the deltas outweigh the last snapshot, a new snapshot, its
+    /// pages written one by one under a number of their own (redb spills a
+    /// large transaction to the file: never the whole model twice in memory),
+    /// the checkpoint record that switches to it, and the removal of the pages
+    /// and deltas it replaces. Nothing to do if nothing changed.
     pub(crate) fn persist(&self) -> Result<()> {
         let started = Instant::now();
         let mut p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
@@ -259,55 +228,66 @@ impl Model {
         if p.checkpoint == view.checkpoint && p.changes.is_empty() && !p.overflowed {
             return Ok(());
         }
-        let mut batch = sled::Batch::default();
         let compact =
             p.overflowed || p.delta_bytes + p.changes.len() > p.page_bytes.max(self.min_compact);
-        let (snapshot, pages, page_bytes, delta_bytes);
-        if compact {
-            snapshot = p.snapshot + 1;
-            // Pages of an earlier attempt at this snapshot would pass for its own.
-            for item in self.tree.scan_prefix(page_prefix(snapshot)) {
-                self.tree.remove(item?.0)?;
-            }
-            let mut page = Vec::with_capacity(self.page_size);
-            let mut n = 0u32;
-            let mut written = 0usize;
-            let mut entries = view.entries.iter().peekable();
-            while let Some((k, v)) = entries.next() {
-                push_change(&mut page, k, Some(v));
-                if page.len() >= self.page_size || entries.peek().is_none() {
-                    written += page.len();
-                    self.tree.insert(page_key(snapshot, n), seal(&page))?;
-                    page.clear();
-                    n += 1;
-                }
-            }
-            for seq in p.first_delta..p.next_delta {
-                batch.remove(delta_key(seq).to_vec());
-            }
-            (pages, page_bytes, delta_bytes) = (n, written, 0);
+        let (snapshot, pages, page_bytes, delta_bytes, first_delta, next_delta) = if compact {
+            (p.snapshot + 1, 0, 0, 0, p.next_delta, p.next_delta)
         } else {
             let len = p.changes.len();
-            batch.insert(delta_key(p.next_delta).to_vec(), seal(&p.changes));
-            (snapshot, pages, page_bytes, delta_bytes) =
-                (p.snapshot, p.pages, p.page_bytes, p.delta_bytes + len);
-        }
-        let (first_delta, next_delta) = if compact {
-            (p.next_delta, p.next_delta)
-        } else {
-            (p.first_delta, p.next_delta + 1)
+            (
+                p.snapshot,
+                p.pages,
+                p.page_bytes,
+                p.delta_bytes + len,
+                p.first_delta,
+                p.next_delta + 1,
+            )
         };
-        let mut record = Vec::with_capacity(36);
-        record.extend_from_slice(&view.checkpoint.to_be_bytes());
-        record.extend_from_slice(&snapshot.to_be_bytes());
-        record.extend_from_slice(&pages.to_be_bytes());
-        record.extend_from_slice(&first_delta.to_be_bytes());
-        record.extend_from_slice(&next_delta.to_be_bytes());
-        batch.insert(CHECKPOINT_KEY, record);
+        let (old_snapshot, old_pages) = (p.snapshot, p.pages);
+        // One write transaction: the new pages or delta, the checkpoint record
+        // that names them and, for a snapshot, the removal of the deltas and
+        // pages it replaces — all or nothing.
+        let (pages, page_bytes) = self.tree.write(|t| {
+            if !compact {
+                t.insert(&delta_key(p.next_delta)[..], &seal(&p.changes)[..])?;
+            } else {
+                // Pages of an earlier attempt at this snapshot would pass for its own.
+                t.retain_in(
+                    page_prefix(snapshot).as_slice()..page_prefix(snapshot + 1).as_slice(),
+                    |_, _| false,
+                )?;
+            }
+            let (mut n, mut written) = (pages, page_bytes);
+            if compact {
+                let mut page = Vec::with_capacity(self.page_size);
+                let mut entries = view.entries.iter().peekable();
+                while let Some((k, v)) = entries.next() {
+                    push_change(&mut page, k, Some(v));
+                    if page.len() >= self.page_size || entries.peek().is_none() {
+                        written += page.len();
+                        t.insert(&page_key(snapshot, n)[..], &seal(&page)[..])?;
+                        page.clear();
+                        n += 1;
+                    }
+                }
+                for seq in p.first_delta..p.next_delta {
+                    t.remove(&delta_key(seq)[..])?;
+                }
+                for old in 0..old_pages {
+                    t.remove(&page_key(old_snapshot, old)[..])?;
+                }
+            }
+            let mut record = Vec::with_capacity(36);
+            record.extend_from_slice(&view.checkpoint.to_be_bytes());
+            record.extend_from_slice(&snapshot.to_be_bytes());
+            record.extend_from_slice(&n.to_be_bytes());
+            record.extend_from_slice(&first_delta.to_be_bytes());
+            record.extend_from_slice(&next_delta.to_be_bytes());
+            t.insert(CHECKPOINT_KEY, &record[..])?;
+            Ok((n, written))
+        })?;
         let checkpoint = view.checkpoint;
         drop(view);
-        self.tree.apply_batch(batch)?;
-        let (old_snapshot, old_pages) = (p.snapshot, p.pages);
         p.snapshot = snapshot;
         p.first_delta = first_delta;
         p.next_delta = next_delta;
@@ -323,18 +303,83 @@ impl Model {
         }
         p.last_write = Instant::now();
         p.last_cost = started.elapsed();
-        if compact {
-            // The old snapshot is no longer named: its pages go (or, if this
-            // fails, at the next load).
-            for n in 0..old_pages {
-                if let Err(e) = self.tree.remove(page_key(old_snapshot, n)) {
-                    tracing::warn!(error = %e, "an old snapshot page was not removed; it will be at the next load");
-                    break;
-                }
-            }
-        }
         Ok(())
     }
+}
+
+/// What a model's table holds besides its entries.
+#[derive(Default)]
+struct Loaded {
+    checkpoint: u64,
+    snapshot: u64,
+    pages: u32,
+    page_bytes: usize,
+    first_delta: u64,
+    next_delta: u64,
+    delta_bytes: usize,
+    /// Pages of another snapshot than the one in use, to remove.
+    left_over: Vec<Vec<u8>>,
+}
+
+/// Reads a model's table into `entries`: the snapshot in use, then the deltas in order.
+fn load_table(t: &Table, entries: &mut Entries) -> Result<Loaded> {
+    let mut l = Loaded::default();
+    let mut expect_pages = 0;
+    if let Some(v) = t.get(CHECKPOINT_KEY)? {
+        let mut c = Cursor(v.value());
+        (l.checkpoint, l.snapshot) = (c.u64()?, c.u64()?);
+        expect_pages = c.u32_be()?;
+        (l.first_delta, l.next_delta) = (c.u64()?, c.u64()?);
+        if !c.0.is_empty() {
+            return Err(damaged("a malformed checkpoint"));
+        }
+    }
+    for item in t.range([PAGE].as_slice()..[PAGE + 1].as_slice())? {
+        let (k, v) = item?;
+        let (k, v) = (k.value(), v.value());
+        if k.len() != 13 {
+            return Err(damaged("a malformed page key"));
+        }
+        if k[1..9] != l.snapshot.to_be_bytes() {
+            l.left_over.push(k.to_vec());
+            continue;
+        }
+        if k[9..] != l.pages.to_be_bytes() {
+            return Err(damaged("a snapshot page is missing"));
+        }
+        for_each_change(v, |key, value| {
+            if let Some(value) = value {
+                entries.insert(key, value);
+            }
+        })?;
+        l.pages += 1;
+        l.page_bytes += v.len();
+    }
+    let mut expect_seq = l.first_delta;
+    for item in t.range([DELTA].as_slice()..[DELTA + 1].as_slice())? {
+        let (k, v) = item?;
+        let (k, v) = (k.value(), v.value());
+        if k != delta_key(expect_seq) || expect_seq >= l.next_delta {
+            return Err(damaged("deltas are missing or left over"));
+        }
+        expect_seq += 1;
+        for_each_change(v, |key, value| match value {
+            Some(value) => {
+                entries.insert(key, value);
+            }
+            None => {
+                entries.remove(key);
+            }
+        })?;
+        l.delta_bytes += v.len();
+    }
+    if l.pages != expect_pages {
+        return Err(damaged("snapshot pages are missing"));
+    }
+    if expect_seq != l.next_delta {
+        return Err(damaged("deltas are missing"));
+    }
+    Ok(l)
 }
 
 #[cfg(test)]
@@ -397,10 +442,9 @@ mod tests {
         /// what was committed.
         #[test]
         fn a_reloaded_model_is_the_model_at_its_checkpoint(ops in proptest::collection::vec(op(), 1..120)) {
-            let db = sled::Config::new().temporary(true).open().unwrap();
-            let tree = db.open_tree("m").unwrap();
+            let tree = Tree::temporary();
             // Tiny pages and thresholds: many pages, deltas and compactions.
-            let load = |t: &sled::Tree| Model::load_with(t.clone(), 64, 48).unwrap();
+            let load = |t: &Tree| Model::load_with(t.clone(), 64, 48).unwrap();
             let mut model = load(&tree);
             // The reference: the map at each checkpoint.
             let mut at: Vec<BTreeMap<Vec<u8>, Vec<u8>>> = vec![BTreeMap::new()];
@@ -441,9 +485,9 @@ mod tests {
 
     #[test]
     fn a_whole_snapshot_waits_longer_than_a_delta() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = Tree::temporary();
         // Snapshots outgrown past 64 bytes of changes.
-        let model = Model::load_with(db.open_tree("m").unwrap(), 64, 48).unwrap();
+        let model = Model::load_with(tree.clone(), 64, 48).unwrap();
         let mut tx = ModelTx::new(&model);
         tx.put(b"a", vec![1u8; 8]).unwrap();
         tx.commit(1).unwrap();
@@ -461,14 +505,13 @@ mod tests {
         // Written all the same when asked (a stop, the first catch-up).
         model.persist().unwrap();
         drop(model);
-        let model = Model::load_with(db.open_tree("m").unwrap(), 64, 48).unwrap();
+        let model = Model::load_with(tree, 64, 48).unwrap();
         assert_eq!((model.checkpoint(), model.size().0), (2, 2));
     }
 
     #[test]
     fn a_damaged_page_is_an_error_never_a_panic() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let tree = db.open_tree("m").unwrap();
+        let tree = Tree::temporary();
         let model = Model::load_with(tree.clone(), 0, 16).unwrap();
         let writes: Vec<_> = (1u8..20).map(|k| (vec![k], vec![k; 10])).collect();
         model.apply(
@@ -479,22 +522,22 @@ mod tests {
         );
         model.persist().unwrap();
         drop(model);
-        let (key, value) = tree.scan_prefix([PAGE]).next().unwrap().unwrap();
+        let (key, value) = tree.scan_prefix(PAGE).swap_remove(0);
         for cut in 0..value.len() {
-            tree.insert(&key, &value[..cut]).unwrap();
+            tree.insert(&key, &value[..cut]);
             assert!(Model::load(tree.clone()).is_err(), "a page cut at {cut}");
         }
         let mut flipped = value.to_vec();
         flipped[3] ^= 0x10;
-        tree.insert(&key, flipped).unwrap();
+        tree.insert(&key, &flipped);
         assert!(Model::load(tree.clone()).is_err());
-        tree.insert(&key, value).unwrap();
+        tree.insert(&key, &value);
         assert_eq!(Model::load(tree.clone()).unwrap().size().0, 19);
         // A missing page is noticed too, the last one included.
-        let last = tree.scan_prefix([PAGE]).last().unwrap().unwrap().0;
-        tree.remove(last).unwrap();
+        let last = tree.scan_prefix(PAGE).pop().unwrap().0;
+        tree.remove(&last);
         assert!(Model::load(tree.clone()).is_err());
-        tree.remove(page_key(1, 0)).unwrap();
+        tree.remove(&page_key(1, 0));
         assert!(Model::load(tree).is_err());
     }
 
@@ -503,8 +546,7 @@ mod tests {
     /// yet removed after it) are not read, and are removed at load.
     #[test]
     fn pages_of_another_snapshot_are_left_out_and_removed() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let tree = db.open_tree("m").unwrap();
+        let tree = Tree::temporary();
         let model = Model::load_with(tree.clone(), 0, 16).unwrap();
         let put = |model: &Model, value: u8, checkpoint: u64| {
             let writes: Vec<_> = (1u8..20).map(|k| (vec![k], vec![value; 10])).collect();
@@ -521,10 +563,11 @@ mod tests {
         };
         put(&model, 1, 7);
         put(&model, 2, 8); // a second snapshot (the deltas outweigh the first)
-        let in_use = |tree: &sled::Tree| {
+        let in_use = |tree: &Tree| {
             let mut snapshots: Vec<u64> = tree
-                .scan_prefix([PAGE])
-                .map(|i| u64::from_be_bytes(i.unwrap().0[1..9].try_into().unwrap()))
+                .scan_prefix(PAGE)
+                .into_iter()
+                .map(|(k, _)| u64::from_be_bytes(k[1..9].try_into().unwrap()))
                 .collect();
             snapshots.dedup();
             snapshots
@@ -536,15 +579,14 @@ mod tests {
         );
         drop(model);
         // An interrupted write of snapshot 3, and a page of snapshot 1 left behind.
-        tree.insert(page_key(3, 0), b"half a page".to_vec())
-            .unwrap();
-        tree.insert(page_key(1, 5), b"stale".to_vec()).unwrap();
+        tree.insert(&page_key(3, 0), b"half a page");
+        tree.insert(&page_key(1, 5), b"stale");
         let model = Model::load(tree.clone()).unwrap();
         assert_eq!(model.checkpoint(), 8);
         assert_eq!(model.get(&[1]), Some(vec![2; 10]));
         assert_eq!(in_use(&tree), vec![2]);
         // The next snapshot is written over whatever snapshot 3 had left.
-        tree.insert(page_key(3, 9), b"more of it".to_vec()).unwrap();
+        tree.insert(&page_key(3, 9), b"more of it");
         put(&model, 3, 9);
         put(&model, 4, 10);
         drop(model);

@@ -1,6 +1,6 @@
-//! Where read models live: in memory, persisted in sled as snapshot pages and deltas.
+//! Where read models live: in memory, persisted in redb as snapshot pages and deltas.
 //!
-//! Each generation of a model is persisted in a sled tree of its own as packed
+//! Each generation of a model is persisted in a redb table of its own as packed
 //! snapshot pages and deltas, each write atomic with the model's checkpoint.
 //!
 //! `db.rs` holds the database of models, `generation.rs` one generation of a
@@ -40,6 +40,5 @@ fn len32(n: usize) -> u32 {
 
 #[cfg(test)]
 fn temp_model() -> Model {
-    let db = sled::Config::new().temporary(true).open().unwrap();
-    Model::load(db.open_tree("m").unwrap()).unwrap()
+    Model::load(db::Tree::temporary()).unwrap()
 }

@@ -89,9 +89,8 @@ impl<E: Send + Sync + 'static> Inner<E> {
     }
 
     /// Persists the models whose changes are due; `all`: every change, then
-    /// flushed to the files rather than left in sled's buffers (after the first
-    /// catch-up and when the runtime ends: a process killed after either
-    /// replays nothing).
+    /// made durable (after the first catch-up and when the runtime ends: a
+    /// process killed after either replays nothing).
     fn persist_models(&self, all: bool) {
         for slot in &self.slots {
             self.persist_slot(slot, all);
