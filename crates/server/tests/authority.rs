@@ -180,14 +180,7 @@ async fn operators_recover_an_administrator_locally() {
     let dir = h.stop().await;
     let key_file = dir.path().join("master.key");
     std::fs::write(&key_file, master.to_hex()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ecoute"))
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("recover-admin")
-        .arg("--master-key-file")
-        .arg(&key_file)
-        .output()
-        .expect("ecoute runs");
+    let out = recover_admin(dir.path(), &key_file);
     assert!(
         out.status.success(),
         "{}",

@@ -70,14 +70,7 @@ async fn a_master_key_file_others_may_read_is_refused() {
     let key_file = dir.path().join("master.key");
     std::fs::write(&key_file, master.to_hex()).unwrap();
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ecoute"))
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("recover-admin")
-        .arg("--master-key-file")
-        .arg(&key_file)
-        .output()
-        .expect("ecoute runs");
+    let out = recover_admin(dir.path(), &key_file);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("may be read by others"), "{err}");

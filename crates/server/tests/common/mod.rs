@@ -210,6 +210,18 @@ impl Harness {
     }
 }
 
+/// Runs `ecoute recover-admin` on a stopped server's data directory.
+pub fn recover_admin(dir: &std::path::Path, key_file: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ecoute"))
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("recover-admin")
+        .arg("--master-key-file")
+        .arg(key_file)
+        .output()
+        .expect("ecoute runs")
+}
+
 /// A platform call, ended, with a victim described and a number left; returns
 /// (call id, victim subject id).
 pub async fn platform_call(h: &Harness, listener: &Member, number: bool) -> (String, String) {
