@@ -232,6 +232,18 @@ impl<C: Codec, H: CommitHooks<C::Event>> Runner<C, H> {
         Ok(loaded)
     }
 
+    /// The state of `D`'s entity `id` as the log holds it now; `None` when its stream
+    /// has no event.
+    pub async fn state<D>(&self, id: &D::Id) -> Result<Option<D::State>, EngineError>
+    where
+        D: Decider,
+        C::Event: Envelope<D>,
+    {
+        let stream = D::stream(id);
+        let loaded = self.load(std::slice::from_ref(&stream)).await?;
+        Ok(loaded.exists(&stream).then(|| loaded.fold::<D>(id).0))
+    }
+
     /// Runs a command on one entity of decider `D`: `ask` sees the entity's state
     /// and the time, and gives the command and its context (or refuses before the
     /// decision: an access rule, say).

@@ -133,6 +133,15 @@ fn interfere_now(store: &Arc<dyn EventStore>, id: &'static str) {
     .expect("the other writer appended");
 }
 
+/// Counts a decision; the first one is overtaken by another writer.
+fn overtake_first(tries: &Mutex<usize>, store: &Arc<dyn EventStore>) {
+    let mut n = tries.lock().unwrap();
+    *n += 1;
+    if *n == 1 {
+        interfere_now(store, "a");
+    }
+}
+
 async fn value(runner: &Runner<Amounts, impl CommitHooks<i64>>, id: &'static str) -> i64 {
     let loaded = runner.load(&[Counter::stream(&id)]).await.unwrap();
     loaded.fold::<Counter>(&id).0
@@ -148,13 +157,9 @@ async fn a_command_that_lost_a_race_is_decided_again_on_fresh_state() {
             &request(Ids::random()),
             vec![Counter::stream(&"a")],
             |loaded, _| {
-                let mut n = tries.lock().unwrap();
-                *n += 1;
                 let (state, expected) = loaded.fold::<Counter>(&"a");
-                if *n == 1 {
-                    // The first decision is overtaken by another writer.
-                    interfere_now(&store, "a");
-                }
+                // The first decision is overtaken by another writer.
+                overtake_first(&tries, &store);
                 // Take away all there is: on stale state this would go below zero.
                 Ok::<_, Error>(vec![Append::new(
                     Counter::stream(&"a"),
@@ -356,12 +361,8 @@ async fn irreversible_work_waits_for_the_commit() {
         &request(Ids::random()),
         vec![Counter::stream(&"a")],
         |loaded, _| {
-            let mut n = tries.lock().unwrap();
-            *n += 1;
             let (_, expected) = loaded.fold::<Counter>(&"a");
-            if *n == 1 {
-                interfere_now(&store, "a");
-            }
+            overtake_first(&tries, &store);
             Ok::<_, Error>(vec![Append::new(Counter::stream(&"a"), expected, [-1i64])])
         },
     )

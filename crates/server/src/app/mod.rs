@@ -335,26 +335,24 @@ impl App {
 
     /// The folded state of a call, if it exists.
     pub async fn call_state(&self, id: CallId) -> Result<Option<CallState>, AppError> {
-        let stream = ecoute_domain::call_stream(id);
-        let loaded = self.runner.load(std::slice::from_ref(&stream)).await?;
-        Ok(loaded.exists(&stream).then(|| loaded.fold::<Calls>(&id).0))
+        Ok(self.runner.state::<Calls>(&id).await?)
     }
 
     /// The folded state of a case, if it exists.
     pub async fn case_state(&self, id: CaseId) -> Result<Option<CaseState>, AppError> {
-        let stream = ecoute_domain::case_stream(id);
-        let loaded = self.runner.load(std::slice::from_ref(&stream)).await?;
-        Ok(loaded.exists(&stream).then(|| loaded.fold::<Cases>(&id).0))
+        Ok(self.runner.state::<Cases>(&id).await?)
     }
 
-    /// The subject stream folded.
+    /// The subject stream folded (the state of no event when it has none).
     pub async fn subject_state(
         &self,
         subject: ecoute_domain::SubjectId,
     ) -> Result<ecoute_domain::subject::SubjectState, AppError> {
-        let stream = ecoute_domain::subject_stream(subject);
-        let loaded = self.runner.load(std::slice::from_ref(&stream)).await?;
-        Ok(loaded.fold::<Subjects>(&subject).0)
+        Ok(self
+            .runner
+            .state::<Subjects>(&subject)
+            .await?
+            .unwrap_or_default())
     }
 
     /// A context for `actor` at `now`, with the named members as they stand now.
