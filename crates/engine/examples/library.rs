@@ -205,6 +205,7 @@ pub async fn run(dir: &std::path::Path) -> anyhow::Result<Vec<(String, i64)>> {
         actor: Some("librarian".into()),
         correlation_id: Uuid::new_v4(),
         ids,
+        fingerprint: None,
     };
     let ask = |command: BookCommand| {
         move |_: &BookState, now: DateTime<Utc>| Ok::<_, LibraryError>((command.clone(), now))

@@ -85,6 +85,38 @@ pub trait CommitHooks<E: Send + Sync + 'static>: Send + Sync + 'static {
     async fn pending(&self) -> Result<Vec<(Uuid, Self::Work)>, Self::Error> {
         Ok(Vec::new())
     }
+
+    /// What to keep with the commit of a request's fingerprint (its events as
+    /// prepared are `appends`). The default keeps the digest itself, in hex; an
+    /// application whose requests carry personal data keeps a keyed digest instead,
+    /// so that what is kept cannot confirm a guess of what was asked.
+    async fn keep_fingerprint(
+        &self,
+        fingerprint: &[u8; 32],
+        appends: &[Append<E>],
+    ) -> Result<String, Self::Error> {
+        let _ = appends;
+        Ok(hex(fingerprint))
+    }
+
+    /// Whether a retried request's `fingerprint` is the one kept (as `kept`) with
+    /// its first commit, whose events are `first`: `None` when that can no longer
+    /// be told (the key of a keyed digest destroyed since), in which case the retry
+    /// is answered from its first commit.
+    async fn same_fingerprint(
+        &self,
+        kept: &str,
+        fingerprint: &[u8; 32],
+        first: &[E],
+    ) -> Result<Option<bool>, Self::Error> {
+        let _ = first;
+        Ok(Some(kept == hex(fingerprint)))
+    }
+}
+
+/// Bytes as lowercase hexadecimal digits.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Hooks that do nothing: events are appended as decided.

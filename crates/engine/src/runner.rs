@@ -18,6 +18,12 @@ use crate::hooks::{Codec, CommitHooks};
 use crate::ids::Ids;
 use crate::turns::Turns;
 
+/// The metadata entry of a commit's first event that names what was asked.
+const REQUEST: &str = "request";
+/// The metadata entry of a commit's first event that keeps the request's
+/// fingerprint, as the hooks chose to keep it.
+const FINGERPRINT: &str = "fingerprint";
+
 /// How the runner behaves.
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -49,6 +55,11 @@ pub struct Request {
     pub correlation_id: Uuid,
     /// The ids the command creates.
     pub ids: Ids,
+    /// A digest of everything else that was asked (the request's body, say): kept
+    /// with the commit in the form [`CommitHooks::keep_fingerprint`] chooses and
+    /// compared when the request is retried, so that one key sent again with
+    /// another body is refused rather than answered with the first one's result.
+    pub fingerprint: Option<[u8; 32]>,
 }
 
 /// The events decided for one stream, and the version they were decided on.
@@ -278,7 +289,7 @@ impl<C: Codec, H: CommitHooks<C::Event>> Runner<C, H> {
         F: Fn(&Loaded<C::Event>, DateTime<Utc>) -> Result<Vec<Append<C::Event>>, Err> + Send + Sync,
     {
         let _turn = self.turns.take(&streams).await;
-        if let Some(first) = self.replay(req).await? {
+        if let Some(first) = self.replay::<Err>(req).await? {
             // A retry finishes what the first attempt decided and did not carry out.
             self.settle::<Err>(false).await?;
             return Ok(first);
@@ -289,7 +300,13 @@ impl<C: Codec, H: CommitHooks<C::Event>> Runner<C, H> {
             let work = self.hooks.work(&loaded, &appends);
             drop(loaded);
             self.hooks.prepare(&mut appends).await?;
-            let commit = self.commit(req, appends)?;
+            let kept = match (&req.fingerprint, req.ids.keyed()) {
+                (Some(fingerprint), true) => {
+                    Some(self.hooks.keep_fingerprint(fingerprint, &appends).await?)
+                }
+                _ => None,
+            };
+            let commit = self.commit(req, kept, appends)?;
             let events: Vec<String> = commit
                 .appends
                 .iter()
@@ -345,7 +362,7 @@ impl<C: Codec, H: CommitHooks<C::Event>> Runner<C, H> {
                 Err(StoreError::IdempotencyMismatch { .. }) if req.ids.keyed() => {
                     // The same request, sent twice at once: the other one landed, and
                     // with it perhaps work this attempt's intent named.
-                    return match self.replay(req).await? {
+                    return match self.replay::<Err>(req).await? {
                         Some(first) => {
                             self.settle::<Err>(false).await?;
                             Ok(first)
@@ -389,7 +406,12 @@ impl<C: Codec, H: CommitHooks<C::Event>> Runner<C, H> {
         Ok(done)
     }
 
-    fn commit(&self, req: &Request, appends: Vec<Append<C::Event>>) -> Result<Commit, EngineError> {
+    fn commit(
+        &self,
+        req: &Request,
+        fingerprint: Option<String>,
+        appends: Vec<Append<C::Event>>,
+    ) -> Result<Commit, EngineError> {
         let mut commit: Option<Commit> = None;
         let mut n = 0usize;
         for a in appends {
@@ -405,7 +427,10 @@ impl<C: Codec, H: CommitHooks<C::Event>> Runner<C, H> {
                     ..Metadata::default()
                 };
                 if n == 0 {
-                    metadata.extra.insert("request".into(), req.target.clone());
+                    metadata.extra.insert(REQUEST.into(), req.target.clone());
+                    if let Some(f) = &fingerprint {
+                        metadata.extra.insert(FINGERPRINT.into(), f.clone());
+                    }
                 }
                 events.push(
                     EventData::new(
@@ -427,25 +452,57 @@ impl<C: Codec, H: CommitHooks<C::Event>> Runner<C, H> {
         commit.ok_or(EngineError::NothingDecided)
     }
 
-    /// The first answer to a request retried with the same idempotency key.
-    async fn replay(&self, req: &Request) -> Result<Option<Outcome>, EngineError> {
+    /// The first answer to a request retried with the same idempotency key: refused
+    /// when the key was first used for another target or with another fingerprint.
+    async fn replay<Err>(&self, req: &Request) -> Result<Option<Outcome>, Err>
+    where
+        Err: From<EngineError> + From<H::Error>,
+    {
         if !req.ids.keyed() {
             return Ok(None);
         }
-        let Some(first) = self.store.event_by_id(req.ids.event(0)).await? else {
+        let Some(first) = self
+            .store
+            .event_by_id(req.ids.event(0))
+            .await
+            .map_err(EngineError::from)?
+        else {
             return Ok(None);
         };
         let asked = first
             .metadata
             .extra
-            .get("request")
+            .get(REQUEST)
             .cloned()
             .unwrap_or_default();
         if asked != req.target {
-            return Err(EngineError::KeyReused { first: asked });
+            return Err(EngineError::KeyReused { first: asked }.into());
         }
         let len = usize::try_from(first.commit.last - first.commit.first + 1).unwrap_or(0);
-        let events = self.store.read_all(first.commit.first, len).await?;
+        let events = self
+            .store
+            .read_all(first.commit.first, len)
+            .await
+            .map_err(EngineError::from)?;
+        let kept = first.metadata.extra.get(FINGERPRINT);
+        if let (Some(kept), Some(fingerprint)) = (kept, &req.fingerprint) {
+            let decoded = events
+                .iter()
+                .map(|e| {
+                    self.codec.decode(e).map_err(|source| EngineError::Decode {
+                        position: e.position,
+                        source,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let same = self
+                .hooks
+                .same_fingerprint(kept, fingerprint, &decoded)
+                .await?;
+            if same == Some(false) {
+                return Err(EngineError::KeyReused { first: asked }.into());
+            }
+        }
         let mut streams: Vec<StreamWritten> = Vec::new();
         for e in &events {
             match streams.iter_mut().find(|s| s.stream == e.stream_id) {

@@ -103,6 +103,7 @@ fn request(ids: Ids) -> Request {
         actor: None,
         correlation_id: Uuid::new_v4(),
         ids,
+        fingerprint: None,
     }
 }
 
@@ -230,6 +231,38 @@ async fn a_retried_request_is_answered_from_its_first_commit() {
         "{reused:?}"
     );
     assert_eq!(value(&r, "a").await, 2);
+}
+
+#[tokio::test]
+async fn a_key_sent_again_with_another_fingerprint_is_refused() {
+    let store = store();
+    let r = runner(&store, NoHooks);
+    let asked = |key: &str, body: u8| Request {
+        fingerprint: Some([body; 32]),
+        ..request(Ids::from_key(b"me", key))
+    };
+    r.handle::<Counter, Error, _>(&asked("k", 1), &"a", add(2))
+        .await
+        .unwrap();
+    let same = r
+        .handle::<Counter, Error, _>(&asked("k", 1), &"a", add(2))
+        .await
+        .unwrap();
+    assert!(same.replayed);
+    let other = r
+        .handle::<Counter, Error, _>(&asked("k", 2), &"a", add(5))
+        .await;
+    assert!(
+        matches!(&other, Err(Error::Engine(EngineError::KeyReused { first })) if first == "add"),
+        "{other:?}"
+    );
+    // A retry that brings no fingerprint is compared on its target only.
+    let bare = r
+        .handle::<Counter, Error, _>(&request(Ids::from_key(b"me", "k")), &"a", add(2))
+        .await
+        .unwrap();
+    assert!(bare.replayed);
+    assert_eq!(value(&r, "a").await, 2, "nothing but the first commit");
 }
 
 #[tokio::test]

@@ -372,6 +372,22 @@ impl KeyStore {
         }
     }
 
+    /// A digest of `data` keyed by the subject's key (BLAKE3 in keyed mode, under a
+    /// key derived from the subject's for this use only): `None` once the subject
+    /// was erased, so that nothing kept can confirm a guess of what they said.
+    pub fn mac(&self, subject: SubjectId, data: &[u8]) -> Result<Option<[u8; 32]>, AppError> {
+        match self.slot(subject)? {
+            Some(Slot::Key(key)) => {
+                let mut derived = blake3::derive_key("ecoute 2026 subject mac v1", &key);
+                let mac = *blake3::keyed_hash(&derived, data).as_bytes();
+                zeroize::Zeroize::zeroize(&mut derived);
+                Ok(Some(mac))
+            }
+            Some(Slot::Erased) => Ok(None),
+            None => Err(AppError::internal("a subject has no key")),
+        }
+    }
+
     /// Destroys a subject's key, durably: every value sealed with it is erased for good.
     /// Returns whether the subject had a key. The engine destroys keys through
     /// [`KeyStore::intend`] and [`KeyStore::carry_out`], once the decision is in the log.

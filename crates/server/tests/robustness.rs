@@ -80,6 +80,32 @@ async fn a_retried_request_returns_the_first_answer_and_appends_nothing() {
     other.problem(422, "idempotency-key-reused");
     assert_eq!(h.head().await, head + 1);
 
+    // The same key on the same path with another body is refused too, and changes
+    // nothing; the first body again is still answered from the first commit.
+    let changed = h
+        .send(
+            Method::POST,
+            Some(&listener.token),
+            &path,
+            Some(json!({"text": "something else"})),
+            &note_key,
+        )
+        .await;
+    changed.problem(422, "idempotency-key-reused");
+    assert_eq!(h.head().await, head + 1);
+    let n3 = h
+        .send(
+            Method::POST,
+            Some(&listener.token),
+            &path,
+            Some(json!({"text": "first"})),
+            &note_key,
+        )
+        .await;
+    assert_eq!(n3.status, 200);
+    assert_eq!(n3.headers["idempotent-replayed"], "true");
+    assert_eq!(n3.body["position"], n1.body["position"]);
+
     // Keys are per member: another listener's same key is a new request.
     let other_listener = h.enrol(&["PlatformListener"], &[]).await;
     let head = h.head().await;
@@ -330,5 +356,62 @@ async fn bad_input_gets_its_documented_status_and_appends_nothing() {
         .await;
     a.problem(400, "bad-input");
     assert_eq!(h.head().await, head, "no failed request appended anything");
+    h.stop().await;
+}
+
+/// What is kept to compare a retried request's body is keyed by the keys of the
+/// persons the request named: once one of them is erased it can no longer be
+/// compared (nor confirm a guess of what was said), and a retry is answered from
+/// the first commit.
+#[tokio::test]
+async fn a_body_fingerprint_does_not_outlive_the_erasure_of_its_person() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let dpo = h.enrol(&["DataProtectionOfficer"], &[]).await;
+    let call = h
+        .post(&listener, "/v1/calls", json!({"door": "platform"}))
+        .await
+        .id("call_id");
+    let path = format!("/v1/calls/{call}/persons");
+    let key = [("idempotency-key", "person-1")];
+    let body = |name: &str| json!({"role": "Victim", "relation": "Themself", "age_band": "From80To89", "name": name});
+    let first = h
+        .send(
+            Method::POST,
+            Some(&listener.token),
+            &path,
+            Some(body("Jeanne Martin")),
+            &key,
+        )
+        .await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let victim = first.id("subject_id");
+    h.send(
+        Method::POST,
+        Some(&listener.token),
+        &path,
+        Some(body("Someone Else")),
+        &key,
+    )
+    .await
+    .problem(422, "idempotency-key-reused");
+
+    h.post(&dpo, &format!("/v1/subjects/{victim}/erasure"), json!({}))
+        .await
+        .ok();
+    let head = h.head().await;
+    let after = h
+        .send(
+            Method::POST,
+            Some(&listener.token),
+            &path,
+            Some(body("Someone Else")),
+            &key,
+        )
+        .await;
+    assert_eq!(after.status, first.status, "{:?}", after.body);
+    assert_eq!(after.headers["idempotent-replayed"], "true");
+    assert_eq!(after.id("subject_id"), victim);
+    assert_eq!(h.head().await, head, "the retry appended nothing");
     h.stop().await;
 }

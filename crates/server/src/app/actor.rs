@@ -17,6 +17,7 @@ pub struct Actor {
     key: Option<String>,
     token: Option<(TokenId, Option<StaffId>)>,
     path: Option<String>,
+    fingerprint: Option<[u8; 32]>,
 }
 
 impl Actor {
@@ -38,6 +39,7 @@ impl Actor {
             key: idempotency_key,
             token: None,
             path: None,
+            fingerprint: None,
         }
     }
 
@@ -47,6 +49,14 @@ impl Actor {
     /// route is refused, not answered with the first one's result. Never logged.
     pub fn with_path(mut self, method_and_path: String) -> Self {
         self.path = Some(method_and_path);
+        self
+    }
+
+    /// The same actor, whose request's body (and content type) has this digest:
+    /// kept with the commit, keyed by the keys of the persons it names, and compared
+    /// when the idempotency key comes again. Never logged.
+    pub fn with_fingerprint(mut self, digest: [u8; 32]) -> Self {
+        self.fingerprint = Some(digest);
         self
     }
 
@@ -121,6 +131,7 @@ impl Actor {
             actor: Some(ecoute_domain::staff_stream(self.snapshot.id)),
             correlation_id: self.request_id,
             ids: self.ids(),
+            fingerprint: self.fingerprint,
         }
     }
 

@@ -119,6 +119,84 @@ impl CommitHooks<Event> for Sealing {
     async fn pending(&self) -> Result<Vec<(Uuid, Vec<SubjectId>)>, AppError> {
         self.blocking(|keys| keys.pending()).await
     }
+
+    /// Keeps the request's digest keyed by the keys of every person whose values
+    /// the commit holds (or, when it holds none, by a key of the server's): once
+    /// any of them is erased, what is kept can no longer confirm a guess of what
+    /// the request said.
+    async fn keep_fingerprint(
+        &self,
+        fingerprint: &[u8; 32],
+        appends: &[Append<Event>],
+    ) -> Result<String, AppError> {
+        let slots = fingerprint_slots(appends.iter().flat_map(|a| &a.events));
+        let fingerprint = *fingerprint;
+        self.blocking(move |keys| {
+            if slots == [REQUESTS_SLOT] {
+                keys.ensure(&slots)?;
+            }
+            keyed_fingerprint(keys, &slots, fingerprint)?
+                .ok_or_else(|| AppError::Gone("the data of this person".into()))
+        })
+        .await
+    }
+
+    async fn same_fingerprint(
+        &self,
+        kept: &str,
+        fingerprint: &[u8; 32],
+        first: &[Event],
+    ) -> Result<Option<bool>, AppError> {
+        let slots = fingerprint_slots(first);
+        let fingerprint = *fingerprint;
+        let kept = kept.to_string();
+        self.blocking(move |keys| {
+            Ok(keyed_fingerprint(keys, &slots, fingerprint)?.map(|now| now == kept))
+        })
+        .await
+    }
+}
+
+/// The key slot that keys the fingerprints of requests whose commit holds no
+/// personal value (a key of the server's, not a person's).
+const REQUESTS_SLOT: SubjectId =
+    SubjectId::from_uuid(Uuid::from_u128(0x6563_6f75_7465_2d72_6571_7565_7374_7331));
+
+/// The key slots of the personal values `events` hold, sorted, each once; the
+/// server's own slot when they hold none.
+fn fingerprint_slots<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<SubjectId> {
+    let mut slots: Vec<SubjectId> = events
+        .into_iter()
+        .flat_map(|e| {
+            let number = is_number(e);
+            e.personal_fields()
+                .into_iter()
+                .map(move |f| key_slot(number, f.subject).id)
+        })
+        .collect();
+    slots.sort_unstable();
+    slots.dedup();
+    if slots.is_empty() {
+        slots.push(REQUESTS_SLOT);
+    }
+    slots
+}
+
+/// The fingerprint keyed in turn by each slot's key, in hex; `None` when one of
+/// them was destroyed.
+fn keyed_fingerprint(
+    keys: &KeyStore,
+    slots: &[SubjectId],
+    fingerprint: [u8; 32],
+) -> Result<Option<String>, AppError> {
+    let mut acc = fingerprint;
+    for slot in slots {
+        match keys.mac(*slot, &acc)? {
+            Some(next) => acc = next,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(acc.iter().map(|b| format!("{b:02x}")).collect()))
 }
 
 /// The keys a decided commit destroys once it is in the log: a refused number's

@@ -114,6 +114,10 @@ pub fn router(state: ApiState, config: &HttpConfig) -> Router {
             )
         })
         .layer(CatchPanicLayer::custom(panic_to_problem))
+        .layer(middleware::from_fn_with_state(
+            config.max_body,
+            limits::fingerprint,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body))
         .layer(middleware::from_fn_with_state(
             limits::Limits::new(config),
@@ -303,9 +307,13 @@ impl FromRequestParts<ApiState> for Actor {
         let purpose = purpose(&parts.headers)?;
         let key = idempotency_key(&parts.headers)?;
         let path = format!("{} {}", parts.method, parts.uri.path());
-        Ok(Actor::new(holder.snapshot, route, request_id, purpose, key)
+        let actor = Actor::new(holder.snapshot, route, request_id, purpose, key)
             .with_token(holder.token, holder.issued_by)
-            .with_path(path))
+            .with_path(path);
+        Ok(match parts.extensions.get::<limits::BodyFingerprint>() {
+            Some(f) => actor.with_fingerprint(f.0),
+            None => actor,
+        })
     }
 }
 
