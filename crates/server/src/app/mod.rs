@@ -43,6 +43,7 @@ mod actor;
 mod attempts;
 mod audit;
 mod commands;
+pub mod disclosure;
 mod exports;
 mod hooks;
 mod ops;

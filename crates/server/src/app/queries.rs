@@ -2,9 +2,11 @@
 //! statistics — each behind its access rule; reads of queues and caseloads (case
 //! ids, waits, overdue flags) are recorded in the access log.
 
+use chrono::NaiveDate;
 use ecoute_domain::{CentreId, StaffId};
-use ecoute_projections::helpline::{CaseloadEntry, CentreQueue, StatisticsQuery, StatisticsReport};
+use ecoute_projections::helpline::{CaseloadEntry, CentreQueue, StatisticsQuery};
 
+use super::disclosure::{self, PublishedStatistics};
 use super::{Actor, App};
 use crate::access::Action;
 use crate::access_log::Outcome as Seen;
@@ -34,14 +36,25 @@ impl App {
         Ok(self.views.cases.caseload(referent)?)
     }
 
-    /// The service's statistics over a period (no personal data).
+    /// The service's statistics over a period (no personal data), as the member
+    /// may see them (see [`disclosure`]): exact for the centres whose cases they may
+    /// read, otherwise whole ended months with small cells suppressed. A period
+    /// end left out takes its default.
     pub async fn statistics(
         &self,
         actor: &Actor,
-        query: &StatisticsQuery,
-    ) -> Result<StatisticsReport, AppError> {
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        centre: Option<CentreId>,
+    ) -> Result<PublishedStatistics, AppError> {
         self.check(actor, Action::ReadStatistics, None).await?;
+        let slice = disclosure::slice(actor.snapshot(), from, to, centre, self.now().date_naive())?;
         self.catch_up().await?;
-        Ok(self.views.statistics.query(query)?)
+        let report = self.views.statistics.query(&StatisticsQuery {
+            from: slice.from,
+            to: slice.to,
+            centre,
+        })?;
+        Ok(disclosure::publish(report, &slice))
     }
 }

@@ -5,9 +5,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ecoute_domain::{CentreId, StaffId};
-use ecoute_projections::helpline::{QueueEntry, StatisticsQuery};
+use ecoute_projections::helpline::QueueEntry;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -137,32 +137,20 @@ pub async fn caseload(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct StatisticsParams {
-    /// First day, inclusive (default: 30 days before `to`).
+    /// First day, inclusive. For centres whose cases you may read: any day
+    /// (default 30 days before `to`); otherwise the first day of a month (default:
+    /// that of `to`'s month).
     pub from: Option<NaiveDate>,
-    /// Last day, inclusive (default: today, UTC).
+    /// Last day, inclusive. For centres whose cases you may read: any day (default
+    /// today, UTC); otherwise the last day of a month that has ended (default: the
+    /// last one).
     pub to: Option<NaiveDate>,
     /// One centre (`national` or a département code); default all.
     pub centre: Option<String>,
 }
 
-/// Statistics of a period; counts only, never personal data.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StatisticsView {
-    /// First day, inclusive.
-    pub from: NaiveDate,
-    /// Last day, inclusive.
-    pub to: NaiveDate,
-    /// The centre, if one was asked for.
-    pub centre: Option<String>,
-    /// Calls per day, by door, cases per centre, abuse kinds, settings, relations of
-    /// implicated persons, delays (call to referent, referent to first recontact),
-    /// solutions proposed and the share consented.
-    #[schema(value_type = Object)]
-    pub report: serde_json::Value,
-}
-
 #[utoipa::path(get, path = "/v1/statistics", tag = "queries", params(StatisticsParams),
-    responses((status = 200, body = StatisticsView), (status = 400, body = super::Problem)),
+    responses((status = 200, body = crate::app::disclosure::PublishedStatistics), (status = 400, body = super::Problem)),
     security(("bearer" = [])))]
 /// The helpline's statistics over a period, for one centre or all.
 pub async fn statistics(
@@ -170,25 +158,7 @@ pub async fn statistics(
     actor: Actor,
     Params(p): Params<StatisticsParams>,
 ) -> Result<Response, AppError> {
-    let app = &state.app;
-    let to = p.to.unwrap_or_else(|| app.now().date_naive());
-    let from = p.from.unwrap_or(to - Duration::days(30));
-    if from > to {
-        return Err(AppError::bad("from", "after `to`"));
-    }
-    if (to - from).num_days() > 3660 {
-        return Err(AppError::bad("from", "the period is over ten years"));
-    }
     let centre = p.centre.as_deref().map(centre).transpose()?;
-    let report = app
-        .statistics(&actor, &StatisticsQuery { from, to, centre })
-        .await?;
-    let view = StatisticsView {
-        from,
-        to,
-        centre: centre.map(|c| c.to_string()),
-        report: serde_json::to_value(&report)
-            .map_err(|e| AppError::fault("the statistics do not render", e))?,
-    };
-    Ok(answer(StatusCode::OK, false, view))
+    let published = state.app.statistics(&actor, p.from, p.to, centre).await?;
+    Ok(answer(StatusCode::OK, false, published))
 }
