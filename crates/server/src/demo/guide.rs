@@ -139,7 +139,7 @@ impl DemoSummary {
         }
         let _ = writeln!(
             g,
-            "  curl -s -H \"Authorization: Bearer $ECOUTE_DPO\" {base}/v1/statistics"
+            "  curl -s -H \"Authorization: Bearer $ECOUTE_AUDITOR\" {base}/v1/statistics"
         );
         let _ = writeln!(g, "  curl -s {base}/v1/openapi.json   # every route");
         g
