@@ -52,6 +52,7 @@ pub struct ReceiveCall {
     /// `platform` or `centre`.
     pub door: DoorKind,
     /// For a centre call: the département code of the centre (`69`, `2A`, `974`).
+    #[schema(schema_with = super::dto::departement_schema, required = false)]
     pub centre: Option<String>,
     /// For a centre call: the second volunteer of the pair.
     pub partner: Option<Uuid>,
@@ -61,7 +62,9 @@ pub struct ReceiveCall {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallbackNumber {
-    /// The phone number, as given.
+    /// The phone number, as given: 3 to 20 digits, with spaces, dots or dashes,
+    /// and perhaps a leading `+`.
+    #[schema(min_length = 3, max_length = 32, pattern = r"^\+?[0-9 .\-]+$")]
     pub number: String,
 }
 
@@ -84,10 +87,13 @@ pub struct DescribePerson {
     /// Whether the person lives with the victim, when known.
     pub lives_with_victim: Option<bool>,
     /// The person's name, if given.
+    #[schema(schema_with = super::dto::text_schema, required = false)]
     pub name: Option<String>,
     /// The person's address, if given.
+    #[schema(schema_with = super::dto::text_schema, required = false)]
     pub address: Option<String>,
     /// What the caller says of the person.
+    #[schema(schema_with = super::dto::text_schema, required = false)]
     pub description: Option<String>,
 }
 
@@ -112,6 +118,7 @@ pub struct RecordFacts {
 #[serde(deny_unknown_fields)]
 pub struct Note {
     /// The note.
+    #[schema(schema_with = super::dto::text_schema)]
     pub text: String,
     /// The subject the note is about (default: the caller).
     pub about: Option<Uuid>,
@@ -122,6 +129,7 @@ pub struct Note {
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
     /// The département code of the receiving centre.
+    #[schema(schema_with = super::dto::departement_schema)]
     pub centre: String,
 }
 
@@ -366,7 +374,9 @@ pub async fn transfer(
 
 #[utoipa::path(post, path = "/v1/calls/{id}/case", tag = "calls",
     params(("id" = Uuid, Path, description = "The call")), request_body = Attach,
-    responses((status = 201, body = Accepted), (status = 404, body = super::Problem),
+    responses((status = 201, body = Accepted, description = "A new case was opened"),
+        (status = 200, body = Accepted, description = "The call joined an existing case"),
+        (status = 404, body = super::Problem),
         (status = 422, body = super::Problem)),
     security(("bearer" = [])))]
 /// Attaches an ended call to a case: a new one, opened at the call's centre, or an

@@ -26,12 +26,26 @@ pub struct SolutionView {
 
 /// Why a case waits, and since when.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct QueueView {
-    /// `awaiting_transfer`, `awaiting_referent`, `awaiting_recontact` or
-    /// `awaiting_call_back`.
-    pub kind: String,
+pub struct CaseQueue {
+    /// Which queue.
+    pub kind: QueueName,
     /// Since when.
     pub since: DateTime<Utc>,
+}
+
+/// A queue of a centre (the names are the API's: every one begins `awaiting`).
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueName {
+    /// Opened by the platform, not transferred yet.
+    AwaitingTransfer,
+    /// No referent yet.
+    AwaitingReferent,
+    /// Nobody reached the caller yet.
+    AwaitingRecontact,
+    /// Waiting for the caller to call again.
+    AwaitingCallBack,
 }
 
 /// What a referent opens: where the case stands, with no personal value.
@@ -64,7 +78,7 @@ pub struct CaseView {
     /// The time of its last event.
     pub last_activity: DateTime<Utc>,
     /// The queue it sits in, if any.
-    pub queue: Option<QueueView>,
+    pub queue: Option<CaseQueue>,
     /// The deadlines armed or missed.
     pub deadlines: Vec<DeadlineView>,
     /// The promises that fell due unkept (`referent`, `recontact`, `follow-up/<id>`).
@@ -83,15 +97,14 @@ pub struct DeadlineView {
 }
 
 /// A queue kind as the API names it.
-pub fn queue_kind(kind: ecoute_projections::helpline::QueueKind) -> String {
+pub fn queue_kind(kind: ecoute_projections::helpline::QueueKind) -> QueueName {
     use ecoute_projections::helpline::QueueKind as K;
     match kind {
-        K::AwaitingTransfer => "awaiting_transfer",
-        K::AwaitingReferent => "awaiting_referent",
-        K::AwaitingRecontact => "awaiting_recontact",
-        K::AwaitingCallBack => "awaiting_call_back",
+        K::AwaitingTransfer => QueueName::AwaitingTransfer,
+        K::AwaitingReferent => QueueName::AwaitingReferent,
+        K::AwaitingRecontact => QueueName::AwaitingRecontact,
+        K::AwaitingCallBack => QueueName::AwaitingCallBack,
     }
-    .into()
 }
 
 impl From<CaseSummary> for CaseView {
@@ -119,7 +132,7 @@ impl From<CaseSummary> for CaseView {
             recontact_attempts: s.recontact_attempts,
             closed_reason: s.closed_reason,
             last_activity: s.last_activity,
-            queue: s.queue.map(|(kind, since)| QueueView {
+            queue: s.queue.map(|(kind, since)| CaseQueue {
                 kind: queue_kind(kind),
                 since,
             }),

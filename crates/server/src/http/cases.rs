@@ -42,8 +42,9 @@ fn case_id(id: &str) -> Result<CaseId, AppError> {
     parse_id("id", id).map(CaseId::from_uuid)
 }
 
-/// The purpose of a read, given with the request.
+/// When to read the case as it stood.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AtQuery {
     /// An RFC 3339 time: the history and state as they stood then.
@@ -51,8 +52,7 @@ pub struct AtQuery {
 }
 
 #[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases",
-    params(("id" = Uuid, Path, description = "The case"),
-        ("X-Purpose" = Option<String>, Header, description = "Why the case is read")),
+    params(("id" = Uuid, Path, description = "The case")),
     responses((status = 200, body = CaseView), (status = 404, body = super::Problem)),
     security(("bearer" = [])))]
 /// The case summary; the read is recorded in the access log.
@@ -66,8 +66,7 @@ pub async fn summary(
 }
 
 #[utoipa::path(get, path = "/v1/cases/{id}/history", tag = "cases",
-    params(("id" = Uuid, Path, description = "The case"), AtQuery,
-        ("X-Purpose" = Option<String>, Header, description = "Why the case is read")),
+    params(("id" = Uuid, Path, description = "The case"), AtQuery),
     responses((status = 200, body = HistoryView), (status = 400, body = super::Problem),
         (status = 404, body = super::Problem)),
     security(("bearer" = [])))]
@@ -117,8 +116,7 @@ pub async fn history(
 }
 
 #[utoipa::path(get, path = "/v1/cases/{id}/timeline", tag = "cases",
-    params(("id" = Uuid, Path, description = "The case"),
-        ("X-Purpose" = Option<String>, Header, description = "Why the case is read")),
+    params(("id" = Uuid, Path, description = "The case")),
     responses((status = 200, body = [TimelineLine]), (status = 404, body = super::Problem)),
     security(("bearer" = [])))]
 /// The case's history in plain words, for auditors and referents. The read is recorded.
@@ -171,6 +169,7 @@ pub struct AssignReferent {
 #[serde(deny_unknown_fields)]
 pub struct CaseText {
     /// The text.
+    #[schema(schema_with = super::dto::text_schema)]
     pub text: String,
     /// The subject it is about (default: the caller).
     pub about: Option<Uuid>,
@@ -191,6 +190,7 @@ pub struct ProposeSolution {
     /// What kind of contact it proposes.
     pub kind: SolutionKind,
     /// The solution, in free text.
+    #[schema(schema_with = super::dto::text_schema)]
     pub description: String,
     /// The subject it is about (default: the caller).
     pub about: Option<Uuid>,
@@ -221,6 +221,7 @@ pub struct RecordConsent {
 #[serde(deny_unknown_fields)]
 pub struct TakeAction {
     /// What was done.
+    #[schema(schema_with = super::dto::text_schema)]
     pub note: String,
     /// The subject it is about (default: the caller).
     pub about: Option<Uuid>,
@@ -231,6 +232,7 @@ pub struct TakeAction {
 #[serde(deny_unknown_fields)]
 pub struct ToCentre {
     /// The département code of the centre.
+    #[schema(schema_with = super::dto::departement_schema)]
     pub centre: String,
 }
 

@@ -101,3 +101,34 @@ impl Accepted {
         }
     }
 }
+
+/// The schema of a département code: exactly the codes of the service's centres.
+pub fn departement_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(
+            ecoute_domain::DepartementCode::all().map(|d| d.as_str()),
+        ))
+        .description(Some("A département code (`69`, `2A`, `974`)"))
+        .build()
+}
+
+/// The schema of a list of département codes.
+pub fn departements_schema() -> utoipa::openapi::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(departement_schema())
+        .build()
+}
+
+/// The schema of a text a person writes: not blank, at most the domain's limit
+/// in characters.
+pub fn text_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(ecoute_domain::call::MAX_TEXT_CHARS))
+        .pattern(Some(r"\S"))
+        .build()
+}

@@ -48,7 +48,120 @@ impl Modify for Bearer {
     }
 }
 
-/// The whole document.
-pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+/// The whole document, as served at `/v1/openapi.json`: the handlers' own
+/// declarations, completed with what every operation shares (see [`complete`]).
+pub fn document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    complete(&mut doc);
+    doc
+}
+
+/// What every answer below the handlers may be, whatever the route: a header
+/// or path part refused, no valid token, the server's own failure, too many
+/// requests in flight or one that took too long.
+const SHARED: [(&str, &str); 6] = [
+    ("400", "Bad input: a malformed header (`Idempotency-Key`, `X-Purpose`), id, query or body"),
+    ("401", "No valid bearer token"),
+    ("414", "The request target is over the server's limit"),
+    ("431", "The request line and headers are over the server's limit"),
+    ("500", "The server failed; the request may or may not have been carried out when it was a write sent without `Idempotency-Key`"),
+    ("503", "Not ready, stopping, too many requests in flight, or the request took too long"),
+];
+
+/// What a status means when a handler did not say more.
+fn describe(status: &str) -> &'static str {
+    match status {
+        "200" => "Done; the answer says what was recorded or read",
+        "201" => "Created; the answer names what was created",
+        "403" => "Your roles do not allow this",
+        "404" => "No such record, or none you may see",
+        "409" => {
+            "Other writers kept changing the same record; retry with the same `Idempotency-Key`"
+        }
+        "410" => "The person's data was erased",
+        "413" => "The body is over the limit",
+        "422" => "A rule refused the command (`rule` names it)",
+        _ => "See the problem document",
+    }
+}
+
+/// Completes the generated document so that it says exactly what the server
+/// does: every error as `application/problem+json`; the statuses every route
+/// shares; `413` where a body is read; the `X-Purpose` header on every operation
+/// and `Idempotency-Key` on every write, with their exact shapes.
+fn complete(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let problem =
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let purposes: Vec<&str> = crate::app::Purpose::ALL
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let has_path_params = path.contains('{');
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            let write = method != "get";
+            let has_body = op.get("requestBody").is_some();
+            let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut()) else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                if !status.starts_with('2') {
+                    response["content"] = problem.clone();
+                }
+                if response["description"].as_str().is_none_or(str::is_empty) {
+                    response["description"] = json!(describe(status));
+                }
+            }
+            let mut shared: Vec<(&str, &str)> = SHARED.to_vec();
+            if has_path_params {
+                shared.push(("404", "No such record, or none you may see"));
+            }
+            if write {
+                shared.push((
+                    "409",
+                    "Other writers kept changing the same record; retry with the same `Idempotency-Key`",
+                ));
+                shared.push((
+                    "422",
+                    "A rule refused the command (`rule` names it), or the `Idempotency-Key` was used for another request",
+                ));
+            }
+            if has_body {
+                shared.push(("413", "The body is over the server's limit"));
+                shared.push(("415", "The body is not `application/json`"));
+            }
+            for (status, description) in shared {
+                responses.entry(status).or_insert_with(
+                    || json!({"description": description, "content": problem.clone()}),
+                );
+            }
+            let params = op
+                .as_object_mut()
+                .map(|o| o.entry("parameters").or_insert_with(|| json!([])));
+            let Some(serde_json::Value::Array(params)) = params else {
+                continue;
+            };
+            params.retain(|p| p["in"] != "header");
+            params.push(json!({
+                "name": "X-Purpose", "in": "header", "required": false,
+                "description": "Why data is read, from a closed list; kept in the access log",
+                "schema": {"type": "string", "enum": purposes},
+            }));
+            if write {
+                params.push(json!({
+                    "name": "Idempotency-Key", "in": "header", "required": false,
+                    "description": "Makes the write idempotent: sent again with the same body, \
+                        the first answer; with another body, 422 idempotency-key-reused",
+                    "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"},
+                }));
+            }
+        }
+    }
 }

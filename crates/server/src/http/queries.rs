@@ -101,7 +101,7 @@ pub struct CaseloadLine {
     /// Since when the referent follows it.
     pub since: DateTime<Utc>,
     /// The queue it sits in, if any.
-    pub queue: Option<String>,
+    pub queue: Option<super::case_views::QueueName>,
     /// The promises of the case that fell due unkept.
     pub overdue: Vec<String>,
 }
@@ -135,6 +135,7 @@ pub async fn caseload(
 
 /// Which period and centre.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatisticsParams {
     /// First day, inclusive. For centres whose cases you may read: any day

@@ -36,11 +36,13 @@ pub fn routes() -> Router<ApiState> {
 #[serde(deny_unknown_fields)]
 pub struct Enrol {
     /// At least one role.
+    #[schema(min_items = 1)]
     pub roles: Vec<Role>,
     /// The platform team; required for a platform listener.
     pub team: Option<Uuid>,
     /// Centres (département codes) where a volunteer or referent is accredited.
     #[serde(default)]
+    #[schema(schema_with = super::dto::departements_schema)]
     pub accreditations: Vec<String>,
 }
 
@@ -65,6 +67,7 @@ pub struct JoinTeam {
 #[serde(deny_unknown_fields)]
 pub struct Accredit {
     /// The département code.
+    #[schema(schema_with = super::dto::departement_schema)]
     pub centre: String,
 }
 

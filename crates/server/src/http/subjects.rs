@@ -103,6 +103,7 @@ pub struct ErasedView {
 
 /// How to render the answer.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Format {
     /// `json` (the default) or `markdown`.

@@ -1,6 +1,8 @@
 //! A real server on a temporary directory, and a small HTTP client for it.
 #![allow(dead_code)]
 
+pub mod contract;
+
 use std::sync::Arc;
 
 use ecoute_server::{App, AppConfig, HttpConfig, MasterKey, ServeConfig, Server};
@@ -155,12 +157,27 @@ impl Harness {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Answer {
+        let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
+        self.send_raw(method, token, path, body, headers).await
+    }
+
+    /// Sends a request with a body of any bytes and content type; checks the
+    /// answer against the OpenAPI document (see `contract`).
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let asked = method.to_string();
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        if let Some(b) = body {
-            req = req.json(&b);
+        if let Some((content_type, bytes)) = body {
+            req = req.header("content-type", content_type).body(bytes);
         }
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -169,6 +186,11 @@ impl Harness {
         let status = r.status();
         let headers = r.headers().clone();
         let text = r.text().await.unwrap_or_default();
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        contract::contract().check(&asked, path, status.as_u16(), content_type, &text);
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Answer {
             status,
