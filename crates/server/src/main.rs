@@ -493,10 +493,18 @@ async fn main_inner(data_dir: PathBuf, command: Command) -> Result<()> {
             data_dir.display()
         );
     }
-    let store = Arc::new(
-        SledStore::open(&log, StoreConfig::default())
-            .with_context(|| format!("opening the event log in {}", log.display()))?,
-    );
+    let store = match SledStore::open(&log, StoreConfig::default()) {
+        Ok(store) => Arc::new(store),
+        Err(ecoute_store::StoreError::Locked(_)) => bail!(
+            "{} is in use by a running server: `log`, `read` and `verify` read a data \
+             directory that no process holds. Stop the server first (nothing is lost), or \
+             verify a backup instead (`ecoute backup`, then `ecoute verify --data-dir <backup>`)",
+            data_dir.display()
+        ),
+        Err(e) => {
+            return Err(e).with_context(|| format!("opening the event log in {}", log.display()))
+        }
+    };
     let verifying = matches!(command, Command::Verify);
     let outcome = run(&store, command).await;
     store.close().await.context("closing the store")?;

@@ -192,3 +192,23 @@ async fn the_logs_carry_no_personal_value() {
         assert!(!logs.contains(secret), "{secret:?} found in the logs");
     }
 }
+
+/// `ecoute verify` on the data directory of a running server says so plainly, and
+/// what to do instead.
+#[tokio::test]
+async fn verify_on_a_running_servers_directory_says_what_to_do() {
+    let h = Harness::start().await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ecoute"))
+        .arg("--data-dir")
+        .arg(h.dir.path())
+        .arg("verify")
+        .output()
+        .expect("ecoute runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("is in use by a running server") && stderr.contains("verify a backup"),
+        "{stderr}"
+    );
+    h.stop().await;
+}

@@ -113,6 +113,20 @@ impl DemoSummary {
             self.first_with(Role::DataProtectionOfficer, None),
             None,
         );
+        let _ = writeln!(g, "  # the referent's centre\n  export CENTRE={centre}");
+        if let Some(r) = referent {
+            let _ = writeln!(
+                g,
+                "  # the referent's staff id\n  export REFERENT_ID={}",
+                r.staff_id
+            );
+        }
+        if let Some(case) = self.sample_case {
+            let _ = writeln!(
+                g,
+                "  # a case of the referent's centre\n  export CASE={case}"
+            );
+        }
         let _ = writeln!(g);
         let _ = writeln!(g, "try:");
         let _ = writeln!(
