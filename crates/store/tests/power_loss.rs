@@ -3,9 +3,11 @@
 //! `fdatasync`, a name after its directory's sync), and in some rounds a
 //! random part of the unsynced writes, sector by sector. sled's files are
 //! outside the model: they come back as of the last time the store made them
-//! durable. Over many random crash points, with concurrent writers, the store
-//! reopened on what survives holds every acknowledged commit, no refused one,
-//! each of unknown outcome whole or absent, gapless, and verifies.
+//! durable. Over many random crash points, with concurrent writers — and in
+//! every other round a second crash during the recovery itself (replay,
+//! checkpoint, rollback) — the store reopened on what survives holds every
+//! acknowledged commit, no refused one, each of unknown outcome whole or
+//! absent, gapless, verifies, and opens writable.
 //!
 //! Bounded for CI; for many more rounds, and a fixed seed:
 //! `ECOUTE_POWER_ROUNDS=2000 ECOUTE_POWER_SEED=7 cargo test -p ecoute-store --release --test power_loss -- --nocapture`
@@ -132,7 +134,28 @@ async fn round(seed: u64, n: u64) -> (bool, u64) {
     drop(store);
     let image = tmp.path().join("image");
     fs.image(&image, torn.then_some(next())).unwrap();
-    let context = format!("round {n} (seed {seed}, segment {segment}, torn {torn})");
+    let mut context = format!("round {n} (seed {seed}, segment {segment}, torn {torn})");
+    // Every other round, the power goes out again while the store recovers
+    // (replay, checkpoint, rollback, a damaged journal kept aside).
+    let image = if next() % 2 == 0 {
+        let again = PowerLossFs::adopt(&image).unwrap();
+        let at = 1 + next() % 40;
+        again.crash_after(at);
+        // It may open, or fail when the power goes.
+        drop(open_sled_store(
+            &image,
+            StoreConfig::default(),
+            again.clone(),
+            None,
+        ));
+        again.crash_now();
+        let second = tmp.path().join("image-2");
+        again.image(&second, torn.then_some(next())).unwrap();
+        context.push_str(&format!(", and again at operation {at} of the recovery"));
+        second
+    } else {
+        image
+    };
     let store = SledStore::open(&image, StoreConfig::default()).unwrap();
     // Only what was never synced is lost: nothing is damage.
     assert_eq!(store.failure(), None, "{context}");

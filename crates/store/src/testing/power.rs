@@ -167,6 +167,38 @@ impl PowerLossFs {
         })
     }
 
+    /// A model of the store directory `root` as it is on disk: the journal
+    /// and the head file move into the model (as synced, and removed from the
+    /// disk), sled's files stay where they are, as of a durable point.
+    pub fn adopt(root: impl Into<PathBuf>) -> io::Result<Arc<Self>> {
+        let fs = Self::new(root);
+        let root = fs.model.root.clone();
+        let mut sled = Vec::new();
+        for entry in std::fs::read_dir(&root)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let modelled = name
+                .to_str()
+                .is_some_and(|n| n == "wal" || n == "ecoute-head" || n.starts_with("wal-damaged-"));
+            if modelled {
+                let mut s = fs.model.state();
+                load(&mut s, 0, &entry.path(), name)?;
+                drop(s);
+                if entry.file_type()?.is_dir() {
+                    std::fs::remove_dir_all(entry.path())?;
+                } else {
+                    std::fs::remove_file(entry.path())?;
+                }
+            } else if entry.file_type()?.is_dir() {
+                snapshot(&root, &entry.path(), &mut sled)?;
+            } else {
+                sled.push((name.into(), std::fs::read(entry.path())?));
+            }
+        }
+        fs.model.state().sled = sled;
+        Ok(fs)
+    }
+
     /// The power goes out at the `n`th changing operation from now (that one fails).
     pub fn crash_after(&self, n: u64) {
         let mut s = self.model.state();
@@ -210,6 +242,29 @@ impl PowerLossFs {
         let mut rng = torn.map(|seed| seed | 1);
         write_dir(&s, 0, to, &mut rng)
     }
+}
+
+/// Loads `path`, named `name` in the directory `parent`, as synced.
+fn load(s: &mut State, parent: usize, path: &Path, name: OsString) -> io::Result<()> {
+    let ino = if path.is_dir() {
+        let ino = s.add(Node::Dir(DirNode::default()));
+        for entry in std::fs::read_dir(path)? {
+            let entry = entry?;
+            load(s, ino, &entry.path(), entry.file_name())?;
+        }
+        ino
+    } else {
+        let data = std::fs::read(path)?;
+        s.add(Node::File(FileNode {
+            durable: data.clone(),
+            data,
+            unsynced: Vec::new(),
+        }))
+    };
+    let dir = s.dir(parent)?;
+    dir.live.insert(name.clone(), ino);
+    dir.durable.insert(name, ino);
+    Ok(())
 }
 
 fn next(rng: &mut u64) -> u64 {
