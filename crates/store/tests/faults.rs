@@ -207,3 +207,50 @@ async fn a_group_too_large_for_one_frame_is_split_not_fatal() {
     assert_eq!(store.head().await.unwrap(), 17);
     assert!(store.verify().await.unwrap().is_ok());
 }
+
+/// Recovery with a journal to replay, while one file operation fails once:
+/// the open may fail, or open read-only, but a later open on the real file
+/// system holds every acknowledged commit and is writable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_step_failing_once_during_recovery_loses_nothing() {
+    use ecoute_store::testing::PowerLossFs;
+    let mut fired = std::collections::HashSet::new();
+    for step in Step::ALL {
+        for nth in [1, 2] {
+            let context = format!("recovery, {step:?} #{nth}");
+            let tmp = tempfile::tempdir().unwrap();
+            // A store that lost power with commits in its journal only.
+            let live = tmp.path().join("live");
+            std::fs::create_dir_all(&live).unwrap();
+            let model = PowerLossFs::new(&live);
+            let store = Arc::new(open_sled_store(&live, config(), model.clone(), None).unwrap());
+            let ledger = run_writers(store.clone(), 1, 3, 8, 100).await;
+            model.crash_now();
+            drop(store);
+            let path = tmp.path().join("image");
+            model.image(&path, None).unwrap();
+            let io = FaultyIo::new();
+            io.arm(step, nth, Fault::Eio);
+            match open_sled_store(&path, config(), io.clone(), None) {
+                Ok(store) => drop(store),
+                Err(e) => assert!(!e.to_string().is_empty(), "{context}"),
+            }
+            if io.fired() {
+                fired.insert(step);
+            }
+            let store = SledStore::open(&path, StoreConfig::default()).unwrap();
+            assert_eq!(store.failure(), None, "{context}");
+            ledger.check(&store, &context).await;
+        }
+    }
+    // Opening creates, writes, syncs and removes; renames only for damage.
+    for step in [
+        Step::Write,
+        Step::Sync,
+        Step::Create,
+        Step::SyncDir,
+        Step::Remove,
+    ] {
+        assert!(fired.contains(&step), "no fault fired in {step:?}");
+    }
+}

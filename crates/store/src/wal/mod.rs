@@ -205,7 +205,11 @@ impl Wal {
         let segment_bytes = segment_bytes.max(1);
         let seq = last.map_or(0, |s| s + 1);
         let capacity = FIRST_CAPACITY.min(segment_bytes);
-        let file = zero_filled(&*io, &segment_path(dir, seq), capacity)?;
+        // Prepared under the spare's name, which replay ignores, so that a
+        // segment cut short by a failed or interrupted creation is never
+        // taken for a damaged one; then renamed, and the name made durable.
+        let file = zero_filled(&*io, &dir.join(SPARE), capacity)?;
+        io.rename(&dir.join(SPARE), &segment_path(dir, seq))?;
         io.sync_dir(dir)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let failure = Arc::new(Mutex::new(None));
