@@ -5,6 +5,7 @@ use std::ops::Bound;
 use std::sync::{Arc, RwLock};
 
 use crate::error::{Result, StoreError};
+use crate::io::Io;
 use crate::wal::{self, Wal, WAL_DIR};
 
 /// A visitor over key-value pairs: returns `Ok(false)` to stop.
@@ -25,8 +26,15 @@ pub trait Kv: sealed::Sealed + Send + Sync + 'static {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
     /// Visits the keys in `[start, end)` in order (or reverse order) until `visit` returns false.
     fn scan(&self, start: &[u8], end: &[u8], reverse: bool, visit: Visit<'_>) -> Result<()>;
-    /// Writes all the pairs atomically: after a crash, all or none of them are there.
+    /// Writes all the pairs atomically: after a crash, all or none of them are
+    /// there. [`StoreError::InvalidRequest`] means nothing was written (the
+    /// batch is too large); after any other error, some of it may have been.
     fn apply(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()>;
+    /// Most bytes of records one [`Kv::apply`] should be given, so that a
+    /// batch of valid commits is never too large.
+    fn max_group_bytes(&self) -> usize {
+        usize::MAX
+    }
     /// Makes everything applied so far durable.
     fn flush(&self) -> Result<()>;
     /// Makes everything applied so far durable in its final place (a clean
@@ -97,8 +105,10 @@ fn lock_held(file: &std::path::Path) -> bool {
 /// makes its commits durable (see the `wal` module).
 pub struct SledKv {
     pub(crate) parts: Arc<SledParts>,
-    /// The write-ahead journal; `None` for a store that never syncs (or a backup copy).
+    /// The write-ahead journal; `None` for a store that never syncs (or a
+    /// backup copy), and for one whose journal was damaged.
     pub(crate) wal: Option<Wal>,
+    journal_damage: Option<String>,
 }
 
 /// sled's database and what its durable flush needs.
@@ -111,11 +121,19 @@ pub(crate) struct SledParts {
     pub(crate) blobs_dir: std::path::PathBuf,
     /// Blob files already made durable.
     pub(crate) synced_blobs: std::sync::Mutex<std::collections::HashSet<std::ffi::OsString>>,
+    /// The file operations of the journal and the head file, told when sled is durable.
+    io: Io,
 }
 
 impl SledParts {
-    pub(crate) fn new(db: sled::Db, tree: sled::Tree, dir: &std::path::Path) -> Result<Self> {
+    pub(crate) fn new(
+        db: sled::Db,
+        tree: sled::Tree,
+        dir: &std::path::Path,
+        io: Io,
+    ) -> Result<Self> {
         Ok(SledParts {
+            io,
             data_file: std::fs::File::open(dir.join("db"))?,
             blobs_dir: dir.join("blobs"),
             db,
@@ -131,7 +149,9 @@ impl SledParts {
     pub(crate) fn make_durable(&self) -> Result<()> {
         self.db.flush()?;
         self.data_file.sync_data()?;
-        self.sync_blobs()
+        self.sync_blobs()?;
+        self.io.engine_durable();
+        Ok(())
     }
 
     /// Makes new blob files durable: sled 0.34 writes them without syncing.
@@ -185,30 +205,24 @@ impl SledParts {
 impl SledKv {
     /// Opens the backend over an open sled tree: replays the journal in
     /// `dir/wal` into it, makes it durable, and starts a new journal with segments of
-    /// `journal` bytes (`None`: no journal, flushes go through sled itself).
+    /// `journal` bytes (`None`: no journal, flushes go through sled itself) and
+    /// frames of at most `max_frame` bytes.
+    ///
+    /// A damaged journal (see `wal/replay.rs`) is replayed up to the damage,
+    /// then kept aside, whole, in `wal-damaged-<time>/`; while such a
+    /// directory is there, the backend starts no journal and
+    /// [`SledKv::journal_damage`] says why the store must not be written.
     pub(crate) fn open(
         db: sled::Db,
         tree: sled::Tree,
         dir: &std::path::Path,
         journal: Option<u64>,
+        io: Io,
+        max_frame: u32,
     ) -> Result<Self> {
-        let parts = Arc::new(SledParts::new(db, tree, dir)?);
+        let parts = Arc::new(SledParts::new(db, tree, dir, io.clone())?);
         let wal_dir = dir.join(WAL_DIR);
-        let replayed = wal::replay(&wal_dir, &mut |pairs| parts.insert_all(pairs))?;
-        if replayed.damaged {
-            // Frames after the damage were not replayed: keep the journal aside
-            // for an operator (the head file tells whether acknowledged commits
-            // are missing, and the store then opens read-only).
-            let aside = dir.join(format!(
-                "{WAL_DIR}-damaged-{}",
-                chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ")
-            ));
-            tracing::error!(
-                kept = %aside.display(),
-                "the journal is damaged before its last segment; later frames were not replayed"
-            );
-            std::fs::rename(&wal_dir, &aside)?;
-        }
+        let replayed = wal::replay(&*io, &wal_dir, &mut |pairs| parts.insert_all(pairs))?;
         if replayed.segments > 0 {
             parts.make_durable()?;
             if replayed.frames > 0 || replayed.torn_bytes > 0 {
@@ -219,23 +233,57 @@ impl SledKv {
                 );
             }
         }
+        if let Some(why) = &replayed.damage {
+            // Frames after the damage were not replayed: keep the journal
+            // aside for an operator, and refuse writes (below) while it is there.
+            let kept = wal::keep_aside(&*io, &wal_dir)?;
+            tracing::error!(kept = %kept, reason = %why, "the journal is damaged; frames after the damage were not replayed");
+        }
+        let kept = wal::damaged_journals(&*io, dir)?;
+        let journal_damage = (!kept.is_empty()).then(|| {
+            format!(
+                "a damaged journal is kept in {} ({}): acknowledged commits after the damage may be missing; \
+                 check the log with `ecoute verify`, then move that directory out of {} to accept the log as it is",
+                kept.join(", "),
+                replayed.damage.as_deref().unwrap_or("found when the store opened earlier"),
+                dir.display()
+            )
+        });
         let wal = match journal {
-            Some(segment_bytes) => {
+            Some(segment_bytes) if journal_damage.is_none() => {
                 let durable = parts.clone();
+                let head_io = io.clone();
+                let head_dir = dir.to_path_buf();
                 Some(Wal::start(
+                    io,
                     &wal_dir,
                     segment_bytes,
-                    Arc::new(move || durable.make_durable()),
+                    max_frame,
+                    // sled durable, then the head file's note (written after
+                    // each flush, synced here: off the acknowledgement path).
+                    Arc::new(move || {
+                        durable.make_durable()?;
+                        crate::headfile::sync(&*head_io, &head_dir)
+                    }),
                 )?)
             }
-            None => {
-                if replayed.segments > 0 {
-                    wal::remove_all(&wal_dir)?;
+            _ => {
+                if replayed.segments > 0 && replayed.damage.is_none() {
+                    wal::remove_all(&*io, &wal_dir)?;
                 }
                 None
             }
         };
-        Ok(SledKv { parts, wal })
+        Ok(SledKv {
+            parts,
+            wal,
+            journal_damage,
+        })
+    }
+
+    /// Why the store must not be written, if its journal was found damaged.
+    pub(crate) fn journal_damage(&self) -> Option<&str> {
+        self.journal_damage.as_deref()
     }
 }
 
@@ -285,13 +333,17 @@ impl Kv for SledKv {
     fn apply(&self, batch: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
         match &self.wal {
             Some(w) => {
-                let frame = wal::encode_frame(&batch)?;
+                let frame = w.frame(&batch)?;
                 self.parts.insert_all(batch)?;
                 w.push(frame);
                 Ok(())
             }
             None => self.parts.apply_batch(batch),
         }
+    }
+
+    fn max_group_bytes(&self) -> usize {
+        self.wal.as_ref().map_or(usize::MAX, Wal::max_group_bytes)
     }
 
     fn remove_range(&self, start: &[u8], end: &[u8]) -> Result<()> {

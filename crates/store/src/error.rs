@@ -80,7 +80,8 @@ pub enum StoreError {
     /// The storage engine reported corruption that it could not place at a position.
     #[error("storage engine reports corruption: {0}")]
     EngineCorrupt(String),
-    /// The disk is full; nothing of the failed commit was acknowledged.
+    /// The disk is full. (A commit whose write failed is answered
+    /// [`StoreError::OutcomeUnknown`], with this as its cause.)
     #[error("disk full")]
     DiskFull,
     /// An I/O error from the storage engine.
@@ -94,6 +95,20 @@ pub enum StoreError {
         reason: String,
         /// The error that made it fail, when an error did (damage found on
         /// open is a reason alone).
+        #[source]
+        cause: Option<Cause>,
+    },
+    /// A write failed after the commit had reached sled's buffers or the
+    /// journal: it may be in the log after the store is reopened, or not —
+    /// whole or not at all, never in part. Find out by its event ids once the
+    /// store is reopened ([`crate::EventStore::event_by_id`], or send the same
+    /// commit again: if it landed, the answer is the original positions).
+    /// The store has failed and refuses writes until then.
+    #[error("the commit's outcome is unknown (a write failed: {reason}); look its event ids up after a reopen")]
+    OutcomeUnknown {
+        /// What failed.
+        reason: String,
+        /// The error that made the write fail.
         #[source]
         cause: Option<Cause>,
     },
@@ -112,6 +127,11 @@ impl StoreError {
             self,
             StoreError::Corrupt { .. } | StoreError::CorruptIndex(_) | StoreError::EngineCorrupt(_)
         )
+    }
+
+    /// Whether the commit may or may not have landed ([`StoreError::OutcomeUnknown`]).
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, StoreError::OutcomeUnknown { .. })
     }
 
     /// Whether this error is a conflict a caller may resolve by reading again and retrying.
@@ -154,6 +174,21 @@ impl Failure {
         Failure {
             reason: reason.into(),
             cause: Some(cause),
+        }
+    }
+
+    /// A failure caused by `e`, said as `e` says it (without repeating that
+    /// the store failed, if `e` already does).
+    pub(crate) fn from_error(e: Arc<StoreError>) -> Self {
+        let reason = match &*e {
+            StoreError::Failed { reason, .. } | StoreError::OutcomeUnknown { reason, .. } => {
+                reason.clone()
+            }
+            other => other.to_string(),
+        };
+        Failure {
+            reason,
+            cause: Some(e),
         }
     }
 

@@ -7,16 +7,20 @@
 //! a log shorter than the note, or whose record at the noted position hashes
 //! differently, is refused for writing and reported by `verify`.
 //!
-//! The note is written after sled's flush, so it never runs ahead of what is
-//! durable; it is not synced itself, so after a power loss it may lag behind,
-//! which only weakens the check. Two 64-byte slots are written in turn, each
-//! with a sequence number and a CRC, so a torn write damages at most one.
+//! The note is written after each flush has made its group durable (in the
+//! journal), so it never runs ahead of what is durable. It is written without
+//! a sync, off the acknowledgement path, and synced at each journal checkpoint
+//! (after sled's own files were made durable) and at a clean close: after a
+//! power loss it may lag behind the log by the groups since the last
+//! checkpoint — which the journal holds — never more. The file's name is made
+//! durable in its directory when it is created. Two 64-byte slots are written
+//! in turn, each with a sequence number and a CRC, so a torn write damages at
+//! most one.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::error::Result;
+use crate::io::{self, FileIo, IoFile};
 use crate::record::HASH_LEN;
 
 /// File name of the head file inside the store's directory.
@@ -33,7 +37,7 @@ pub(crate) struct HeadNote {
 }
 
 pub(crate) struct HeadFile {
-    file: File,
+    file: Box<dyn IoFile>,
     seq: u64,
 }
 
@@ -74,16 +78,19 @@ fn decode(b: &[u8]) -> Option<(u64, HeadNote)> {
 
 impl HeadFile {
     /// Opens (or creates) the head file and reads its note.
-    pub(crate) fn open(dir: &Path) -> Result<(HeadFile, HeadRead)> {
+    pub(crate) fn open(io: &dyn FileIo, dir: &Path) -> Result<(HeadFile, HeadRead)> {
         let path = dir.join(HEAD_FILE_NAME);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = match io.open(&path, false) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let f = io.open(&path, true)?;
+                io.sync_dir(dir)?;
+                f
+            }
+            Err(e) => return Err(e.into()),
+        };
         let mut buf = [0u8; 2 * SLOT];
-        let len = file.read_at(&mut buf, 0)?;
+        let len = io::read_full_at(&*file, &mut buf, 0)?;
         let newest = buf[..len]
             .chunks(SLOT)
             .filter_map(decode)
@@ -100,8 +107,22 @@ impl HeadFile {
     pub(crate) fn write(&mut self, note: &HeadNote) -> Result<()> {
         self.seq += 1;
         let slot = u64::try_from(SLOT).unwrap_or(64) * (self.seq % 2);
-        self.file.write_at(&encode(self.seq, note), slot)?;
+        io::write_all_at(&*self.file, &encode(self.seq, note), slot)?;
         Ok(())
+    }
+
+    /// Makes the notes written so far survive a power loss.
+    pub(crate) fn sync(&self) -> Result<()> {
+        Ok(self.file.sync_data()?)
+    }
+}
+
+/// Syncs the head file in `dir`, if there is one (at a journal checkpoint).
+pub(crate) fn sync(io: &dyn FileIo, dir: &Path) -> Result<()> {
+    match io.open(&dir.join(HEAD_FILE_NAME), false) {
+        Ok(f) => Ok(f.sync_data()?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -112,7 +133,7 @@ mod tests {
     #[test]
     fn the_newest_valid_slot_wins_and_a_torn_slot_is_skipped() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut f, read) = HeadFile::open(dir.path()).unwrap();
+        let (mut f, read) = HeadFile::open(&crate::io::RealIo, dir.path()).unwrap();
         assert!(matches!(read, HeadRead::Missing));
         for count in 1..=5u64 {
             f.write(&HeadNote {
@@ -122,14 +143,14 @@ mod tests {
             .unwrap();
         }
         drop(f);
-        let (_, read) = HeadFile::open(dir.path()).unwrap();
+        let (_, read) = HeadFile::open(&crate::io::RealIo, dir.path()).unwrap();
         assert!(matches!(read, HeadRead::Note(HeadNote { count: 5, .. })));
         // Tear the newest slot (seq 5 lives in slot 1): the older one answers.
         let path = dir.path().join(HEAD_FILE_NAME);
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[SLOT + 30] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
-        let (mut f, read) = HeadFile::open(dir.path()).unwrap();
+        let (mut f, read) = HeadFile::open(&crate::io::RealIo, dir.path()).unwrap();
         assert!(matches!(read, HeadRead::Note(HeadNote { count: 4, .. })));
         // Writing goes on from the highest sequence seen.
         f.write(&HeadNote {
@@ -138,12 +159,12 @@ mod tests {
         })
         .unwrap();
         drop(f);
-        let (_, read) = HeadFile::open(dir.path()).unwrap();
+        let (_, read) = HeadFile::open(&crate::io::RealIo, dir.path()).unwrap();
         assert!(matches!(read, HeadRead::Note(HeadNote { count: 6, .. })));
         // Both slots damaged.
         std::fs::write(&path, [0u8; 128]).unwrap();
         assert!(matches!(
-            HeadFile::open(dir.path()).unwrap().1,
+            HeadFile::open(&crate::io::RealIo, dir.path()).unwrap().1,
             HeadRead::Damaged
         ));
     }

@@ -41,6 +41,12 @@
 //!   read-only with the reason; nothing is appended on top of damage. (The
 //!   one thing repaired on open is an incomplete last commit that was never
 //!   acknowledged: it is rolled back.)
+//! - **Answers never overstate.** A refusal means nothing was written; a
+//!   write that failed after the commit reached sled's buffers or the journal
+//!   is [`StoreError::OutcomeUnknown`] (look the event ids up after a
+//!   reopen), and the store then refuses writes until reopened. A torn last
+//!   journal write is ignored (never acknowledged); any other damage to the
+//!   journal is kept aside and opens the store read-only.
 //! - **Deletion.** A soft delete hides a stream (a later append recreates it
 //!   and numbering continues); a tombstone is permanent. Both are recorded as
 //!   events of the `$$stream` metadata stream, so the log stays complete.
@@ -72,9 +78,12 @@ mod engine;
 mod error;
 mod headfile;
 mod index;
+mod io;
 mod record;
 mod store;
 mod subscription;
+#[doc(hidden)]
+pub mod testing;
 mod types;
 mod wal;
 

@@ -13,8 +13,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::engine::{recover, run_committer, Committer, Durability, Request, Shared, Visible};
 use crate::error::{Failure, Result, StoreError};
 use crate::headfile::{HeadFile, HeadNote, HeadRead, HEAD_FILE_NAME};
+use crate::io::{FileIo, RealIo};
 use crate::record;
 use crate::types::*;
+use crate::wal::MAX_FRAME;
 
 /// Settings of a store.
 #[derive(Clone)]
@@ -102,7 +104,17 @@ pub const TREE_NAME: &str = "ecoute-log";
 impl SledStore {
     /// Opens (or creates) a store in the directory `path`.
     pub fn open(path: impl Into<PathBuf>, config: StoreConfig) -> Result<Self> {
-        let path = path.into();
+        Self::open_with(path.into(), config, Arc::new(RealIo), MAX_FRAME)
+    }
+
+    /// [`SledStore::open`] with the journal's and the head file's file
+    /// operations going through `io`, and journal frames of at most `max_frame` bytes.
+    pub(crate) fn open_with(
+        path: PathBuf,
+        config: StoreConfig,
+        io: Arc<dyn FileIo>,
+        max_frame: u32,
+    ) -> Result<Self> {
         let sled_config = sled::Config::new()
             .path(&path)
             .cache_capacity(config.cache_capacity)
@@ -129,8 +141,8 @@ impl SledStore {
             Durability::Flush => Some(config.journal_segment_bytes),
             Durability::UnsafeNoFlush => None,
         };
-        let kv = SledKv::open(db, tree, &path, journal)?;
-        let (head_file, read) = HeadFile::open(&path)?;
+        let kv = SledKv::open(db, tree, &path, journal, io.clone(), max_frame)?;
+        let (head_file, read) = HeadFile::open(&*io, &path)?;
         let (note, fault) = match read {
             HeadRead::Missing => (None, None),
             HeadRead::Note(n) => (Some(n), None),
@@ -141,6 +153,10 @@ impl SledStore {
                     path.join(HEAD_FILE_NAME).display()
                 ))),
             ),
+        };
+        let fault = match kv.journal_damage() {
+            Some(why) => Some(Failure::reason(why)),
+            None => fault,
         };
         Self::start(kv, config, note, fault, Some(head_file))
     }
@@ -172,7 +188,7 @@ impl SledStore {
         let end = self.shared.visible();
         let db = sled::Config::new().path(dest).open()?;
         let tree = db.open_tree(TREE_NAME)?;
-        let copy = SledKv::open(db, tree, dest, None)?;
+        let copy = SledKv::open(db, tree, dest, None, Arc::new(RealIo), MAX_FRAME)?;
         copy.apply(vec![(
             record::META_FORMAT_KEY.to_vec(),
             vec![record::LAYOUT],
@@ -209,11 +225,12 @@ impl SledStore {
         copy.apply(batch)?;
         copy.flush()?;
         if end > 0 {
-            let (mut file, _) = HeadFile::open(dest)?;
+            let (mut file, _) = HeadFile::open(&RealIo, dest)?;
             file.write(&HeadNote {
                 count: end,
                 hash: head,
             })?;
+            file.sync()?;
         }
         Ok(BackupReport {
             records: end,
@@ -612,7 +629,10 @@ mod tests {
             .append_to_stream(s.clone(), ExpectedVersion::Exact(0), vec![event(2)])
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::DiskFull), "{err}");
+        // It reached the backend: it may yet land, and the answer says so.
+        assert!(matches!(err, StoreError::OutcomeUnknown { .. }), "{err}");
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("disk full"), "{err}");
         // The store now refuses writes, says why, and still serves what was durable.
         let err = store
             .append_to_stream(s.clone(), ExpectedVersion::Any, vec![event(3)])
@@ -638,8 +658,9 @@ mod tests {
             .append_to_stream(s.clone(), ExpectedVersion::Exact(0), vec![event(2)])
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::Io(_)), "{err}");
-        assert_eq!(err.to_string(), "i/o error: injected flush failure");
+        assert!(matches!(err, StoreError::OutcomeUnknown { .. }), "{err}");
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("i/o error: injected flush failure"));
         // The batch reached the backend but was not flushed: readers must not see it,
         // and a reader that meets its stream record must not hang.
         assert_eq!(store.head().await.unwrap(), 1);

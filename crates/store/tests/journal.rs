@@ -193,6 +193,118 @@ async fn a_torn_commit_the_head_file_noted_durable_is_damage_not_rolled_back() {
     assert!(store.verify().await.unwrap().first_fault.is_some());
 }
 
+/// The journal's segments in `dir`, oldest first.
+fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut segments: Vec<_> = std::fs::read_dir(dir.join(WAL_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap() != "wal-spare")
+        .collect();
+    segments.sort();
+    segments
+}
+
+/// The damaged journals kept aside in the store's directory.
+fn kept_aside(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("wal-damaged-"))
+        .collect()
+}
+
+/// Where a segment's frames end (the zero-filled rest follows).
+fn data_end(bytes: &[u8]) -> usize {
+    bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)
+}
+
+/// A store that lost power with acknowledged commits in its journal only,
+/// whose head file is gone too (so that the journal alone must tell), and
+/// whose journal `damage` then changed.
+async fn damaged_journal(damage: impl FnOnce(&Path)) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (tmp, lost) = after_power_loss(10, 60, true).await;
+    std::fs::remove_file(lost.join(HEAD_FILE_NAME)).unwrap();
+    let segments = segment_files(&lost);
+    assert_eq!(segments.len(), 1);
+    damage(&segments[0]);
+    (tmp, lost)
+}
+
+/// Checks that a store opens read-only for a damaged journal, keeps it
+/// aside, stays read-only on the next open, and accepts the log once the
+/// operator moves the journal out.
+async fn assert_journal_damage_reported(lost: &Path, why: &str) {
+    let store = SledStore::open(lost, StoreConfig::default()).unwrap();
+    let reason = store.failure().expect("a damaged journal opened writable");
+    assert!(
+        reason.contains("damaged journal") && reason.contains(why),
+        "{reason}"
+    );
+    // What came before the damage reads and verifies.
+    let head = store.head().await.unwrap();
+    assert!((10..60).contains(&head), "head {head}");
+    assert!(store.verify().await.unwrap().is_ok());
+    let kept = kept_aside(lost);
+    assert_eq!(kept.len(), 1, "the damaged journal was not kept aside");
+    assert!(
+        std::fs::read_dir(lost.join(&kept[0])).unwrap().count() >= 1,
+        "the journal kept aside lost its segments"
+    );
+    drop(store);
+    let store = SledStore::open(lost, StoreConfig::default()).unwrap();
+    assert!(store.failure().is_some(), "read-only only once");
+    drop(store);
+    std::fs::rename(lost.join(&kept[0]), lost.with_extension("kept")).unwrap();
+    let store = SledStore::open(lost, StoreConfig::default()).unwrap();
+    assert_eq!(store.failure(), None);
+    assert_eq!(store.head().await.unwrap(), head);
+    append(&store, 1000, 1001).await;
+}
+
+/// Defect 3 of issue 22: a damaged frame in the middle of the last segment
+/// was taken for a torn tail; the segment was deleted with the intact,
+/// acknowledged frames after it, and the store opened writable.
+#[tokio::test]
+async fn a_byte_flipped_mid_last_segment_is_damage_not_a_torn_tail() {
+    let (_tmp, lost) = damaged_journal(|seg| {
+        let mut bytes = std::fs::read(seg).unwrap();
+        let mid = data_end(&bytes) / 2;
+        bytes[mid] ^= 0x10;
+        std::fs::write(seg, &bytes).unwrap();
+    })
+    .await;
+    assert_journal_damage_reported(&lost, "another write").await;
+}
+
+#[tokio::test]
+async fn a_segment_cut_short_is_damage() {
+    let (_tmp, lost) = damaged_journal(|seg| {
+        let bytes = std::fs::read(seg).unwrap();
+        std::fs::write(seg, &bytes[..data_end(&bytes) / 2]).unwrap();
+    })
+    .await;
+    assert_journal_damage_reported(&lost, "cut short").await;
+}
+
+/// Defect 3 of issue 22: damage in a segment that a later one follows kept
+/// the journal aside but opened the store writable, unless the head file
+/// happened to notice.
+#[tokio::test]
+async fn a_byte_flipped_in_an_earlier_segment_is_damage() {
+    let (_tmp, lost) = damaged_journal(|seg| {
+        // A later segment after it (a copy: its frames are intact).
+        let name = seg.file_name().unwrap().to_str().unwrap();
+        let seq: u64 = name.trim_start_matches("wal-").parse().unwrap();
+        std::fs::copy(seg, seg.with_file_name(format!("wal-{:016}", seq + 1))).unwrap();
+        let mut bytes = std::fs::read(seg).unwrap();
+        let end = data_end(&bytes);
+        bytes[end - 20] ^= 0x01;
+        std::fs::write(seg, &bytes).unwrap();
+    })
+    .await;
+    assert_journal_damage_reported(&lost, "a later one follows").await;
+}
+
 #[tokio::test]
 async fn a_journal_damaged_before_its_last_segment_is_kept_aside_and_reported() {
     let (_tmp, lost) = after_power_loss(10, 60, true).await;

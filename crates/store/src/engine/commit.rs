@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::flush::{fail_replies, send_replies, Completion, FlushJob, Flusher, Reply, FLUSH_QUEUE};
+use super::flush::{
+    fail_replies, refusal, refuse_replies, send_replies, Completion, FlushJob, Flusher, Reply,
+    FLUSH_QUEUE,
+};
 use super::recovery::Recovered;
 use super::rules::{check_expected, validate_commit};
 use super::{state_of, Durability, Request, Shared, DELETED_EVENT_TYPE, TOMBSTONED_EVENT_TYPE};
@@ -175,14 +178,40 @@ impl<K: Kv> Committer<K> {
         Ok(rx)
     }
 
+    /// Plans and applies the requests, in groups of at most the backend's
+    /// [`Kv::max_group_bytes`], and hands each to the flusher; returns false if
+    /// the store failed (the requests not reached are refused).
+    fn process(&mut self, requests: Vec<Request>, queue_empty: &dyn Fn() -> bool) -> bool {
+        let cap = self.shared.kv.max_group_bytes();
+        let mut group = Vec::new();
+        let mut weight = 0usize;
+        let mut rest = requests.into_iter();
+        while let Some(r) = rest.next() {
+            let w = request_weight(&r);
+            if !group.is_empty() && weight.saturating_add(w) > cap {
+                // More follows: never flush inline, hand over.
+                if !self.process_group(std::mem::take(&mut group), &|| false) {
+                    let e = self.shared.failed().unwrap_or(StoreError::Closed);
+                    refuse_all(std::iter::once(r).chain(rest), &e);
+                    return false;
+                }
+                weight = 0;
+            }
+            weight = weight.saturating_add(w);
+            group.push(r);
+        }
+        self.process_group(group, queue_empty)
+    }
+
     /// Plans and applies one group, then hands it to the flusher; returns false
     /// if the store failed.
     /// `queue_empty` is asked once the group is applied: whether anyone queued
     /// meanwhile decides between flushing here and handing over to the flusher.
-    fn process(&mut self, requests: Vec<Request>, queue_empty: &dyn Fn() -> bool) -> bool {
+    fn process_group(&mut self, requests: Vec<Request>, queue_empty: &dyn Fn() -> bool) -> bool {
         let now = self.clock.now().timestamp_micros().max(self.last_micros);
+        let (base, chain) = (self.next, self.chain);
         let mut pending = Pending {
-            base: self.next,
+            base,
             ..Pending::default()
         };
         let mut replies = Vec::with_capacity(requests.len());
@@ -200,21 +229,33 @@ impl<K: Kv> Committer<K> {
             }
         }
         if let Some(f) = self.shared.failed() {
-            fail_replies(&mut replies, &Arc::new(f));
+            // Nothing of this group reached the backend: a plain refusal.
+            refuse_replies(&mut replies, &f);
             send_replies(replies);
             return false;
         }
         let wrote = !pending.records.is_empty();
         if wrote {
-            if let Err(e) = self.apply(pending) {
-                let e = Arc::new(e);
-                tracing::error!(error = %e, "commit failed; the store refuses writes until reopened");
-                self.shared.fail(Failure::caused(e.to_string(), e.clone()));
-                fail_replies(&mut replies, &e);
-                send_replies(replies);
-                return false;
+            match self.apply(pending) {
+                Ok(()) => self.last_micros = now,
+                Err(StoreError::InvalidRequest(why)) => {
+                    // Refused before anything was written (a frame too large
+                    // for the journal): the group is undone, the store goes on.
+                    (self.next, self.chain) = (base, chain);
+                    self.shared.pending.store(base, Ordering::Release);
+                    refuse_replies(&mut replies, &StoreError::InvalidRequest(why));
+                    send_replies(replies);
+                    return true;
+                }
+                Err(e) => {
+                    let e = Arc::new(e);
+                    tracing::error!(error = %e, "commit failed; the store refuses writes until reopened");
+                    self.shared.fail(Failure::from_error(e.clone()));
+                    fail_replies(&mut replies, &e);
+                    send_replies(replies);
+                    return false;
+                }
             }
-            self.last_micros = now;
         }
         let job = FlushJob {
             end: self.next,
@@ -233,11 +274,11 @@ impl<K: Kv> Committer<K> {
         }
         self.completion.in_flight.fetch_add(1, Ordering::AcqRel);
         if let Err(std::sync::mpsc::SendError(job)) = flusher.send(job) {
+            self.completion.in_flight.fetch_sub(1, Ordering::AcqRel);
+            let e = Arc::new(StoreError::failed("the flusher stopped"));
+            self.shared.fail(Failure::reason("the flusher stopped"));
             let mut replies = job.replies;
-            fail_replies(
-                &mut replies,
-                &Arc::new(StoreError::failed("the flusher stopped")),
-            );
+            fail_replies(&mut replies, &e);
             send_replies(replies);
             return false;
         }
@@ -534,5 +575,47 @@ impl<K: Kv> Committer<K> {
         Ok(DeleteResult {
             position: Some(position),
         })
+    }
+}
+
+/// Bytes a request adds to a group, at most: what its records hold, and room
+/// for the fixed fields of each.
+fn request_weight(r: &Request) -> usize {
+    const PER_EVENT: usize = 320;
+    match r {
+        Request::Commit(c, _) => c
+            .appends
+            .iter()
+            .map(|a| {
+                a.events
+                    .iter()
+                    .map(|e| {
+                        PER_EVENT
+                            + a.stream.as_str().len()
+                            + e.event_type.len()
+                            + e.payload.len()
+                            + e.metadata.actor.as_ref().map_or(0, String::len)
+                            + e.metadata
+                                .extra
+                                .iter()
+                                .map(|(k, v)| 20 + k.len() + v.len())
+                                .sum::<usize>()
+                    })
+                    .sum::<usize>()
+            })
+            .sum(),
+        Request::Delete(stream, ..) => 2 * PER_EVENT + stream.as_str().len(),
+        Request::Shutdown => 0,
+    }
+}
+
+/// Answers requests never planned with `e`.
+fn refuse_all(requests: impl Iterator<Item = Request>, e: &StoreError) {
+    for r in requests {
+        match r {
+            Request::Commit(_, tx) => drop(tx.send(Err(refusal(e)))),
+            Request::Delete(_, _, _, tx) => drop(tx.send(Err(refusal(e)))),
+            Request::Shutdown => {}
+        }
     }
 }

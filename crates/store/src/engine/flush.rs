@@ -52,6 +52,12 @@ impl<K: Kv> Completion<K> {
         } else {
             Ok(())
         };
+        // A store that failed meanwhile (a flush on the other path) publishes
+        // nothing more: this flush may have found nothing left to write.
+        let outcome = outcome.and_then(|()| match self.shared.failed() {
+            Some(e) if wrote => Err(e),
+            _ => Ok(()),
+        });
         match outcome {
             Ok(()) => {
                 let Some(&FlushJob { end, chain, .. }) = group.last() else {
@@ -70,7 +76,7 @@ impl<K: Kv> Completion<K> {
             Err(e) => {
                 let e = Arc::new(e);
                 tracing::error!(error = %e, "flush failed; the store refuses writes until reopened");
-                self.shared.fail(Failure::caused(e.to_string(), e.clone()));
+                self.shared.fail(Failure::from_error(e.clone()));
                 for mut j in group {
                     fail_replies(&mut j.replies, &e);
                     send_replies(j.replies);
@@ -120,12 +126,25 @@ impl<K: Kv> Flusher<K> {
     }
 }
 
-/// Turns the successes of a failed group into the failure.
+/// Turns the successes of a group that reached the backend but failed to
+/// become durable into [`StoreError::OutcomeUnknown`]: its records are in
+/// sled's buffers and maybe in the journal, so it may still land.
 pub(super) fn fail_replies(replies: &mut [Reply], e: &Arc<StoreError>) {
     for r in replies {
         match r {
-            Reply::Commit(_, res @ Ok(_)) => *res = Err(copy_error(e)),
-            Reply::Delete(_, res @ Ok(_)) => *res = Err(copy_error(e)),
+            Reply::Commit(_, res @ Ok(_)) => *res = Err(unknown(e)),
+            Reply::Delete(_, res @ Ok(_)) => *res = Err(unknown(e)),
+            _ => {}
+        }
+    }
+}
+
+/// Turns the successes of a group refused before it reached the backend into `e`.
+pub(super) fn refuse_replies(replies: &mut [Reply], e: &StoreError) {
+    for r in replies {
+        match r {
+            Reply::Commit(_, res @ Ok(_)) => *res = Err(refusal(e)),
+            Reply::Delete(_, res @ Ok(_)) => *res = Err(refusal(e)),
             _ => {}
         }
     }
@@ -140,38 +159,27 @@ pub(super) fn send_replies(replies: Vec<Reply>) {
     }
 }
 
-/// The same failure, for each of the commits of a failed group: the error
-/// itself is shared, as the cause of each copy.
-fn copy_error(e: &Arc<StoreError>) -> StoreError {
-    match &**e {
-        StoreError::DiskFull => StoreError::DiskFull,
-        StoreError::Io(io) => StoreError::Io(std::io::Error::new(io.kind(), SharedIo(e.clone()))),
-        other => StoreError::Failed {
-            reason: other.to_string(),
-            cause: Some(e.clone()),
+/// The answer of a commit whose write failed after it reached the backend;
+/// the error itself is shared, as the cause of each copy.
+fn unknown(e: &Arc<StoreError>) -> StoreError {
+    let (reason, cause) = match &**e {
+        StoreError::Failed { reason, cause } | StoreError::OutcomeUnknown { reason, cause } => {
+            (reason.clone(), cause.clone())
+        }
+        other => (other.to_string(), Some(e.clone() as crate::error::Cause)),
+    };
+    StoreError::OutcomeUnknown { reason, cause }
+}
+
+/// A refusal, for each of the commits it refuses.
+pub(super) fn refusal(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Failed { reason, cause } => StoreError::Failed {
+            reason: reason.clone(),
+            cause: cause.clone(),
         },
-    }
-}
-
-/// A failed group's I/O error, shared by the copies its commits are answered
-/// with: it reads as the original error, and leads on to the original's cause.
-#[derive(Debug)]
-struct SharedIo(Arc<StoreError>);
-
-impl std::fmt::Display for SharedIo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &*self.0 {
-            StoreError::Io(io) => io.fmt(f),
-            other => other.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for SharedIo {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &*self.0 {
-            StoreError::Io(io) => io.source(),
-            other => other.source(),
-        }
+        StoreError::InvalidRequest(why) => StoreError::InvalidRequest(why.clone()),
+        StoreError::Closed => StoreError::Closed,
+        other => StoreError::failed(other.to_string()),
     }
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the store's integration tests.
 #![allow(dead_code)]
 
+pub mod ledger;
+
 use std::sync::Arc;
 
 use ecoute_store::*;

@@ -23,226 +23,123 @@
 //! Replay is idempotent: the pairs are plain inserts, applied in their
 //! original order, and everything sled may have lost is at or after the
 //! oldest segment still present (a segment is deleted only once sled's flush
-//! covering it has returned). A frame is `len: u32 LE`, `crc32(payload): u32
-//! LE`, then the payload: `count: u32 LE` and per pair `key_len: u32 LE`, key,
-//! `value_len: u32 LE`, value. Reading stops at the first frame that is short
-//! or fails its CRC: the torn tail of a write that was never acknowledged.
+//! covering it has returned). The format is in `frame.rs`; how replay tells a
+//! torn last write from damage, in `replay.rs`.
+//!
+//! A failed write or sync fails the journal for good: every later flush
+//! fails too, so nothing is acknowledged on top of a frame that may be
+//! missing. All file operations go through [`crate::io::FileIo`].
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Read};
-use std::os::unix::fs::FileExt;
+mod frame;
+mod replay;
+
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
-use crate::error::{Failure, Result, StoreError};
+pub(crate) use frame::{encode_frame, MAX_FRAME};
+pub(crate) use replay::replay;
+
+use crate::error::{Failure, Result};
+use crate::io::{self, FileIo, Io, IoFile};
 
 /// Name of the journal's directory inside the store's directory.
 pub const WAL_DIR: &str = "wal";
 const PREFIX: &str = "wal-";
-const HEADER: usize = 8;
-/// A frame larger than this is taken for damage, not a frame.
-const MAX_FRAME: u32 = 1 << 30;
-
-/// The key-value pairs of one group, as the committer wrote them.
-pub(crate) type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+/// Prefix of a damaged journal kept aside in the store's directory.
+pub(crate) const DAMAGED_PREFIX: &str = "wal-damaged-";
 
 /// Makes everything applied to the backend so far durable (sled's flush and syncs).
 pub(crate) type MakeDurable = Arc<dyn Fn() -> Result<()> + Send + Sync>;
-
-/// What replaying the journal found.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Replayed {
-    /// Segments read.
-    pub segments: usize,
-    /// Frames applied again.
-    pub frames: u64,
-    /// Bytes after the last whole frame, ignored (a torn, unacknowledged write).
-    pub torn_bytes: u64,
-    /// Whether reading stopped before the last segment: not a torn tail but
-    /// damage, with later segments left unread.
-    pub damaged: bool,
-}
 
 fn segment_path(dir: &Path, seq: u64) -> PathBuf {
     dir.join(format!("{PREFIX}{seq:016}"))
 }
 
 /// The journal's segments, oldest first.
-fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
-    let mut out = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+pub(crate) fn segments(io: &dyn FileIo, dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let names = match io.list(dir) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e.into()),
     };
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(seq) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(PREFIX))
-            .and_then(|n| n.parse::<u64>().ok())
-        else {
-            continue;
-        };
-        out.push((seq, entry.path()));
-    }
+    let mut out: Vec<(u64, PathBuf)> = names
+        .iter()
+        .filter_map(|name| {
+            let seq = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(PREFIX))
+                .and_then(|n| n.parse::<u64>().ok())?;
+            Some((seq, dir.join(name)))
+        })
+        .collect();
     out.sort();
     Ok(out)
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)?.sync_all()?;
-    Ok(())
+/// The damaged journals kept aside in the store's directory `store_dir`.
+pub(crate) fn damaged_journals(io: &dyn FileIo, store_dir: &Path) -> Result<Vec<String>> {
+    let mut out: Vec<String> = io
+        .list(store_dir)?
+        .into_iter()
+        .filter_map(|n| n.into_string().ok())
+        .filter(|n| n.starts_with(DAMAGED_PREFIX))
+        .collect();
+    out.sort();
+    Ok(out)
 }
 
-/// Encodes one group's pairs as a frame.
-pub(crate) fn encode_frame(pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u8>> {
-    let body: usize = pairs.iter().map(|(k, v)| 8 + k.len() + v.len()).sum();
-    let mut frame = Vec::with_capacity(HEADER + 4 + body);
-    frame.extend_from_slice(&[0; HEADER]);
-    frame.extend_from_slice(&len32(pairs.len())?.to_le_bytes());
-    for (k, v) in pairs {
-        frame.extend_from_slice(&len32(k.len())?.to_le_bytes());
-        frame.extend_from_slice(k);
-        frame.extend_from_slice(&len32(v.len())?.to_le_bytes());
-        frame.extend_from_slice(v);
-    }
-    let payload_len = len32(frame.len() - HEADER)?;
-    if payload_len > MAX_FRAME {
-        return Err(StoreError::InvalidRequest(
-            "a group commit is too large for one journal frame".into(),
-        ));
-    }
-    let crc = crc32fast::hash(&frame[HEADER..]);
-    frame[..4].copy_from_slice(&payload_len.to_le_bytes());
-    frame[4..HEADER].copy_from_slice(&crc.to_le_bytes());
-    Ok(frame)
-}
-
-fn len32(n: usize) -> Result<u32> {
-    u32::try_from(n).map_err(|_| StoreError::InvalidRequest("journal frame part too large".into()))
-}
-
-/// Decodes a frame's payload; `None` if it does not parse (damage).
-fn decode_payload(payload: &[u8]) -> Option<Pairs> {
-    fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-        if b.len() < n {
-            return None;
-        }
-        let (head, rest) = b.split_at(n);
-        *b = rest;
-        Some(head)
-    }
-    fn take_u32(b: &mut &[u8]) -> Option<usize> {
-        let bytes: [u8; 4] = take(b, 4)?.try_into().ok()?;
-        usize::try_from(u32::from_le_bytes(bytes)).ok()
-    }
-    let mut b = payload;
-    let count = take_u32(&mut b)?;
-    let mut pairs = Vec::with_capacity(count.min(b.len() / 8));
-    for _ in 0..count {
-        let kl = take_u32(&mut b)?;
-        let k = take(&mut b, kl)?.to_vec();
-        let vl = take_u32(&mut b)?;
-        let v = take(&mut b, vl)?.to_vec();
-        pairs.push((k, v));
-    }
-    b.is_empty().then_some(pairs)
-}
-
-/// Applies every frame of every segment in `dir`, oldest first, through
-/// `apply`; stops at the first short or damaged frame.
-pub(crate) fn replay(dir: &Path, apply: &mut dyn FnMut(Pairs) -> Result<()>) -> Result<Replayed> {
-    let mut report = Replayed::default();
-    let segs = segments(dir)?;
-    let mut stopped = false;
-    for (_, path) in &segs {
-        report.segments += 1;
-        let file = File::open(path)?;
-        let size = file.metadata()?.len();
-        if stopped {
-            report.torn_bytes += size;
-            report.damaged = true;
-            continue;
-        }
-        let mut reader = BufReader::with_capacity(1 << 20, file);
-        let mut offset = 0u64;
-        let mut payload = Vec::new();
-        let mut clean_end = false;
-        loop {
-            let mut header = [0u8; HEADER];
-            if size - offset < HEADER as u64 {
-                break;
-            }
-            reader.read_exact(&mut header)?;
-            let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-            let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-            if header == [0; HEADER] {
-                // The zero-filled, never written rest of the segment.
-                clean_end = true;
-                break;
-            }
-            if len == 0 || len > MAX_FRAME || size - offset - (HEADER as u64) < u64::from(len) {
-                break;
-            }
-            payload.resize(len as usize, 0);
-            reader.read_exact(&mut payload)?;
-            if crc32fast::hash(&payload) != crc {
-                break;
-            }
-            let Some(pairs) = decode_payload(&payload) else {
-                break;
-            };
-            apply(pairs)?;
-            report.frames += 1;
-            offset += HEADER as u64 + u64::from(len);
-        }
-        if offset < size && !clean_end {
-            report.torn_bytes += size - offset;
-            stopped = true;
-        }
-    }
-    Ok(report)
+/// Moves the journal `dir` aside, whole, to `wal-damaged-<UTC time>` beside
+/// it, durably; returns the new name.
+pub(crate) fn keep_aside(io: &dyn FileIo, dir: &Path) -> Result<String> {
+    let name = format!(
+        "{DAMAGED_PREFIX}{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ")
+    );
+    let parent = dir.parent().unwrap_or(dir);
+    io.rename(dir, &parent.join(&name))?;
+    io.sync_dir(parent)?;
+    Ok(name)
 }
 
 /// Deletes every segment in `dir` (once what they hold is durable elsewhere).
-pub(crate) fn remove_all(dir: &Path) -> Result<()> {
-    remove_segments(dir, u64::MAX)
+pub(crate) fn remove_all(io: &dyn FileIo, dir: &Path) -> Result<()> {
+    remove_segments(io, dir, u64::MAX)
 }
 
 /// Deletes every segment in `dir` whose sequence is at most `upto`.
-fn remove_segments(dir: &Path, upto: u64) -> Result<()> {
+fn remove_segments(io: &dyn FileIo, dir: &Path, upto: u64) -> Result<()> {
     let mut removed = false;
-    for (seq, path) in segments(dir)? {
+    for (seq, path) in segments(io, dir)? {
         if seq > upto {
             break;
         }
-        match std::fs::remove_file(&path) {
+        match io.remove_file(&path) {
             Ok(()) => removed = true,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
     }
     if removed {
-        sync_dir(dir)?;
+        io.sync_dir(dir)?;
     }
     Ok(())
 }
 
 struct Segment {
-    file: File,
+    file: Box<dyn IoFile>,
     seq: u64,
-    /// Bytes of frames written.
+    /// Bytes of the segment used (its header and the frames written).
     len: u64,
     /// Bytes preallocated (zero-filled): writes inside them change no metadata,
     /// so `fdatasync` has only the data to write.
     capacity: u64,
+    /// Writes made to this segment so far, numbering the frames' `flush`.
+    writes: u32,
 }
 
 /// A zero-filled file made ready in the background, to become the next segment.
 struct Spare {
-    file: File,
+    file: Box<dyn IoFile>,
     capacity: u64,
 }
 
@@ -260,25 +157,25 @@ const FIRST_CAPACITY: u64 = 256 << 10;
 
 /// The journal a store writes while open.
 pub(crate) struct Wal {
+    io: Io,
     dir: PathBuf,
     segment_bytes: u64,
+    max_frame: u32,
     make_durable: MakeDurable,
     /// Frames handed over by the committer, not yet written.
     pending: Mutex<Vec<Vec<u8>>>,
     /// The segment being written. Only flushes (the flusher, or the committer
     /// when nothing else is in flight, and a close) take it; the committer's
     /// hand-over goes through `pending`, so it never waits for a sync.
-    active: Mutex<ActiveState>,
+    active: Mutex<Segment>,
+    spare_asked: std::sync::atomic::AtomicBool,
     spare: Arc<Mutex<Option<Spare>>>,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     checkpointer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// Why the checkpointer stopped, if it failed: the next flush reports it.
+    /// Why the journal stopped (a failed write, sync or checkpoint): every
+    /// later flush reports it, so nothing is acknowledged after a frame that
+    /// may be missing.
     failure: Arc<Mutex<Option<Failure>>>,
-}
-
-struct ActiveState {
-    segment: Segment,
-    spare_asked: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -288,53 +185,79 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Wal {
     /// Starts a journal in `dir` after its replay: every older segment is
     /// covered by `make_durable`, which has just run, so they are deleted and a
-    /// new segment begins.
-    pub(crate) fn start(dir: &Path, segment_bytes: u64, make_durable: MakeDurable) -> Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let last = segments(dir)?.last().map(|(s, _)| *s);
+    /// new segment begins. Frames larger than `max_frame` are refused.
+    pub(crate) fn start(
+        io: Io,
+        dir: &Path,
+        segment_bytes: u64,
+        max_frame: u32,
+        make_durable: MakeDurable,
+    ) -> Result<Self> {
+        io::create_dir_durably(&*io, dir)?;
+        let last = segments(&*io, dir)?.last().map(|(s, _)| *s);
         if let Some(last) = last {
-            remove_segments(dir, last)?;
+            remove_segments(&*io, dir, last)?;
         }
-        match std::fs::remove_file(dir.join(SPARE)) {
+        match io.remove_file(&dir.join(SPARE)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
             _ => {}
         }
         let segment_bytes = segment_bytes.max(1);
         let seq = last.map_or(0, |s| s + 1);
         let capacity = FIRST_CAPACITY.min(segment_bytes);
-        let file = zero_filled(&segment_path(dir, seq), capacity)?;
-        sync_dir(dir)?;
+        // Prepared under the spare's name, which replay ignores, so that a
+        // segment cut short by a failed or interrupted creation is never
+        // taken for a damaged one; then renamed, and the name made durable.
+        let file = zero_filled(&*io, &dir.join(SPARE), capacity)?;
+        io.rename(&dir.join(SPARE), &segment_path(dir, seq))?;
+        io.sync_dir(dir)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let failure = Arc::new(Mutex::new(None));
         let spare = Arc::new(Mutex::new(None));
         let thread = {
+            let io = io.clone();
             let dir = dir.to_path_buf();
             let make_durable = make_durable.clone();
             let failure = failure.clone();
             let spare = spare.clone();
             std::thread::Builder::new()
                 .name("ecoute-checkpoint".into())
-                .spawn(move || checkpointer(&dir, &make_durable, &rx, &spare, &failure))?
+                .spawn(move || checkpointer(&*io, &dir, &make_durable, &rx, &spare, &failure))?
         };
         Ok(Wal {
+            io,
             dir: dir.to_path_buf(),
             segment_bytes,
+            max_frame,
             make_durable,
             pending: Mutex::new(Vec::new()),
-            active: Mutex::new(ActiveState {
-                segment: Segment {
-                    file,
-                    seq,
-                    len: 0,
-                    capacity,
-                },
-                spare_asked: false,
+            active: Mutex::new(Segment {
+                file,
+                seq,
+                len: frame::SEGMENT_HEADER as u64,
+                capacity,
+                writes: 0,
             }),
+            spare_asked: Default::default(),
             spare,
             jobs: Mutex::new(Some(tx)),
             checkpointer: Mutex::new(Some(thread)),
             failure,
         })
+    }
+
+    /// Encodes a group's pairs as a frame, refusing (before anything is
+    /// written anywhere) one too large for the journal.
+    pub(crate) fn frame(&self, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u8>> {
+        encode_frame(pairs, self.max_frame)
+    }
+
+    /// Most bytes of records a group should hold: well inside one frame, and
+    /// no more than a flush needs to be efficient.
+    pub(crate) fn max_group_bytes(&self) -> usize {
+        usize::try_from(self.max_frame.min(MAX_FRAME) / 2)
+            .unwrap_or(usize::MAX)
+            .min(64 << 20)
     }
 
     /// Hands over a frame of pairs already applied to the backend.
@@ -349,30 +272,55 @@ impl Wal {
         }
     }
 
+    fn failed(&self) -> Option<Failure> {
+        lock(&self.failure).clone()
+    }
+
+    /// Notes that the journal failed: every later flush fails too.
+    fn fail(&self, what: &str, e: crate::StoreError) -> crate::StoreError {
+        let e = Arc::new(e);
+        lock(&self.failure).get_or_insert_with(|| {
+            Failure::caused(format!("journal {what} failed: {e}"), e.clone())
+        });
+        crate::StoreError::Failed {
+            reason: format!("journal {what} failed: {e}"),
+            cause: Some(e),
+        }
+    }
+
     /// Writes every frame handed over so far and syncs it: after this returns,
     /// they survive a crash. Moves to the next segment when this one is full
-    /// and its successor is ready; until then the segment grows.
+    /// and its successor is ready; until then the segment grows. After a
+    /// failure, it fails again every time.
     pub(crate) fn sync(&self) -> Result<()> {
-        if let Some(failure) = lock(&self.failure).as_ref() {
+        let mut active = lock(&self.active);
+        if let Some(failure) = self.failed() {
             return Err(failure.error());
         }
-        let mut active = lock(&self.active);
-        let frames = std::mem::take(&mut *lock(&self.pending));
+        let mut frames = std::mem::take(&mut *lock(&self.pending));
         if frames.is_empty() {
             return Ok(());
         }
+        let count = u32::try_from(frames.len()).unwrap_or(u32::MAX);
         let total: usize = frames.iter().map(Vec::len).sum();
         let mut buf = Vec::with_capacity(total);
-        for f in &frames {
+        for (i, f) in frames.iter_mut().enumerate() {
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            frame::seal(f, active.writes, index, count);
             buf.extend_from_slice(f);
         }
-        let seg = &mut active.segment;
-        seg.file.write_all_at(&buf, seg.len)?;
-        seg.file.sync_data()?;
+        let seg = &mut *active;
+        if let Err(e) = io::write_all_at(&*seg.file, &buf, seg.len) {
+            return Err(self.fail("write", e.into()));
+        }
+        if let Err(e) = seg.file.sync_data() {
+            return Err(self.fail("sync", e.into()));
+        }
         seg.len += total as u64;
+        seg.writes = seg.writes.saturating_add(1);
         let (len, capacity) = (seg.len, seg.capacity);
-        if !active.spare_asked && len.saturating_mul(2) >= capacity {
-            active.spare_asked = true;
+        let ordering = std::sync::atomic::Ordering::AcqRel;
+        if len.saturating_mul(2) >= capacity && !self.spare_asked.swap(true, ordering) {
             self.send(Job::Prepare(
                 capacity.saturating_mul(2).min(self.segment_bytes),
             ));
@@ -380,20 +328,27 @@ impl Wal {
         if len >= capacity {
             let ready = lock(&self.spare).take();
             if let Some(spare) = ready {
-                let next = active.segment.seq + 1;
-                std::fs::rename(self.dir.join(SPARE), segment_path(&self.dir, next))?;
+                let next = active.seq + 1;
+                let to = segment_path(&self.dir, next);
+                if let Err(e) = self.io.rename(&self.dir.join(SPARE), &to) {
+                    return Err(self.fail("segment switch", e.into()));
+                }
                 // The new name must be durable before frames in it are acknowledged.
-                sync_dir(&self.dir)?;
+                if let Err(e) = self.io.sync_dir(&self.dir) {
+                    return Err(self.fail("segment switch", e.into()));
+                }
                 let done = std::mem::replace(
-                    &mut active.segment,
+                    &mut *active,
                     Segment {
                         file: spare.file,
                         seq: next,
-                        len: 0,
+                        len: frame::SEGMENT_HEADER as u64,
                         capacity: spare.capacity,
+                        writes: 0,
                     },
                 );
-                active.spare_asked = false;
+                self.spare_asked
+                    .store(false, std::sync::atomic::Ordering::Release);
                 self.send(Job::Checkpoint(done.seq));
             }
         }
@@ -407,8 +362,8 @@ impl Wal {
         self.stop_checkpointer();
         let active = lock(&self.active);
         (self.make_durable)()?;
-        remove_segments(&self.dir, active.segment.seq)?;
-        match std::fs::remove_file(self.dir.join(SPARE)) {
+        remove_segments(&*self.io, &self.dir, active.seq)?;
+        match self.io.remove_file(&self.dir.join(SPARE)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),
         }
@@ -428,18 +383,20 @@ impl Drop for Wal {
     }
 }
 
-/// Creates `path` holding `capacity` zero bytes, synced.
-fn zero_filled(path: &Path, capacity: u64) -> Result<File> {
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(path)?;
-    let zeros = vec![0u8; 1 << 20];
+/// Creates `path` holding a segment header and zeros up to `capacity` bytes, synced.
+fn zero_filled(io: &dyn FileIo, path: &Path, capacity: u64) -> Result<Box<dyn IoFile>> {
+    let file = io.create(path)?;
+    let capacity = capacity.max(frame::SEGMENT_HEADER as u64);
+    let mut chunk = vec![0u8; 1 << 20];
+    let header = frame::segment_header(capacity);
+    chunk[..header.len()].copy_from_slice(&header);
     let mut at = 0;
     while at < capacity {
-        let n = (capacity - at).min(zeros.len() as u64);
-        file.write_all_at(&zeros[..n as usize], at)?;
+        let n = (capacity - at).min(chunk.len() as u64);
+        io::write_all_at(&*file, &chunk[..n as usize], at)?;
+        if at == 0 {
+            chunk[..header.len()].fill(0);
+        }
         at += n;
     }
     file.sync_all()?;
@@ -447,6 +404,7 @@ fn zero_filled(path: &Path, capacity: u64) -> Result<File> {
 }
 
 fn checkpointer(
+    io: &dyn FileIo,
     dir: &Path,
     make_durable: &MakeDurable,
     rx: &mpsc::Receiver<Job>,
@@ -455,15 +413,15 @@ fn checkpointer(
 ) {
     while let Ok(job) = rx.recv() {
         let outcome = match job {
-            Job::Checkpoint(upto) => make_durable().and_then(|()| remove_segments(dir, upto)),
-            Job::Prepare(capacity) => zero_filled(&dir.join(SPARE), capacity).map(|file| {
+            Job::Checkpoint(upto) => make_durable().and_then(|()| remove_segments(io, dir, upto)),
+            Job::Prepare(capacity) => zero_filled(io, &dir.join(SPARE), capacity).map(|file| {
                 *lock(spare) = Some(Spare { file, capacity });
             }),
         };
         if let Err(e) = outcome {
             tracing::error!(error = %e, "journal checkpoint failed; the store refuses writes until reopened");
             let why = format!("journal checkpoint failed: {e}");
-            *lock(failure) = Some(Failure::caused(why, Arc::new(e)));
+            lock(failure).get_or_insert_with(|| Failure::caused(why, Arc::new(e)));
             return;
         }
     }
@@ -471,7 +429,11 @@ fn checkpointer(
 
 #[cfg(test)]
 mod tests {
+    use super::frame::{seal, Pairs, SEGMENT_HEADER};
+    use super::replay::Replayed;
     use super::*;
+    use crate::io::RealIo;
+    use crate::testing::{Fault, FaultyIo, Step};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn pairs(n: u8) -> Pairs {
@@ -480,9 +442,13 @@ mod tests {
             .collect()
     }
 
+    fn frame_of(n: u8) -> Vec<u8> {
+        encode_frame(&pairs(n), MAX_FRAME).unwrap()
+    }
+
     fn replay_all(dir: &Path) -> (Vec<Pairs>, Replayed) {
         let mut got = Vec::new();
-        let r = replay(dir, &mut |p| {
+        let r = replay(&RealIo, dir, &mut |p| {
             got.push(p);
             Ok(())
         })
@@ -494,14 +460,18 @@ mod tests {
         Arc::new(|| Ok(()))
     }
 
+    fn start(io: Io, dir: &Path, segment_bytes: u64, make_durable: MakeDurable) -> Wal {
+        Wal::start(io, dir, segment_bytes, MAX_FRAME, make_durable).unwrap()
+    }
+
     /// A journal holding the frames of `pairs(1..=n)`, synced after each frame or
     /// once at the end; closed without a checkpoint, as after a crash.
     fn journal_of(n: u8, sync_each: bool) -> (tempfile::TempDir, PathBuf) {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join(WAL_DIR);
-        let wal = Wal::start(&dir, 1 << 20, noop()).unwrap();
+        let wal = start(Arc::new(RealIo), &dir, 1 << 20, noop());
         for i in 1..=n {
-            wal.push(encode_frame(&pairs(i)).unwrap());
+            wal.push(frame_of(i));
             if sync_each {
                 wal.sync().unwrap();
             }
@@ -515,32 +485,73 @@ mod tests {
         let (_tmp, dir) = journal_of(3, false);
         let (got, r) = replay_all(&dir);
         assert_eq!(got, vec![pairs(1), pairs(2), pairs(3)]);
-        assert_eq!((r.frames, r.torn_bytes), (3, 0));
+        assert_eq!((r.frames, r.torn_bytes, r.damage), (3, 0, None));
         // A write cut short: its frame and anything after it are not replayed.
-        let seg = segments(&dir).unwrap().pop().unwrap().1;
-        let written: usize = (1..=3)
-            .map(|n| encode_frame(&pairs(n)).unwrap().len())
-            .sum();
-        let frame = encode_frame(&pairs(4)).unwrap();
-        let f = OpenOptions::new().write(true).open(&seg).unwrap();
-        f.write_all_at(&frame[..frame.len() - 1], written as u64)
+        let seg = segments(&RealIo, &dir).unwrap().pop().unwrap().1;
+        let written: usize = SEGMENT_HEADER + (1..=3).map(|n| frame_of(n).len()).sum::<usize>();
+        let mut frame = frame_of(4);
+        seal(&mut frame, 1, 0, 1);
+        let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, &frame[..frame.len() - 1], written as u64)
             .unwrap();
         let (got, r) = replay_all(&dir);
         assert_eq!(got.len(), 3);
+        assert_eq!(r.damage, None);
         let size = std::fs::metadata(&seg).unwrap().len();
         assert_eq!(r.torn_bytes, size - written as u64);
     }
 
     #[test]
-    fn a_flipped_byte_stops_the_replay_at_its_frame() {
+    fn a_flipped_byte_in_a_synced_frame_is_damage() {
         let (_tmp, dir) = journal_of(3, true);
-        let seg = segments(&dir).unwrap().pop().unwrap().1;
+        let seg = segments(&RealIo, &dir).unwrap().pop().unwrap().1;
         let mut bytes = std::fs::read(&seg).unwrap();
-        let second = encode_frame(&pairs(1)).unwrap().len() + HEADER + 5;
+        let second = SEGMENT_HEADER + frame_of(1).len() + frame::FRAME_HEADER + 5;
         bytes[second] ^= 0x40;
         std::fs::write(&seg, &bytes).unwrap();
-        let (got, _) = replay_all(&dir);
+        let (got, r) = replay_all(&dir);
         assert_eq!(got, vec![pairs(1)]);
+        assert!(r.damage.is_some(), "{r:?}");
+    }
+
+    /// Defect 1 of issue 22: a failed write took the frames handed over, and
+    /// the next flush, finding nothing left, answered Ok.
+    #[test]
+    fn after_a_failed_write_or_sync_every_later_flush_fails() {
+        for (step, fault) in [(Step::Write, Fault::NoSpace), (Step::Sync, Fault::Eio)] {
+            let tmp = tempfile::tempdir().unwrap();
+            let io = FaultyIo::new();
+            let wal = start(io.clone(), &tmp.path().join(WAL_DIR), 1 << 20, noop());
+            wal.push(frame_of(1));
+            wal.sync().unwrap();
+            io.arm(step, 1, fault);
+            wal.push(frame_of(2));
+            wal.push(frame_of(3));
+            assert!(wal.sync().is_err(), "{step:?}");
+            assert!(io.fired());
+            assert!(
+                wal.sync().is_err(),
+                "{step:?}: an empty flush after a failure"
+            );
+            wal.push(frame_of(4));
+            assert!(wal.sync().is_err(), "{step:?}: a flush after a failure");
+        }
+    }
+
+    #[test]
+    fn a_short_write_is_finished() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(WAL_DIR);
+        let io = FaultyIo::new();
+        let wal = start(io.clone(), &dir, 1 << 20, noop());
+        io.arm(Step::Write, 1, Fault::ShortWrite);
+        wal.push(frame_of(5));
+        wal.push(frame_of(6));
+        wal.sync().unwrap();
+        assert!(io.fired());
+        drop(wal);
+        let (got, r) = replay_all(&dir);
+        assert_eq!((got, r.damage), (vec![pairs(5), pairs(6)], None));
     }
 
     #[test]
@@ -549,15 +560,15 @@ mod tests {
         let dir = tmp.path().join(WAL_DIR);
         let calls = Arc::new(AtomicUsize::new(0));
         let counted = calls.clone();
-        let wal = Wal::start(
+        let wal = start(
+            Arc::new(RealIo),
             &dir,
             64,
             Arc::new(move || {
                 counted.fetch_add(1, Ordering::SeqCst);
                 Ok(())
             }),
-        )
-        .unwrap();
+        );
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         // Write until a full segment was checkpointed: on a loaded machine the
         // spare segment the checkpointer prepares can come late, and the journal
@@ -566,20 +577,20 @@ mod tests {
         while (n < 20 || calls.load(Ordering::SeqCst) == 0) && std::time::Instant::now() < deadline
         {
             n = n.wrapping_add(1);
-            wal.push(encode_frame(&pairs(n % 5 + 1)).unwrap());
+            wal.push(frame_of(n % 5 + 1));
             wal.sync().unwrap();
             if n >= 20 {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
         }
         // Only segments the checkpointer has not reached yet remain, the active one last.
-        while segments(&dir).unwrap().len() > 1 && std::time::Instant::now() < deadline {
+        while segments(&RealIo, &dir).unwrap().len() > 1 && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        assert_eq!(segments(&dir).unwrap().len(), 1);
+        assert_eq!(segments(&RealIo, &dir).unwrap().len(), 1);
         assert!(calls.load(Ordering::SeqCst) >= 1);
         wal.checkpoint().unwrap();
-        assert!(segments(&dir).unwrap().is_empty());
+        assert!(segments(&RealIo, &dir).unwrap().is_empty());
         // A new journal after a clean close starts from an empty directory.
         drop(wal);
         let (got, r) = replay_all(&dir);
@@ -591,17 +602,17 @@ mod tests {
     fn a_failed_checkpoint_makes_the_next_sync_fail() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join(WAL_DIR);
-        let wal = Wal::start(
+        let wal = start(
+            Arc::new(RealIo),
             &dir,
             16,
             Arc::new(|| Err(std::io::Error::other("injected").into())),
-        )
-        .unwrap();
-        wal.push(encode_frame(&pairs(3)).unwrap());
+        );
+        wal.push(frame_of(3));
         wal.sync().unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            wal.push(encode_frame(&pairs(1)).unwrap());
+            wal.push(frame_of(1));
             if wal.sync().is_err() {
                 break;
             }
