@@ -45,6 +45,15 @@ pub enum AppError {
     /// The engine is starting, stopping, or opened read-only after damage.
     #[error("not ready: {0}")]
     NotReady(String),
+    /// A write failed on the server's disk after the commit reached the store: it
+    /// may or may not be recorded. The store refuses writes until it is reopened;
+    /// the cause is logged, never shown.
+    #[error(
+        "a write failed on the server's disk: this request may or may not have been recorded; \
+         once the server is back, send it again with the same Idempotency-Key (if it was \
+         recorded, its first answer comes back)"
+    )]
+    OutcomeUnknown(#[source] StoreError),
     /// A fault of the engine itself: what failed, and the error that made it fail
     /// (logged with its whole chain, never shown to the client).
     #[error("internal error: {context}")]
@@ -104,6 +113,7 @@ impl From<StoreError> for AppError {
             StoreError::StreamDeleted(s) => AppError::Gone(s),
             StoreError::WrongExpectedVersion { .. } => AppError::Conflict(e.to_string()),
             StoreError::Closed | StoreError::Failed { .. } => AppError::NotReady(e.to_string()),
+            StoreError::OutcomeUnknown { .. } => AppError::OutcomeUnknown(e),
             other => AppError::fault("event store", other),
         }
     }

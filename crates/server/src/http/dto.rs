@@ -16,7 +16,7 @@ pub struct Problem {
     /// `…:forbidden`, `…:not-found`, `…:conflict`, `…:gone`, `…:too-large`,
     /// `…:rule-refused`, `…:idempotency-key-reused`, `…:not-ready`, `…:internal`,
     /// `…:method-not-allowed`, `…:uri-too-long`, `…:headers-too-large`,
-    /// `…:overloaded`, `…:timeout`, `…:bad-request`.
+    /// `…:overloaded`, `…:timeout`, `…:bad-request`, `…:outcome-unknown`.
     pub r#type: String,
     /// The HTTP reason phrase.
     pub title: String,

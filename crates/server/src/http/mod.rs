@@ -192,7 +192,7 @@ impl AppError {
             AppError::Rule(_) | AppError::IdempotencyKeyReused { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            AppError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::NotReady(_) | AppError::OutcomeUnknown(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -209,6 +209,7 @@ impl AppError {
             AppError::Rule(_) => "rule-refused",
             AppError::IdempotencyKeyReused { .. } => "idempotency-key-reused",
             AppError::NotReady(_) => "not-ready",
+            AppError::OutcomeUnknown(_) => "outcome-unknown",
             AppError::Internal { .. } => "internal",
         }
     }
@@ -254,6 +255,9 @@ impl IntoResponse for AppError {
         let status = self.status();
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self.chain(), "internal error");
+        }
+        if let AppError::OutcomeUnknown(e) = &self {
+            tracing::error!(error = %e, "a write failed on disk: its outcome is unknown");
         }
         let (field, rule) = match &self {
             AppError::BadInput { field, .. } => (Some(field.clone()), None),
@@ -433,7 +437,28 @@ pub fn set_ready(state: &ApiState, ready: bool) {
 mod tests {
     use super::*;
     use axum::routing::get;
+    use ecoute_store::StoreError;
     use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_write_whose_outcome_is_unknown_says_so_and_how_to_find_out() {
+        let e: AppError = StoreError::OutcomeUnknown {
+            reason: "journal write: No space left on device".into(),
+            cause: None,
+        }
+        .into();
+        let r = e.into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(r.into_body(), 4096).await.unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(doc["type"], "urn:ecoute:problem:outcome-unknown");
+        let detail = doc["detail"].as_str().unwrap();
+        assert!(detail.contains("same Idempotency-Key"), "{detail}");
+        assert!(
+            !detail.contains("No space"),
+            "the cause is logged, not shown"
+        );
+    }
 
     #[tokio::test]
     async fn a_panicking_handler_becomes_a_500_problem_and_the_router_goes_on() {

@@ -65,7 +65,7 @@ const SHARED: [(&str, &str); 6] = [
     ("414", "The request target is over the server's limit"),
     ("431", "The request line and headers are over the server's limit"),
     ("500", "The server failed; the request may or may not have been carried out when it was a write sent without `Idempotency-Key`"),
-    ("503", "Not ready, stopping, too many requests in flight, or the request took too long"),
+    ("503", "Not ready, stopping, too many requests in flight, the request took too long, or (`outcome-unknown`) a write failed on disk and may or may not be recorded: send it again with the same `Idempotency-Key` once the server is back"),
 ];
 
 /// What a status means when a handler did not say more.
