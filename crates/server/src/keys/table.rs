@@ -307,6 +307,10 @@ impl Table {
             .epoch
             .checked_add(1)
             .ok_or_else(|| damaged(&self.path(), 0, "its epoch cannot advance"))?;
+        // What was appended to the old table is synced first: a caller that synced
+        // it just before this epoch began (and went on) finds it durable whichever
+        // table a power cut leaves in place.
+        self.file.sync_data().map_err(io("syncing", &self.path()))?;
         let kek = Secret(random()?);
         let new = disk::path(&self.dir, disk::TABLE_NEW);
         let written = self.write_table(&new, epoch, &kek);
