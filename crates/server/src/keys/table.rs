@@ -291,15 +291,9 @@ impl Table {
         self.erasures > 0 || self.changes > TAIL_MAX
     }
 
-    /// Makes a new epoch: every live key re-wrapped under a new KEK in a new table
-    /// (destroyed keys leave their marker only), the new KEK wrapped by `master` (a
-    /// new master key) or the current one, and the old KEK overwritten.
-    ///
-    /// Steps, each durable before the next: the new table under a temporary name;
-    /// the new KEK in the other slot; the rename of the table (the commit point);
-    /// the old slot overwritten with zeros. A stop before the rename leaves the old
-    /// epoch whole (its leftovers are removed at open); after it, the new one.
-    pub(super) fn new_epoch(&mut self, master: Option<&MasterKey>) -> Result<(), KeyStoreError> {
+    /// The first phase of a new epoch, taken under the table's lock: what the
+    /// snapshot of the new epoch is made from, outside it.
+    pub(super) fn freeze(&self) -> Result<Frozen, KeyStoreError> {
         if let Some(reason) = &self.failed {
             return Err(KeyStoreError::Failed(reason.clone()));
         }
@@ -307,44 +301,62 @@ impl Table {
             .epoch
             .checked_add(1)
             .ok_or_else(|| damaged(&self.path(), 0, "its epoch cannot advance"))?;
-        // What was appended to the old table is synced first: a caller that synced
-        // it just before this epoch began (and went on) finds it durable whichever
-        // table a power cut leaves in place.
-        self.file.sync_data().map_err(io("syncing", &self.path()))?;
-        let kek = Secret(random()?);
-        let new = disk::path(&self.dir, disk::TABLE_NEW);
-        let written = self.write_table(&new, epoch, &kek);
-        let (file, count, end) = match written {
-            Ok(w) => w,
-            Err(e) => {
-                let _ = std::fs::remove_file(&new);
-                return Err(e);
-            }
-        };
+        let mut tail: Vec<(SubjectId, Entry)> = self.tail.iter().map(|(s, e)| (*s, *e)).collect();
+        tail.sort_by(|a, b| a.0.as_uuid().as_bytes().cmp(b.0.as_uuid().as_bytes()));
+        Ok(Frozen {
+            dir: self.dir.clone(),
+            file: self.file.clone(),
+            count: self.count,
+            old_kek: Secret(self.kek.0),
+            epoch,
+            kek: Secret(random()?),
+            tail,
+        })
+    }
+
+    /// The last phase of a new epoch, under the table's lock: the changes appended
+    /// since [`Table::freeze`] and the intents are added to the new table, then
+    /// each step is made durable before the next — the new table synced; the new
+    /// KEK, wrapped by `master` (a new master key) or the current one, in the other
+    /// slot; the rename of the table (the commit point); the old slot overwritten
+    /// with zeros. A stop before the rename leaves the old epoch whole (its
+    /// leftovers are removed at open); after it, the new one.
+    pub(super) fn commit_epoch(
+        &mut self,
+        frozen: Frozen,
+        new: NewTable,
+        master: Option<&MasterKey>,
+    ) -> Result<(), KeyStoreError> {
+        let path = disk::path(&self.dir, disk::TABLE_NEW);
+        let result = self.finish_table(&frozen, &new, &path);
+        if result.is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+        let (delta, end) = result?;
         // Before the rename nothing the old epoch needs is touched: a failure leaves
         // it whole, and the next attempt overwrites the leftovers.
         let master = master.unwrap_or(&self.master).clone();
         let kek_path = disk::path(&self.dir, disk::KEK);
-        let wrapped = wrap(&master.0, &kek_aad(epoch), &kek.0)?;
+        let wrapped = wrap(&master.0, &kek_aad(frozen.epoch), &frozen.kek.0)?;
         step("writing the new KEK")?;
         disk::write_slot(
             &self.kek_file,
-            epoch % 2,
-            &disk::encode_slot(epoch, &wrapped),
+            frozen.epoch % 2,
+            &disk::encode_slot(frozen.epoch, &wrapped),
         )
         .map_err(io("writing", &kek_path))?;
         step("renaming the new table into place")?;
-        std::fs::rename(&new, self.path()).map_err(io("renaming", &new))?;
+        std::fs::rename(&path, self.path()).map_err(io("renaming", &path))?;
         let old = self.epoch % 2;
-        self.epoch = epoch;
-        self.kek = kek;
+        self.epoch = frozen.epoch;
+        self.kek = Secret(frozen.kek.0);
         self.master = master;
-        self.file = Arc::new(file);
-        self.count = count;
+        self.file = Arc::new(new.file);
+        self.count = new.count;
         self.end = end;
-        self.tail.clear();
-        self.erasures = 0;
-        self.changes = self.intents.len();
+        self.erasures = delta.iter().filter(|(_, e)| *e == Entry::Erased).count();
+        self.changes = delta.len() + self.intents.len();
+        self.tail = delta.into_iter().collect();
         let finish = disk::sync_dir(&self.dir)
             .map_err(io("syncing", &self.dir))
             .and_then(|()| step("scrubbing the old KEK"))
@@ -357,16 +369,113 @@ impl Table {
         finish
     }
 
-    /// Writes the table of `epoch` to `path`: the snapshot merged with the appended
-    /// changes, live keys re-wrapped under `kek`, then the intents; synced.
-    fn write_table(
-        &self,
+    /// Appends to the new table what changed since it was frozen, and the intents;
+    /// writes its header and syncs it. Returns the changes appended and its length.
+    fn finish_table(
+        &mut self,
+        frozen: &Frozen,
+        new: &NewTable,
         path: &Path,
-        epoch: u64,
-        kek: &Secret,
-    ) -> Result<(File, u64, u64), KeyStoreError> {
-        let mut tail: Vec<(SubjectId, Entry)> = self.tail.iter().map(|(s, e)| (*s, *e)).collect();
-        tail.sort_by(|a, b| a.0.as_uuid().as_bytes().cmp(b.0.as_uuid().as_bytes()));
+    ) -> Result<(Vec<(SubjectId, Entry)>, u64), KeyStoreError> {
+        if let Some(reason) = &self.failed {
+            return Err(KeyStoreError::Failed(reason.clone()));
+        }
+        // What was appended to the old table is synced first: a caller that synced
+        // it just before this epoch began (and went on) finds it durable whichever
+        // table a power cut leaves in place.
+        self.file.sync_data().map_err(io("syncing", &self.path()))?;
+        let mut delta = Vec::new();
+        let mut bytes = Vec::new();
+        for (subject, entry) in &self.tail {
+            let was = frozen
+                .tail
+                .binary_search_by(|(s, _)| s.as_uuid().as_bytes().cmp(subject.as_uuid().as_bytes()))
+                .ok()
+                .map(|i| frozen.tail[i].1);
+            if was == Some(*entry) {
+                continue;
+            }
+            let entry = match entry {
+                Entry::Erased => Entry::Erased,
+                Entry::Key(old) => Entry::Key(frozen.rewrap_key(*subject, old)?),
+            };
+            bytes.extend(disk::encode_change(&match entry {
+                Entry::Erased => Change::Erased(*subject),
+                Entry::Key(w) => Change::Key(*subject, w),
+            }));
+            delta.push((*subject, entry));
+        }
+        for (commit, subjects) in &self.intents {
+            bytes.extend(disk::encode_change(&Change::Intent(
+                *commit,
+                subjects.clone(),
+            )));
+        }
+        new.file
+            .write_all_at(&bytes, new.end)
+            .and_then(|()| {
+                new.file
+                    .write_all_at(&disk::encode_header(frozen.epoch, new.count), 0)
+            })
+            .and_then(|()| new.file.sync_all())
+            .map_err(io("writing", path))?;
+        Ok((delta, new.end + bytes.len() as u64))
+    }
+
+    /// Tests only: the store's directory.
+    #[cfg(test)]
+    pub(super) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Tests only: the wrapped form of a subject's key, as the table holds it.
+    #[cfg(test)]
+    pub(super) fn wrapped(&self, subject: SubjectId) -> Option<[u8; WRAPPED]> {
+        match self.find(subject).ok().flatten() {
+            Some(Entry::Key(w)) => Some(w),
+            _ => None,
+        }
+    }
+}
+
+/// What a new epoch is made from, taken from the table under its lock and used
+/// outside it: the old epoch's snapshot (never written again while it is the
+/// current one), its KEK, and the changes appended so far.
+pub(super) struct Frozen {
+    dir: PathBuf,
+    file: Arc<File>,
+    count: u64,
+    old_kek: Secret,
+    epoch: u64,
+    kek: Secret,
+    tail: Vec<(SubjectId, Entry)>,
+}
+
+/// The new epoch's table, its snapshot written and synced, not yet in place.
+pub(super) struct NewTable {
+    file: File,
+    count: u64,
+    end: u64,
+}
+
+impl Frozen {
+    fn old_path(&self) -> PathBuf {
+        disk::path(&self.dir, disk::TABLE)
+    }
+
+    /// Writes the new epoch's snapshot under a temporary name: the old snapshot
+    /// merged with the changes frozen, live keys re-wrapped under the new KEK;
+    /// synced. The long part of a new epoch, done without the table's lock.
+    pub(super) fn write_snapshot(&self) -> Result<NewTable, KeyStoreError> {
+        let path = disk::path(&self.dir, disk::TABLE_NEW);
+        let written = self.write_snapshot_to(&path);
+        if written.is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+        written
+    }
+
+    fn write_snapshot_to(&self, path: &Path) -> Result<NewTable, KeyStoreError> {
         let file = disk::create(path).map_err(io("writing", path))?;
         let mut out = std::io::BufWriter::with_capacity(1 << 16, &file);
         let w = |out: &mut std::io::BufWriter<&File>, b: &[u8]| {
@@ -380,12 +489,12 @@ impl Table {
          -> Result<(), KeyStoreError> {
             let entry = match entry {
                 Entry::Erased => Entry::Erased,
-                Entry::Key(old) => Entry::Key(self.rewrap_key(subject, &old, kek)?),
+                Entry::Key(old) => Entry::Key(self.rewrap_key(subject, &old)?),
             };
             count += 1;
             w(out, &disk::encode_record(subject, &entry))
         };
-        let mut pending = tail.into_iter().peekable();
+        let mut pending = self.tail.iter().copied().peekable();
         let mut buf = vec![0u8; CHUNK * RECORD];
         let mut i = 0u64;
         while i < self.count {
@@ -393,11 +502,11 @@ impl Table {
             let at = HEADER + i * RECORD as u64;
             self.file
                 .read_exact_at(&mut buf[..n * RECORD], at)
-                .map_err(io("reading", &self.path()))?;
+                .map_err(io("reading", &self.old_path()))?;
             for (j, rec) in buf[..n * RECORD].chunks_exact(RECORD).enumerate() {
                 let (id, entry) = disk::decode_record(rec).ok_or_else(|| {
                     damaged(
-                        &self.path(),
+                        &self.old_path(),
                         at + (j * RECORD) as u64,
                         "a key record is damaged",
                     )
@@ -415,45 +524,22 @@ impl Table {
         for (s, e) in pending {
             emit(&mut out, s, e)?;
         }
-        for (commit, subjects) in &self.intents {
-            w(
-                &mut out,
-                &disk::encode_change(&Change::Intent(*commit, subjects.clone())),
-            )?;
-        }
         out.flush().map_err(io("writing", path))?;
         drop(out);
-        file.write_all_at(&disk::encode_header(epoch, count), 0)
-            .map_err(io("writing", path))?;
-        file.sync_all().map_err(io("syncing", path))?;
-        let end = file.metadata().map_err(io("reading", path))?.len();
-        Ok((file, count, end))
+        file.sync_data().map_err(io("syncing", path))?;
+        let end = HEADER + count * RECORD as u64;
+        Ok(NewTable { file, count, end })
     }
 
+    /// A subject's key, unwrapped by the old KEK and wrapped by the new one.
     fn rewrap_key(
         &self,
         subject: SubjectId,
         old: &[u8; WRAPPED],
-        kek: &Secret,
     ) -> Result<[u8; WRAPPED], KeyStoreError> {
         let a = aad(b"key", subject);
-        let key = unwrap(&self.kek.0, &a, old)
-            .ok_or_else(|| damaged(&self.path(), 0, "a subject's key does not unwrap"))?;
-        wrap(&kek.0, &a, &key.0)
-    }
-
-    /// Tests only: the store's directory.
-    #[cfg(test)]
-    pub(super) fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Tests only: the wrapped form of a subject's key, as the table holds it.
-    #[cfg(test)]
-    pub(super) fn wrapped(&self, subject: SubjectId) -> Option<[u8; WRAPPED]> {
-        match self.find(subject).ok().flatten() {
-            Some(Entry::Key(w)) => Some(w),
-            _ => None,
-        }
+        let key = unwrap(&self.old_kek.0, &a, old)
+            .ok_or_else(|| damaged(&self.old_path(), 0, "a subject's key does not unwrap"))?;
+        wrap(&self.kek.0, &a, &key.0)
     }
 }

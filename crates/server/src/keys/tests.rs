@@ -89,7 +89,7 @@ fn populated(dir: &Path, master: &MasterKey, n: u128) -> Vec<(Subject, Sealed)> 
     keys.ensure(&subjects.iter().map(|s| s.id).collect::<Vec<_>>())
         .unwrap();
     // A first epoch folds them into the snapshot; the later ones are appended.
-    keys.table().new_epoch(None).unwrap();
+    keys.new_epoch(None).unwrap();
     keys.ensure(&[subject(n + 1).id]).unwrap();
     subjects
         .into_iter()
@@ -272,6 +272,44 @@ fn an_erased_key_is_gone_from_every_file_after_the_new_epoch() {
     let keys = open(dir.path(), &master);
     for (i, (s, sealed)) in values.iter().enumerate() {
         let want = (i != 0 && i != 40).then(|| format!("value of {}", s.id));
+        assert_eq!(keys.unseal(*s, sealed).unwrap(), want);
+    }
+}
+
+/// Keys created and destroyed while a new epoch re-wraps the others are kept in it;
+/// a key destroyed meanwhile leaves the disk at the next epoch.
+#[test]
+fn changes_made_during_a_new_epoch_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = MasterKey::generate().unwrap();
+    let values = populated(dir.path(), &master, 10);
+    let keys = open(dir.path(), &master);
+    let (a, b) = (values[2].0, values[10].0);
+    let c = capture(&keys, a.id);
+    keys.destroy(b.id).unwrap();
+    let frozen = keys.table().freeze().unwrap();
+    let new = frozen.write_snapshot().unwrap();
+    // Meanwhile: a new key, a destruction, an intent.
+    let late = subject(77);
+    keys.ensure(&[late.id]).unwrap();
+    let sealed = keys.seal(late, b"late").unwrap();
+    keys.destroy(a.id).unwrap();
+    let commit = Uuid::new_v4();
+    keys.intend(commit, &[late.id]).unwrap();
+    keys.table().commit_epoch(frozen, new, None).unwrap();
+    assert!(
+        keys.table().due(),
+        "a destruction during the epoch calls for another"
+    );
+    assert!(keys.rewrap().unwrap());
+    gone(dir.path(), &master, a.id, &c, keys.epoch());
+    drop(keys);
+    let keys = open(dir.path(), &master);
+    assert_eq!(keys.unseal(late, &sealed).unwrap().as_deref(), Some("late"));
+    assert!(keys.is_erased(a.id).unwrap() && keys.is_erased(b.id).unwrap());
+    assert_eq!(keys.pending().unwrap(), vec![(commit, vec![late.id])]);
+    for (s, sealed) in &values {
+        let want = (s.id != a.id && s.id != b.id).then(|| format!("value of {}", s.id));
         assert_eq!(keys.unseal(*s, sealed).unwrap(), want);
     }
 }
