@@ -328,9 +328,11 @@ impl KeyStore {
             // migration wrote is written again.
             let old = legacy::read(dir, master)?;
             Table::create(dir, master, &old.entries, &old.intents)?;
+            let keys = old.entries.len();
             drop(old);
             disk::step("retiring the sled key store")?;
             legacy::retire(dir)?;
+            tracing::info!(keys, "the sled key store was migrated to key epochs");
         } else if !has_table {
             Table::create(dir, master, &[], &[])?;
         }
