@@ -106,7 +106,7 @@ impl std::fmt::Debug for MasterKey {
 
 /// A key in clear (a KEK, or a subject's key on its way to a new wrapping), wiped
 /// from memory when dropped.
-pub(crate) struct Secret([u8; 32]);
+struct Secret([u8; 32]);
 
 impl Secret {
     fn from_slice(b: &[u8]) -> Option<Secret> {
@@ -138,7 +138,10 @@ pub enum KeyStoreError {
     #[error("the master key does not match the one this data directory was created with")]
     WrongMasterKey,
     /// Another process (a running server) has the key store open.
-    #[error("the key store {0} is in use by another process (stop the server first)")]
+    #[error(
+        "the key store {0} is in use by another process (stop the server first, or wait \
+         for the master key's rotation to end)"
+    )]
     InUse(PathBuf),
     /// There is no key store where one was expected.
     #[error("there is no key store in {0}")]
