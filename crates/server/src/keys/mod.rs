@@ -476,7 +476,8 @@ impl KeyStore {
 
     /// Makes sure every subject has a key, creating the missing ones durably (one sync
     /// for all, shared with concurrent callers). Blocking I/O: call it off the async
-    /// threads.
+    /// threads. After a failed write or sync it refuses, for every subject: a key
+    /// made then may be in memory and not on disk.
     pub fn ensure(&self, subjects: &[SubjectId]) -> Result<(), AppError> {
         let mut created = false;
         {
@@ -484,6 +485,7 @@ impl KeyStore {
             // takes the table first creates it, the other finds it.
             let mut cache = self.cache();
             let mut table = self.table();
+            table.check()?;
             for &subject in subjects {
                 if cache.contains_key(&subject) || table.find(subject)?.is_some() {
                     continue;

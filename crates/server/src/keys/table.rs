@@ -280,6 +280,15 @@ impl Table {
         Ok(())
     }
 
+    /// Refuses when a write or a sync failed earlier: a key then may be in memory
+    /// and not on disk, and must seal nothing.
+    pub(super) fn check(&self) -> Result<(), KeyStoreError> {
+        match &self.failed {
+            Some(reason) => Err(KeyStoreError::Failed(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
     /// Refuses every later write, after a sync failed.
     pub(super) fn fail(&mut self, reason: String) {
         self.failed.get_or_insert(reason);

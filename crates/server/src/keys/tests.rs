@@ -589,6 +589,26 @@ fn damage_is_reported_and_a_torn_change_cut_off() {
     assert_eq!(std::fs::metadata(&table).unwrap().len(), len);
 }
 
+/// After a failed write or sync, nothing more is sealed with a key that may not be
+/// on disk, and nothing is written; what was durable still opens.
+#[test]
+fn after_a_failure_no_key_is_handed_out_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = MasterKey::generate().unwrap();
+    let values = populated(dir.path(), &master, 3);
+    let keys = open(dir.path(), &master);
+    keys.destroy(values[2].0.id).unwrap();
+    keys.table().fail("a sync failed".into());
+    let refused = |r: Result<(), AppError>| matches!(r, Err(AppError::NotReady(m)) if m.contains("a sync failed"));
+    assert!(refused(keys.ensure(&[values[0].0.id])));
+    assert!(refused(keys.ensure(&[subject(50).id])));
+    assert!(refused(keys.destroy(values[1].0.id).map(drop)));
+    assert!(refused(keys.intend(Uuid::new_v4(), &[values[1].0.id])));
+    assert!(refused(keys.rewrap().map(drop)));
+    let (s, sealed) = &values[0];
+    assert!(keys.unseal(*s, sealed).unwrap().is_some());
+}
+
 #[test]
 fn the_key_stores_files_are_its_users_alone() {
     let dir = tempfile::tempdir().unwrap();
