@@ -325,6 +325,68 @@ fn changes_made_during_a_new_epoch_are_kept() {
     }
 }
 
+/// Keys created, sealed with and destroyed by several threads while new epochs run
+/// one after another: every acknowledged key opens after a reopen, every destroyed
+/// one is erased.
+#[test]
+fn new_epochs_under_concurrent_use_lose_nothing() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let master = MasterKey::generate().unwrap();
+    let keys = Arc::new(open(dir.path(), &master));
+    let stop = Arc::new(AtomicBool::new(false));
+    let epochs = {
+        let (keys, stop) = (keys.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) || n < 3 {
+                keys.new_epoch(None).unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let writers: Vec<_> = (0..3u128)
+        .map(|w| {
+            let keys = keys.clone();
+            std::thread::spawn(move || {
+                let mut sealed = Vec::new();
+                for i in 0..150u128 {
+                    let s = subject(10_000 * (w + 1) + i);
+                    keys.ensure(&[s.id]).unwrap();
+                    let v = keys.seal(s, format!("{i}").as_bytes()).unwrap();
+                    let destroyed = i % 7 == 0;
+                    if destroyed {
+                        keys.destroy(s.id).unwrap();
+                    }
+                    if i % 10 == 0 {
+                        keys.cache().clear();
+                    }
+                    sealed.push((s, v, destroyed, i));
+                }
+                sealed
+            })
+        })
+        .collect();
+    let all: Vec<_> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    stop.store(true, Ordering::SeqCst);
+    assert!(epochs.join().unwrap() >= 3);
+    drop(keys);
+    let keys = open(dir.path(), &master);
+    for (s, v, destroyed, i) in &all {
+        let want = (!destroyed).then(|| format!("{i}"));
+        assert_eq!(keys.unseal(*s, v).unwrap(), want);
+    }
+    assert!(
+        !keys.table().due(),
+        "the destructions got their epoch at open"
+    );
+}
+
 /// A stop after a destruction and before its new epoch: the next open makes it.
 #[test]
 fn a_destruction_not_followed_by_a_new_epoch_gets_one_at_open() {
