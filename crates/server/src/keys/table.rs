@@ -389,10 +389,10 @@ impl Table {
         if let Some(reason) = &self.failed {
             return Err(KeyStoreError::Failed(reason.clone()));
         }
-        // What was appended to the old table is synced first: a caller that synced
-        // it just before this epoch began (and went on) finds it durable whichever
-        // table a power cut leaves in place.
-        self.file.sync_data().map_err(io("syncing", &self.path()))?;
+        // (The old table needs no sync here: a change appended to it is acknowledged
+        // only after a sync of the old table, which makes it durable there, or of
+        // this one, which holds it too and is synced and renamed, directory
+        // included, before the lock is released.)
         let mut delta = Vec::new();
         let mut bytes = Vec::new();
         for (subject, entry) in &self.tail {
@@ -426,7 +426,7 @@ impl Table {
                 new.file
                     .write_all_at(&disk::encode_header(frozen.epoch, new.count), 0)
             })
-            .and_then(|()| new.file.sync_all())
+            .and_then(|()| new.file.sync_data())
             .map_err(io("writing", path))?;
         Ok((delta, new.end + bytes.len() as u64))
     }
