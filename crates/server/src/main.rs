@@ -75,6 +75,21 @@ enum Command {
         #[arg(long, env = "ECOUTE_MASTER_KEY_FILE")]
         master_key_file: PathBuf,
     },
+    /// Re-wraps the key store under a new master key, atomically: afterwards only the
+    /// new key opens it, and the old one opens nothing written since. Run on the
+    /// server's machine with the server stopped (refused while it holds the data
+    /// directory); run it again if it was interrupted.
+    RotateMasterKey {
+        /// The file holding the current master key (or ECOUTE_MASTER_KEY_FILE).
+        #[arg(long, env = "ECOUTE_MASTER_KEY_FILE")]
+        master_key_file: PathBuf,
+        /// The file holding the new master key (or ECOUTE_NEW_MASTER_KEY_FILE).
+        #[arg(long, env = "ECOUTE_NEW_MASTER_KEY_FILE")]
+        new_master_key_file: PathBuf,
+        /// Creates the new master key file with a new key if it does not exist yet.
+        #[arg(long)]
+        create_new_master_key: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -225,6 +240,37 @@ async fn recover_admin(data_dir: PathBuf, master_key_file: &Path) -> Result<()> 
     Ok(())
 }
 
+/// `ecoute rotate-master-key`: the key store re-wrapped under a new master key.
+fn rotate_master_key(data_dir: &Path, old: &Path, new: &Path, create: bool) -> Result<()> {
+    let old = read_key_file(old, false)?;
+    if create && !new.exists() {
+        let key = MasterKey::generate()?;
+        write_secret(new, &key.to_hex())
+            .with_context(|| format!("creating the master key file {}", new.display()))?;
+        println!(
+            "created a new master key in {}: keep it safe and apart from the data \
+             directory and its backups",
+            new.display()
+        );
+    }
+    let new = read_key_file(new, false)?;
+    let keys = data_dir.join("keys");
+    let done = ecoute_server::keys::KeyStore::rotate_master_key(&keys, &old, &new)
+        .with_context(|| format!("rotating the master key of {}", keys.display()))?;
+    match done {
+        ecoute_server::keys::Rotation::Rotated { epoch } => println!(
+            "the key store is wrapped by the new master key from epoch {epoch} on; the old \
+             master key opens nothing written from now on. Start the server with the new \
+             key, then destroy the old one and every copy of it"
+        ),
+        ecoute_server::keys::Rotation::AlreadyDone => println!(
+            "the new master key already opens the key store (an interrupted rotation was \
+             finished): nothing left to do"
+        ),
+    }
+    Ok(())
+}
+
 /// The demo's master key: the one given, as for `serve`, or else one the demo makes
 /// and keeps in its data directory — fine for a demo, never for real data, whose
 /// master key lives apart from the data and its backups.
@@ -332,6 +378,16 @@ async fn run_cli() -> std::process::ExitCode {
         Command::RecoverAdmin { master_key_file } => {
             recover_admin(data_dir, &master_key_file).await
         }
+        Command::RotateMasterKey {
+            master_key_file,
+            new_master_key_file,
+            create_new_master_key,
+        } => rotate_master_key(
+            &data_dir,
+            &master_key_file,
+            &new_master_key_file,
+            create_new_master_key,
+        ),
         command => main_inner(data_dir, command).await,
     };
     match outcome {
@@ -526,7 +582,8 @@ async fn run(store: &Arc<SledStore>, command: Command) -> Result<()> {
         Command::Serve(_)
         | Command::Demo(_)
         | Command::Remote(_)
-        | Command::RecoverAdmin { .. } => {
+        | Command::RecoverAdmin { .. }
+        | Command::RotateMasterKey { .. } => {
             bail!("serve, demo and the commands to a running server run on their own")
         }
         Command::Read {

@@ -425,11 +425,20 @@ impl App {
     }
 
     /// The upkeep of every scheduler tick: carries out the key destructions whose
-    /// commit is in the log but whose work failed or was interrupted, and takes in
-    /// staff changes the directory missed (a request dropped between its commit and
-    /// its refresh): a revoked token stops working within a tick in any case.
+    /// commit is in the log but whose work failed or was interrupted, makes the key
+    /// store's new epoch after destructions (the destroyed keys leave the disk
+    /// within a tick), and takes in staff changes the directory missed (a request
+    /// dropped between its commit and its refresh): a revoked token stops working
+    /// within a tick in any case.
     pub async fn upkeep(&self) -> Result<(), AppError> {
         self.runner.settle::<AppError>(false).await?;
+        let keys = self.keys.clone();
+        if tokio::task::spawn_blocking(move || keys.rewrap())
+            .await
+            .map_err(|e| AppError::fault("key task failed", e))??
+        {
+            tracing::info!("destroyed keys removed from the disk: the key store re-wrapped");
+        }
         self.staff.follow(self.store.as_ref()).await
     }
 
