@@ -49,7 +49,7 @@ impl Modify for Bearer {
 }
 
 /// The whole document, as served at `/v1/openapi.json`: the handlers' own
-/// declarations, completed with what every operation shares (see [`complete`]).
+/// declarations, completed with what every operation shares (see `complete`).
 pub fn document() -> serde_json::Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     complete(&mut doc);
