@@ -86,6 +86,10 @@ pub enum Protected<T> {
     Sealed(Sealed),
     /// The subject's key was destroyed: the value can never be read again.
     Erased,
+    /// Held, but not opened for this reader (an auditor reviewing what was done
+    /// sees values only when they ask for them with their purpose). Only ever in
+    /// an answer: never stored.
+    Withheld,
 }
 
 /// A value encrypted with an AEAD under its subject's key: the nonce, and the
@@ -143,6 +147,14 @@ impl Personal<String> {
             self.value = Protected::Sealed(encrypt(self.subject, v.as_bytes())?);
         }
         Ok(())
+    }
+
+    /// Withholds a sealed or clear value from a reader who may not see it; an erased
+    /// value stays erased (that it was erased is not personal).
+    pub fn withhold(&mut self) {
+        if !matches!(self.value, Protected::Erased) {
+            self.value = Protected::Withheld;
+        }
     }
 
     /// Opens a sealed value with `decrypt(subject, sealed)`: `Some(text)` puts it in

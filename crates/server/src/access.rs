@@ -9,7 +9,7 @@
 //! | platform listener | every centre | read and act, every centre | every centre | yes | — | — |
 //! | volunteer | centres accredited now | read and act, centres accredited now | those centres | yes | — | — |
 //! | referent | centres accredited now | read and act, centres accredited now | those centres, own caseload | yes | — | — |
-//! | auditor | — | read (summary, history, timeline), every centre | — | yes | — | — |
+//! | auditor | — | read (summary, history, timeline), every centre; personal values withheld unless asked for (`audit-values`) | — | yes | — | — |
 //! | data-protection officer | — | — | — | yes | — | access, erasure |
 //! | administrator | — | — | — | yes | manage | — |
 //!

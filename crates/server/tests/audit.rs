@@ -31,14 +31,36 @@ async fn exports_are_stamped_checked_and_tampering_is_found() {
     let dpo = h.enrol(&["DataProtectionOfficer"], &[]).await;
     let case = transferred_case(&h, &listener, "69").await;
 
-    let export = h.get(&auditor, &format!("/v1/cases/{case}/export")).await;
+    let export = h
+        .send(
+            reqwest::Method::GET,
+            Some(&auditor.token),
+            &format!("/v1/cases/{case}/export"),
+            None,
+            &[("x-purpose", "audit-values")],
+        )
+        .await;
     let doc = export.ok().clone();
     assert_eq!(doc["format"], "ecoute-case-export/1");
     assert!(doc["events"].as_array().unwrap().len() >= 5);
     assert_eq!(doc["log"]["chain_head"].as_str().unwrap().len(), 64);
     assert!(
         doc.to_string().contains("Jeanne Martin"),
-        "values opened for the auditor"
+        "values opened for the auditor who asked for them"
+    );
+
+    // Without that purpose, the values are withheld, and the export still checks.
+    let bare = h.get(&auditor, &format!("/v1/cases/{case}/export")).await;
+    let bare = bare.ok().clone();
+    assert!(!bare.to_string().contains("Jeanne Martin"), "{bare}");
+    let check = h
+        .post(&auditor, &format!("/v1/cases/{case}/export/verify"), bare)
+        .await;
+    assert_eq!(check.ok()["valid"], true, "{}", check.body);
+    assert!(
+        check.body["withheld"].as_u64().unwrap() >= 1,
+        "{}",
+        check.body
     );
 
     // More writes after the export do not make it invalid.
@@ -137,5 +159,76 @@ async fn exports_are_stamped_checked_and_tampering_is_found() {
     let (ok, out) = ecoute(&h, &h.admin.token, &["backup", target.to_str().unwrap()]);
     assert!(ok && out.contains("keys are not in it"), "{out}");
     assert!(target.join("log").join("ecoute-head").exists());
+    h.stop().await;
+}
+
+/// Auditors audit what was done and when: a case's history shows them its personal
+/// values withheld, unless they ask with the purpose `audit-values`, which the
+/// access log keeps and the person's access answer shows. Who works the case sees
+/// the values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auditors_see_values_only_when_they_ask_with_their_purpose() {
+    let h = Harness::start().await;
+    let listener = h.enrol(&["PlatformListener"], &[]).await;
+    let referent = h.enrol(&["Referent"], &["69"]).await;
+    let auditor = h.enrol(&["Auditor"], &[]).await;
+    let dpo = h.enrol(&["DataProtectionOfficer"], &[]).await;
+    let (call, victim) = platform_call(&h, &listener, true).await;
+    let case = h
+        .post(
+            &listener,
+            &format!("/v1/calls/{call}/transfer"),
+            json!({"centre": "69"}),
+        )
+        .await
+        .id("case_id");
+    let history = format!("/v1/cases/{case}/history");
+    let with = |purpose: &'static str| [("x-purpose", purpose)];
+
+    let audit = h
+        .send(
+            reqwest::Method::GET,
+            Some(&auditor.token),
+            &history,
+            None,
+            &with("audit"),
+        )
+        .await;
+    let text = audit.ok().to_string();
+    assert!(
+        !text.contains("Jeanne Martin") && !text.contains("06 12"),
+        "{text}"
+    );
+    assert!(text.contains("\"Withheld\""), "{text}");
+    assert_eq!(
+        audit.body["events"].as_array().unwrap().len(),
+        h.get(&referent, &history).await.ok()["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        "every event is shown, only the values are withheld"
+    );
+    let worked = h.get(&referent, &history).await;
+    assert!(worked.ok().to_string().contains("Jeanne Martin"));
+    let opened = h
+        .send(
+            reqwest::Method::GET,
+            Some(&auditor.token),
+            &history,
+            None,
+            &with("audit-values"),
+        )
+        .await;
+    assert!(opened.ok().to_string().contains("Jeanne Martin"));
+
+    // The opening is in the person's access answer, with its purpose.
+    let answer = h.get(&dpo, &format!("/v1/subjects/{victim}/access")).await;
+    let consultations = answer.ok()["consultations"].as_array().unwrap().clone();
+    assert!(
+        consultations
+            .iter()
+            .any(|c| c["purpose"] == "audit-values" && c["by_roles"] == json!(["Auditor"])),
+        "{consultations:?}"
+    );
     h.stop().await;
 }

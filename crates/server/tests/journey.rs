@@ -190,8 +190,20 @@ async fn platform_call_to_transfer_referent_call_back_consent_action_close_reope
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "in global order");
     assert_eq!(history.body["state"]["status"], "Open");
-    // … with the personal values, for an authorised reader.
-    assert!(history.body.to_string().contains("Jeanne Martin"));
+    // … without the personal values (what was done and when) …
+    assert!(!history.body.to_string().contains("Jeanne Martin"));
+    assert!(history.body.to_string().contains("\"Withheld\""));
+    // … unless they ask for them, with their purpose.
+    let with_values = h
+        .send(
+            reqwest::Method::GET,
+            Some(&auditor.token),
+            &c("history"),
+            None,
+            &[("x-purpose", "audit-values")],
+        )
+        .await;
+    assert!(with_values.ok().to_string().contains("Jeanne Martin"));
 
     // … and as it stood when the case was transferred.
     let transferred = events

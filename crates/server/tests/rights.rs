@@ -228,7 +228,13 @@ async fn after_erasure_nothing_of_the_person_can_be_read_and_the_rest_is_intact(
 
     // An export made now holds no value of hers either.
     let export = h
-        .get(&auditor, &format!("/v1/cases/{}/export", s.case))
+        .send(
+            reqwest::Method::GET,
+            Some(&auditor.token),
+            &format!("/v1/cases/{}/export", s.case),
+            None,
+            &[("x-purpose", "audit-values")],
+        )
         .await;
     let text = export.ok().to_string();
     assert!(!text.contains("Odette") && text.contains("Bernard, takes her pension"));

@@ -22,8 +22,11 @@ pub enum Purpose {
     CallBack,
     /// Sharing out the cases: queues, caseloads.
     CaseAllocation,
-    /// An auditor's review.
+    /// An auditor's review of what was done and when (personal values withheld).
     Audit,
+    /// An auditor's review of one case's personal values: the only purpose under
+    /// which an auditor reads them.
+    AuditValues,
     /// The service's statistics.
     Statistics,
     /// Managing staff.
@@ -36,12 +39,13 @@ pub enum Purpose {
 
 impl Purpose {
     /// Every purpose, as requests name them.
-    pub const ALL: [Purpose; 9] = [
+    pub const ALL: [Purpose; 10] = [
         Purpose::CaseFollowUp,
         Purpose::CaseWork,
         Purpose::CallBack,
         Purpose::CaseAllocation,
         Purpose::Audit,
+        Purpose::AuditValues,
         Purpose::Statistics,
         Purpose::StaffManagement,
         Purpose::DataSubjectRequest,
@@ -56,6 +60,7 @@ impl Purpose {
             Purpose::CallBack => "call-back",
             Purpose::CaseAllocation => "case-allocation",
             Purpose::Audit => "audit",
+            Purpose::AuditValues => "audit-values",
             Purpose::Statistics => "statistics",
             Purpose::StaffManagement => "staff-management",
             Purpose::DataSubjectRequest => "data-subject-request",

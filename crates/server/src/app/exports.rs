@@ -11,7 +11,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::reads::CaseRead;
+use super::reads::{CaseRead, Values};
 use super::{Actor, App, HistoryEntry};
 use crate::error::AppError;
 
@@ -80,6 +80,9 @@ pub struct ExportCheck {
     pub log_unaltered: bool,
     /// Personal values exported in clear and erased since (not a fault).
     pub erased_since: usize,
+    /// Personal values withheld in the export (an auditor's export without the
+    /// values: not a fault; the rest is checked as usual).
+    pub withheld: usize,
     /// What differs, by position.
     pub faults: Vec<String>,
 }
@@ -88,31 +91,47 @@ fn json(entry: &HistoryEntry) -> Result<Value, AppError> {
     serde_json::to_value(&entry.event).map_err(|e| AppError::fault("an event does not render", e))
 }
 
-/// Compares an exported event's fields with the event as it reads now: `Some(n)`
-/// when they are the same but for `n` personal values erased since (a personal value
-/// renders as `{"subject": …, "value": …}`, and an erased one's value as
-/// [`Protected::Erased`] does), `None` when anything else differs.
-fn erased_since(now: &Value, exported: &Value, erased: &Value) -> Option<usize> {
+/// Compares an exported event's fields with the event as it reads now: `Some((n,
+/// w))` when they are the same but for `n` personal values erased since and `w`
+/// withheld in the export (a personal value renders as `{"subject": …, "value":
+/// …}`; an erased one's value as [`Protected::Erased`] does, a withheld one's as
+/// [`Protected::Withheld`]), `None` when anything else differs.
+fn forgiven(
+    now: &Value,
+    exported: &Value,
+    erased: &Value,
+    withheld: &Value,
+) -> Option<(usize, usize)> {
     if now == exported {
-        return Some(0);
+        return Some((0, 0));
     }
+    let add = |(a, b): (usize, usize), (c, d): (usize, usize)| (a + c, b + d);
     match (now, exported) {
         (Value::Object(n), Value::Object(x)) => {
-            let personal = n.len() == 2 && n.get("value") == Some(erased);
-            if personal && x.len() == 2 && x.get("subject") == n.get("subject") {
-                return x.get("value").map(|_| 1);
+            let personal = |o: &serde_json::Map<String, Value>| {
+                o.len() == 2 && o.contains_key("subject") && o.contains_key("value")
+            };
+            if personal(n) && personal(x) && x.get("subject") == n.get("subject") {
+                if x.get("value") == Some(withheld) {
+                    return Some((0, 1));
+                }
+                if n.get("value") == Some(erased) {
+                    return Some((1, 0));
+                }
+                return None;
             }
             if n.len() != x.len() {
                 return None;
             }
-            n.iter().try_fold(0, |sum, (k, v)| {
-                Some(sum + erased_since(v, x.get(k)?, erased)?)
+            n.iter().try_fold((0, 0), |sum, (k, v)| {
+                Some(add(sum, forgiven(v, x.get(k)?, erased, withheld)?))
             })
         }
-        (Value::Array(n), Value::Array(x)) if n.len() == x.len() => n
-            .iter()
-            .zip(x)
-            .try_fold(0, |sum, (a, b)| Some(sum + erased_since(a, b, erased)?)),
+        (Value::Array(n), Value::Array(x)) if n.len() == x.len() => {
+            n.iter().zip(x).try_fold((0, 0), |sum, (a, b)| {
+                Some(add(sum, forgiven(a, b, erased, withheld)?))
+            })
+        }
         _ => None,
     }
 }
@@ -124,7 +143,7 @@ impl App {
         let read = self.read_case(actor, id).await?;
         let head = ecoute_store::EventStore::head(self.store.as_ref()).await?;
         let history = self
-            .history(read.case, None)
+            .history(read.case, None, read.values)
             .await?
             .ok_or(AppError::NotFound("case"))?;
         let mut events = Vec::with_capacity(history.entries.len());
@@ -190,8 +209,10 @@ impl App {
                 doc.log.head.saturating_sub(1)
             ));
         }
+        // Compared with the values open, on the server: the answer says only
+        // whether they match.
         let history = self
-            .history(read.case, None)
+            .history(read.case, None, Values::Open)
             .await?
             .ok_or(AppError::NotFound("case"))?;
         let by_position: HashMap<u64, &HistoryEntry> = history
@@ -201,7 +222,9 @@ impl App {
             .collect();
         let erased = serde_json::to_value(Protected::<String>::Erased)
             .map_err(|e| AppError::fault("erasure does not render", e))?;
-        let mut erased_count = 0;
+        let withheld = serde_json::to_value(Protected::<String>::Withheld)
+            .map_err(|e| AppError::fault("withholding does not render", e))?;
+        let (mut erased_count, mut withheld_count) = (0, 0);
         for e in &doc.events {
             let p = e.position;
             let Some(now) = by_position.get(&p) else {
@@ -222,8 +245,11 @@ impl App {
                     "position {p}: stream, version, type or time differ"
                 ));
             }
-            match erased_since(&json(now)?, &e.data, &erased) {
-                Some(n) => erased_count += n,
+            match forgiven(&json(now)?, &e.data, &erased, &withheld) {
+                Some((n, w)) => {
+                    erased_count += n;
+                    withheld_count += w;
+                }
                 None => faults.push(format!("position {p}: the fields differ")),
             }
         }
@@ -242,6 +268,7 @@ impl App {
             events_checked: doc.events.len(),
             log_unaltered,
             erased_since: erased_count,
+            withheld: withheld_count,
             faults,
         })
     }
@@ -249,21 +276,38 @@ impl App {
 
 #[cfg(test)]
 mod tests {
-    use super::erased_since;
+    use super::forgiven;
     use serde_json::json;
 
     #[test]
-    fn only_personal_values_erased_since_are_forgiven() {
-        let erased = json!("Erased");
+    fn only_values_erased_since_or_withheld_are_forgiven() {
+        let (erased, withheld) = (json!("Erased"), json!("Withheld"));
         let subject = json!({"id": "s1", "whose": "Caller"});
         let clear = json!({"number": {"subject": subject, "value": {"Clear": "0611"}}, "at": 1});
         let now = json!({"number": {"subject": subject, "value": "Erased"}, "at": 1});
-        let check = |a: &serde_json::Value, b: &serde_json::Value| erased_since(a, b, &erased);
+        let held = json!({"number": {"subject": subject, "value": "Withheld"}, "at": 1});
+        let check =
+            |a: &serde_json::Value, b: &serde_json::Value| forgiven(a, b, &erased, &withheld);
         // (as it reads now, as exported, expected)
         let table = [
-            (clear.clone(), clear.clone(), Some(0)),
-            (now.clone(), clear.clone(), Some(1)),
-            (now.clone(), now.clone(), Some(0)),
+            (clear.clone(), clear.clone(), Some((0, 0))),
+            (now.clone(), clear.clone(), Some((1, 0))),
+            (now.clone(), now.clone(), Some((0, 0))),
+            // Withheld in an auditor's export, whatever it reads now.
+            (clear.clone(), held.clone(), Some((0, 1))),
+            (now.clone(), held.clone(), Some((0, 1))),
+            // Withheld, but another field changed.
+            (
+                clear.clone(),
+                json!({"number": {"subject": subject, "value": "Withheld"}, "at": 2}),
+                None,
+            ),
+            // Withheld under another subject.
+            (
+                clear.clone(),
+                json!({"number": {"subject": {"id": "s2", "whose": "Caller"}, "value": "Withheld"}, "at": 1}),
+                None,
+            ),
             // Another field changed.
             (
                 now.clone(),
@@ -284,7 +328,11 @@ mod tests {
             ),
             // A field missing from the export.
             (now.clone(), json!({"at": 1}), None),
-            (json!([now.clone(), 1]), json!([clear.clone(), 1]), Some(1)),
+            (
+                json!([now.clone(), 1]),
+                json!([clear.clone(), 1]),
+                Some((1, 0)),
+            ),
             (json!([now.clone()]), json!([clear.clone(), 1]), None),
         ];
         for (i, (now, exported, expected)) in table.iter().enumerate() {

@@ -85,9 +85,11 @@ impl CommitHooks<Event> for Sealing {
                 for v in e.personal_values_mut() {
                     v.seal(|subject, plain| self.keys.seal(key_slot(number, subject), plain))?;
                 }
-                if e.personal_values_mut().iter().any(|v| v.is_clear()) {
+                if e.personal_values_mut().iter().any(|v| {
+                    v.is_clear() || matches!(v.protected(), ecoute_domain::Protected::Withheld)
+                }) {
                     return Err(AppError::internal(format!(
-                        "{} would reach the log with a personal value in clear",
+                        "{} would reach the log with a personal value in clear or withheld",
                         e.type_name()
                     )));
                 }

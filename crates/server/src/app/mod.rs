@@ -58,7 +58,7 @@ pub use audit::Purpose;
 pub use commands::{PersonInput, Reception};
 pub use ecoute_engine::{Ids, Outcome};
 pub use exports::{CaseExport, ExportCheck, ExportedEvent, LogStamp, EXPORT_FORMAT};
-pub use reads::{CaseRead, History, HistoryEntry};
+pub use reads::{CaseRead, History, HistoryEntry, Values};
 pub use staff::{Enrolled, Enrolment};
 
 /// The events a command loaded, as the runner gives them to a decision.

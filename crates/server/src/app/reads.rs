@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use ecoute_domain::case::{self, CaseState};
 use ecoute_domain::event::fold_case;
-use ecoute_domain::{call_stream, CaseId, CentreId, Event};
+use ecoute_domain::{call_stream, CaseId, CentreId, Event, HasPersonalData};
 use ecoute_projections::helpline::{CaseSummary, TimelineEntry};
 use ecoute_store::RecordedEvent;
 
-use super::{Actor, App};
-use crate::access::Action;
+use super::{Actor, App, Purpose};
+use crate::access::{self, Action};
 use crate::access_log::Outcome;
 use crate::error::AppError;
 
@@ -37,11 +37,27 @@ pub struct History {
 #[derive(Debug)]
 pub struct CaseRead {
     pub(crate) case: CaseId,
+    /// Whether the reader sees personal values (see [`App::read_case`]).
+    pub(crate) values: Values,
+}
+
+/// What a reader sees of a case's personal values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values {
+    /// Opened (or `Erased`): who works the case, and an auditor who asked with
+    /// the purpose `audit-values`.
+    Open,
+    /// `Withheld`: an auditor reviewing what was done and when.
+    Withheld,
 }
 
 impl App {
     /// Checks that the case exists and that the actor may read it, recording the
     /// read — or the refused attempt, answered like a case that does not exist.
+    /// Who may act on the case sees its personal values; an auditor who may only
+    /// read it sees them withheld, unless they asked with the purpose
+    /// `audit-values`, which the access record keeps (and the person's access
+    /// answer shows).
     pub async fn read_case(&self, actor: &Actor, id: CaseId) -> Result<CaseRead, AppError> {
         let Some(case) = self.case_state(id).await? else {
             // No such case: counted, not a record (and a stream) per id asked.
@@ -53,7 +69,13 @@ impl App {
             .await?;
         self.record(actor, Action::ReadCase(centre), Some(id), Outcome::Allowed)
             .await?;
-        Ok(CaseRead { case: id })
+        let works_it = access::allowed(actor.snapshot(), Action::ActOnCase(centre));
+        let values = if works_it || actor.purpose() == Some(Purpose::AuditValues) {
+            Values::Open
+        } else {
+            Values::Withheld
+        };
+        Ok(CaseRead { case: id, values })
     }
 
     /// The case summary, as a referent opens it (no personal value); the read is
@@ -76,7 +98,7 @@ impl App {
         at: Option<DateTime<Utc>>,
     ) -> Result<History, AppError> {
         let read = self.read_case(actor, id).await?;
-        self.history(read.case, at)
+        self.history(read.case, at, read.values)
             .await?
             .ok_or(AppError::NotFound("case"))
     }
@@ -92,11 +114,13 @@ impl App {
     }
 
     /// The history of a case: its events and those of its calls, in global order, up
-    /// to `at` if given; `None` for an unknown case.
+    /// to `at` if given, personal values opened or withheld; `None` for an unknown
+    /// case.
     pub(crate) async fn history(
         &self,
         case_id: CaseId,
         at: Option<DateTime<Utc>>,
+        values: Values,
     ) -> Result<Option<History>, AppError> {
         let all = self.views.timelines.events_of_case(case_id).await?;
         if all.is_empty() {
@@ -120,7 +144,12 @@ impl App {
             if !upto(&stored) || !(of_case || calls.contains(stored.stream_id.as_str())) {
                 continue;
             }
-            self.open_values(&mut event)?;
+            match values {
+                Values::Open => self.open_values(&mut event)?,
+                Values::Withheld => event.personal_values_mut().into_iter().for_each(|v| {
+                    v.withhold();
+                }),
+            }
             entries.push(HistoryEntry { stored, event });
         }
         let state = fold_case(entries.iter().map(|e| &e.event));
