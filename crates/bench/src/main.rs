@@ -307,14 +307,14 @@ async fn main() -> Result<()> {
     println!("ratios:");
     if let Some(t) = top {
         if let Some(r) = top_vs_sled {
-            println!("  ecoute / raw sled at {t} writers:      {r:.2}x   (target >= 1.0)");
+            println!("  ecoute / raw sled at {t} writers:      {r:.2}x   (information, not a target)");
         }
         if let Some(r) = top_vs_pg {
-            println!("  ecoute / PostgreSQL at {t} writers:    {r:.2}x   (target >= 3.0)");
+            println!("  ecoute / PostgreSQL at {t} writers:    {r:.2}x   (target >= 2.0)");
         }
     }
     if let Some(r) = one_p50 {
-        println!("  1-writer p50 latency / fsync p50:     {r:.2}x   (target <= 1.5)");
+        println!("  1-writer p50 latency / fsync p50:     {r:.2}x   (target <= 2.0)");
     }
     if let Some(r) = one_tput {
         println!("  fsync ops/s / 1-writer events/s:      {r:.2}x");
@@ -349,11 +349,13 @@ async fn main() -> Result<()> {
             "single_writer_p50_over_fsync_p50": one_p50,
             "fsync_ops_over_single_writer_events": one_tput,
         },
+        // The targets of 2 December (issue 22): durable PostgreSQL side by side, and
+        // the fsync floor; raw sled (which acknowledges before its data is on disk)
+        // is information, in `ratios`, not a target.
         "targets": {
             "top_writers": top_key,
-            "ecoute_vs_raw_sled_at_top": target(top_vs_sled, 1.0, true),
-            "ecoute_vs_postgres_at_top": target(top_vs_pg, 3.0, true),
-            "single_writer_p50_vs_fsync_p50": target(one_p50, 1.5, false),
+            "ecoute_vs_postgres_at_top": target(top_vs_pg, 2.0, true),
+            "single_writer_p50_vs_fsync_p50": target(one_p50, 2.0, false),
         },
         "total_seconds": round3(started.elapsed().as_secs_f64()),
     });
