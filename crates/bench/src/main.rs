@@ -307,7 +307,9 @@ async fn main() -> Result<()> {
     println!("ratios:");
     if let Some(t) = top {
         if let Some(r) = top_vs_sled {
-            println!("  ecoute / raw sled at {t} writers:      {r:.2}x   (information, not a target)");
+            println!(
+                "  ecoute / raw sled at {t} writers:      {r:.2}x   (information, not a target)"
+            );
         }
         if let Some(r) = top_vs_pg {
             println!("  ecoute / PostgreSQL at {t} writers:    {r:.2}x   (target >= 2.0)");

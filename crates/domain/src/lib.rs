@@ -27,6 +27,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod personal;
+pub mod reference;
 pub mod staff;
 pub mod subject;
 pub mod time;
