@@ -10,6 +10,7 @@ use crate::context::Context;
 use crate::error::DomainError;
 use crate::ids::{CallId, CaseId, StaffId, SubjectId, TeamId};
 use crate::personal::{Personal, Subject, Whose};
+use crate::retention::{elapsed, RetentionPolicy, RetentionRule};
 use crate::staff::{Role, StaffSnapshot, VolunteerPair};
 use crate::vocabulary::{
     AbuseKind, AgeBand, Evolution, Frequency, PersonRole, Relation, Setting, Since,
@@ -160,6 +161,9 @@ pub enum CallCommand {
         /// Whether the case is opened by this call.
         new_case: bool,
     },
+    /// The unattached-call retention rule erases the call's persons; given by the
+    /// system (with the data-protection officer's role), refused unless due now.
+    EraseByRetention,
 }
 
 /// A call was answered.
@@ -247,6 +251,19 @@ pub struct CallAttachedToCase {
     pub at: DateTime<Utc>,
 }
 
+/// The persons of a call that never joined a case were erased by the retention rule
+/// (each subject's erasure is recorded in their own stream, in the same commit); the
+/// call accepts nothing more.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallPersonsErased {
+    /// The rule.
+    pub rule: RetentionRule,
+    /// The subjects of the call.
+    pub subjects: Vec<SubjectId>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// The events of a call stream.
 /// Serializes as the event's own fields, without its type name (which the store keeps
 /// beside the payload): for readable renderings such as an audited history.
@@ -271,6 +288,8 @@ pub enum CallEvent {
     CallEnded(CallEnded),
     /// See [`CallAttachedToCase`].
     CallAttachedToCase(CallAttachedToCase),
+    /// See [`CallPersonsErased`].
+    CallPersonsErased(CallPersonsErased),
 }
 
 /// Whether a call leaves a way to call the caller back.
@@ -323,7 +342,9 @@ pub struct CallState {
     facts_recorded: usize,
     notes: usize,
     ended: Option<u32>,
+    ended_at: Option<DateTime<Utc>>,
     attached_to: Option<CaseId>,
+    erased: bool,
 }
 
 impl CallState {
@@ -377,6 +398,27 @@ impl CallState {
     /// The case the call joined, if any.
     pub fn attached_to(&self) -> Option<CaseId> {
         self.attached_to
+    }
+
+    /// Every subject of the call: the caller and each person described.
+    pub fn subjects(&self) -> &BTreeMap<SubjectId, Whose> {
+        &self.subjects
+    }
+
+    /// Whether the retention rule erased the call's persons.
+    pub fn is_erased(&self) -> bool {
+        self.erased
+    }
+
+    /// Whether the unattached-call retention rule is due for this call at `now`: it
+    /// never joined a case, and the period ran from its end (or, never ended, from
+    /// its reception).
+    pub fn retention_due(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> bool {
+        let Some(r) = &self.received else {
+            return false;
+        };
+        let since = self.ended_at.unwrap_or(r.at);
+        self.attached_to.is_none() && !self.erased && elapsed(policy.unattached_call, since, now)
     }
 
     /// What a case needs to know of this call, once it was received.
@@ -447,6 +489,23 @@ pub fn decide(
     ctx: &Context,
 ) -> Result<Vec<CallEvent>, DomainError> {
     let at = ctx.now;
+    if state.erased {
+        return Err(DomainError::CallErasedByRetention);
+    }
+    if let CallCommand::EraseByRetention = command {
+        if !ctx.actor.has(Role::DataProtectionOfficer) {
+            return Err(DomainError::NotTheDataProtectionOfficer);
+        }
+        let policy = ctx.retention.ok_or(DomainError::RetentionNotDue)?;
+        if !state.retention_due(&policy, at) {
+            return Err(DomainError::RetentionNotDue);
+        }
+        return Ok(vec![CallEvent::CallPersonsErased(CallPersonsErased {
+            rule: RetentionRule::UnattachedCall,
+            subjects: state.subjects.keys().copied().collect(),
+            at,
+        })]);
+    }
     let received = match (&state.received, command) {
         (
             None,
@@ -610,6 +669,7 @@ pub fn decide(
                 at,
             })
         }
+        CallCommand::EraseByRetention => return Err(DomainError::RetentionNotDue),
         CallCommand::AttachToCase { case_id, new_case } => {
             if state.ended.is_none() {
                 return Err(DomainError::CallNotEnded);
@@ -666,8 +726,12 @@ pub fn evolve(mut state: CallState, event: &CallEvent) -> CallState {
         }
         CallEvent::FactsRecorded(_) => state.facts_recorded += 1,
         CallEvent::ListeningNoteRecorded(_) => state.notes += 1,
-        CallEvent::CallEnded(e) => state.ended = Some(e.duration_seconds),
+        CallEvent::CallEnded(e) => {
+            state.ended = Some(e.duration_seconds);
+            state.ended_at = Some(e.at);
+        }
         CallEvent::CallAttachedToCase(e) => state.attached_to = Some(e.case_id),
+        CallEvent::CallPersonsErased(_) => state.erased = true,
     }
     state
 }

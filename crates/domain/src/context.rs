@@ -7,6 +7,7 @@
 use crate::call::CallSummary;
 use crate::error::DomainError;
 use crate::ids::{CallId, StaffId};
+use crate::retention::RetentionPolicy;
 use crate::staff::StaffSnapshot;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -26,6 +27,9 @@ pub struct Context {
     /// The deployment's deadlines: with a policy, case commands arm and satisfy them
     /// in the same commit as the events that cause them; without, none are kept.
     pub deadlines: Option<DeadlinePolicy>,
+    /// The deployment's retention rules: the retention commands check them, at
+    /// `now`; without a policy no retention rule is due.
+    pub retention: Option<RetentionPolicy>,
 }
 
 /// How long the helpline gives itself to keep each promise of a case.
@@ -60,7 +64,14 @@ impl Context {
             staff: BTreeMap::new(),
             calls: BTreeMap::new(),
             deadlines: None,
+            retention: None,
         }
+    }
+
+    /// The same context, applying retention under `policy`.
+    pub fn with_retention(mut self, policy: RetentionPolicy) -> Self {
+        self.retention = Some(policy);
+        self
     }
 
     /// The same context, keeping deadlines under `policy`.

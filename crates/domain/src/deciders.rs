@@ -1,5 +1,6 @@
-//! The helpline's four deciders (calls, cases, staff, data subjects) and the one
-//! decision that spans two streams: a call joining a case.
+//! The helpline's four deciders (calls, cases, staff, data subjects) and the
+//! decisions that span several streams: a call joining a case, and a retention
+//! rule applied to a call or a case and the subjects it erases.
 //!
 //! Each decider names its stream and delegates to its module's pure `decide` and
 //! `evolve`; [`Event`] carries the events of all four (see
@@ -9,14 +10,16 @@
 use ecoute_decider::{Decider, Envelope};
 
 use crate::call::{self, CallCommand, CallEvent, CallState};
-use crate::case::{self, CaseCommand, CaseEvent, CaseState};
+use crate::case::{self, CaseCommand, CaseEvent, CaseState, RetentionStep};
 use crate::context::Context;
 use crate::error::DomainError;
 use crate::event::Event;
 use crate::ids::{call_stream, case_stream, staff_stream, subject_stream};
 use crate::ids::{CallId, CaseId, StaffId, SubjectId};
+use crate::retention::RetentionRule;
 use crate::staff::{self, StaffCommand, StaffEvent, StaffState};
 use crate::subject::{self, SubjectCommand, SubjectEvent, SubjectState};
+use std::collections::BTreeMap;
 
 macro_rules! decider {
     ($(#[$doc:meta])* $name:ident, $module:ident, $id:ty, $stream:ident,
@@ -116,5 +119,105 @@ pub fn join_case(
     Ok(Joined {
         call: call_events,
         case: case_events,
+    })
+}
+
+/// What a retention decision records: the events of the call or case it applies to,
+/// and those of each subject it erases (or erases the number of), to be appended in
+/// one commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retained<E> {
+    /// The events of the call or case.
+    pub own: Vec<E>,
+    /// Each subject's events, subjects already erased left out.
+    pub subjects: Vec<(SubjectId, Vec<SubjectEvent>)>,
+}
+
+/// The subjects' events that a call's or case's retention events call for: an
+/// erasure for each person erased, a number erasure for each number; a subject
+/// already erased (on request, or by another rule) is left out.
+fn subject_events(
+    erased: impl IntoIterator<Item = (SubjectId, SubjectCommand)>,
+    subjects: &BTreeMap<SubjectId, SubjectState>,
+    ctx: &Context,
+) -> Result<Vec<(SubjectId, Vec<SubjectEvent>)>, DomainError> {
+    let mut out = Vec::new();
+    for (id, command) in erased {
+        let state = subjects
+            .get(&id)
+            .ok_or(DomainError::MissingSubjectContext(id))?;
+        if state.erasure().is_some()
+            || (matches!(command, SubjectCommand::EraseNumber { .. })
+                && state.number_erased().is_some())
+        {
+            continue;
+        }
+        out.push((id, Subjects::decide(state, &command, ctx)?));
+    }
+    Ok(out)
+}
+
+/// The unattached-call retention rule on one call: refused unless it is due at
+/// `ctx.now` under `ctx.retention`; then the call records that its persons were
+/// erased, and each of them their erasure. `subjects` holds the state of every
+/// subject of the call.
+pub fn retain_call(
+    call: &CallState,
+    subjects: &BTreeMap<SubjectId, SubjectState>,
+    ctx: &Context,
+) -> Result<Retained<CallEvent>, DomainError> {
+    let own = Calls::decide(call, &CallCommand::EraseByRetention, ctx)?;
+    let mut erased = Vec::new();
+    for e in &own {
+        if let CallEvent::CallPersonsErased(p) = e {
+            erased.extend(p.subjects.iter().map(|s| {
+                let command = SubjectCommand::EraseByRetention {
+                    subject: *s,
+                    rule: p.rule,
+                };
+                (*s, command)
+            }));
+        }
+    }
+    Ok(Retained {
+        subjects: subject_events(erased, subjects, ctx)?,
+        own,
+    })
+}
+
+/// A retention step on one case: refused unless it is due at `ctx.now` under
+/// `ctx.retention`; then the case records it, and each subject it erases their
+/// erasure (or their number's). `subjects` holds the state of every subject of the
+/// case's calls.
+pub fn retain_case(
+    case: &CaseState,
+    step: RetentionStep,
+    subjects: &BTreeMap<SubjectId, SubjectState>,
+    ctx: &Context,
+) -> Result<Retained<CaseEvent>, DomainError> {
+    let own = Cases::decide(case, &CaseCommand::Retention(step), ctx)?;
+    let mut erased = Vec::new();
+    for e in &own {
+        match e {
+            CaseEvent::CasePersonsErased(p) => erased.extend(p.subjects.iter().map(|s| {
+                let command = SubjectCommand::EraseByRetention {
+                    subject: *s,
+                    rule: p.rule,
+                };
+                (*s, command)
+            })),
+            CaseEvent::CallbackNumbersErased(n) => erased.extend(n.numbers.iter().map(|(_, s)| {
+                let command = SubjectCommand::EraseNumber {
+                    subject: *s,
+                    rule: RetentionRule::CallbackNumber,
+                };
+                (*s, command)
+            })),
+            _ => {}
+        }
+    }
+    Ok(Retained {
+        subjects: subject_events(erased, subjects, ctx)?,
+        own,
     })
 }

@@ -270,4 +270,20 @@ pub enum DomainError {
     /// Linking a call twice.
     #[error("call {0} is already part of this case")]
     CallAlreadyLinked(CallId),
+    // Retention.
+    /// A retention step whose rule is off or not due (yet, or any more).
+    #[error("no retention rule is due for this now: the period has not run, the rule is off, or the step was taken")]
+    RetentionNotDue,
+    /// Keeping a case that is not flagged for inactivity.
+    #[error("the case is not flagged for inactivity: there is nothing to keep it from")]
+    NotFlaggedInactive,
+    /// Closing a case as inactive by hand.
+    #[error("only the inactive-case retention rule closes a case as inactive")]
+    ClosedAsInactiveOnlyByRetention,
+    /// A command on a call whose persons the retention rule erased.
+    #[error("the persons of this call were erased by the retention rule: it accepts nothing more")]
+    CallErasedByRetention,
+    /// A retention decision that names a subject whose stream was not read.
+    #[error("the state of subject {0} was not supplied")]
+    MissingSubjectContext(SubjectId),
 }

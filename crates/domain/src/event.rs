@@ -226,6 +226,7 @@ registry! {
     Call(CallEvent::ListeningNoteRecorded) => 2,
     Call(CallEvent::CallEnded) => 1,
     Call(CallEvent::CallAttachedToCase) => 1,
+    Call(CallEvent::CallPersonsErased) => 1,
     Case(CaseEvent::CaseOpened) => 1,
     Case(CaseEvent::CallLinked) => 1,
     Case(CaseEvent::CaseTransferred) => 1,
@@ -244,6 +245,10 @@ registry! {
     Case(CaseEvent::DeadlineArmed) => 1,
     Case(CaseEvent::DeadlineMissed) => 1,
     Case(CaseEvent::DeadlineSatisfied) => 1,
+    Case(CaseEvent::InactivityFlagged) => 1,
+    Case(CaseEvent::CaseKept) => 1,
+    Case(CaseEvent::CallbackNumbersErased) => 1,
+    Case(CaseEvent::CasePersonsErased) => 1,
     Staff(StaffEvent::StaffEnrolled) => 1,
     Staff(StaffEvent::RoleGranted) => 1,
     Staff(StaffEvent::RoleRevoked) => 1,
@@ -252,7 +257,8 @@ registry! {
     Staff(StaffEvent::AccreditationRevoked) => 1,
     Staff(StaffEvent::TokenIssued) => 1,
     Staff(StaffEvent::TokenRevoked) => 1,
-    Subject(SubjectEvent::SubjectErased) => 1,
+    Subject(SubjectEvent::SubjectErased) => 2,
+    Subject(SubjectEvent::NumberErased) => 1,
 }
 
 /// Reads an event back from its type name, schema version and payload, upcasting an
@@ -269,6 +275,8 @@ pub fn decode(type_name: &str, schema_version: u16, payload: &[u8]) -> Result<Ev
 /// The first versions of the six events with personal values wrote them in clear
 /// (`personal::codec_v1`); they come back as clear values, to be sealed when stored
 /// again. `PersonDescribed` version 1 also lacked `lives_with_victim`.
+/// `SubjectErased` version 1 had no rule: the one retention rule of the time erased
+/// the persons of closed cases.
 mod upcast {
     use super::{from_bytes, DecodeError, Event};
     use crate::call::{
@@ -278,6 +286,8 @@ mod upcast {
     use crate::case::{ActionTaken, AnalysisRecorded, CaseEvent, SolutionProposed};
     use crate::ids::{SolutionId, SubjectId};
     use crate::personal::Personal;
+    use crate::retention::RetentionRule;
+    use crate::subject::{ErasureReason, SubjectErased, SubjectEvent};
     use crate::vocabulary::{AgeBand, PersonRole, Relation, SolutionKind};
     use chrono::{DateTime, Utc};
     use serde::Deserialize;
@@ -452,6 +462,23 @@ mod upcast {
                 Event::Case(CaseEvent::ActionTaken(ActionTaken {
                     solution_id: v.solution_id,
                     note: v.note,
+                    at: v.at,
+                }))
+            }
+            ("SubjectErased", 1) => {
+                #[derive(Deserialize)]
+                struct V1 {
+                    subject: SubjectId,
+                    reason: ErasureReason,
+                    at: DateTime<Utc>,
+                }
+                let v: V1 = from_bytes("SubjectErased", version, bytes)?;
+                let rule =
+                    (v.reason == ErasureReason::Retention).then_some(RetentionRule::ClosedCase);
+                Event::Subject(SubjectEvent::SubjectErased(SubjectErased {
+                    subject: v.subject,
+                    reason: v.reason,
+                    rule,
                     at: v.at,
                 }))
             }

@@ -28,6 +28,7 @@ pub mod event;
 pub mod ids;
 pub mod personal;
 pub mod reference;
+pub mod retention;
 pub mod staff;
 pub mod subject;
 pub mod time;
@@ -35,7 +36,9 @@ pub mod vocabulary;
 
 pub use centre::{CentreId, DepartementCode};
 pub use context::{Context, DeadlinePolicy};
-pub use deciders::{join_case, Calls, Cases, Joined, StaffMembers, Subjects};
+pub use deciders::{
+    join_case, retain_call, retain_case, Calls, Cases, Joined, Retained, StaffMembers, Subjects,
+};
 pub use ecoute_decider::{Decider, Envelope};
 pub use error::DomainError;
 pub use event::{decode, encode, DecodeError, EncodeError, Encoded, Event};
@@ -44,4 +47,5 @@ pub use ids::{
     SubjectId, TeamId, TokenId,
 };
 pub use personal::{HasPersonalData, Personal, PersonalField, Protected, Sealed, Subject, Whose};
+pub use retention::{KeepReason, RetentionPolicy, RetentionRule};
 pub use staff::{Role, StaffSnapshot, TokenDigest, VolunteerPair};

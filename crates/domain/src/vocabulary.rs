@@ -189,4 +189,7 @@ pub enum CloseReason {
     Redirected,
     /// Another reason.
     Other,
+    /// No activity for the retention period, and nobody recorded a reason to keep
+    /// it: closed by the system (the inactive-case retention rule), never by a person.
+    Inactive,
 }

@@ -229,12 +229,82 @@ fn every_event() -> Vec<Event> {
         ecoute_domain::subject::SubjectEvent::SubjectErased(
             ecoute_domain::subject::SubjectErased {
                 subject: CALLER,
-                reason: ecoute_domain::subject::ErasureReason::Request,
+                reason: ecoute_domain::subject::ErasureReason::Retention,
+                rule: Some(RetentionRule::InactiveCase),
                 at,
             },
         )
         .into(),
+        ecoute_domain::subject::SubjectEvent::NumberErased(ecoute_domain::subject::NumberErased {
+            subject: CALLER,
+            rule: RetentionRule::CallbackNumber,
+            at,
+        })
+        .into(),
+        CallEvent::CallPersonsErased(CallPersonsErased {
+            rule: RetentionRule::UnattachedCall,
+            subjects: vec![CALLER, VICTIM],
+            at,
+        })
+        .into(),
+        CaseEvent::InactivityFlagged(InactivityFlagged {
+            last_activity: t(1),
+            closes_at: t(9),
+            at,
+        })
+        .into(),
+        CaseEvent::CaseKept(CaseKept {
+            reason: KeepReason::ProceedingsUnderWay,
+            at,
+        })
+        .into(),
+        CaseEvent::CallbackNumbersErased(CallbackNumbersErased {
+            numbers: vec![(CALL_1, CALLER)],
+            at,
+        })
+        .into(),
+        CaseEvent::CasePersonsErased(CasePersonsErased {
+            rule: RetentionRule::ClosedCase,
+            subjects: vec![CALLER, VICTIM, SON],
+            at,
+        })
+        .into(),
     ]
+}
+
+#[test]
+fn subject_erased_version_1_is_upcast_with_the_rule_of_its_time() {
+    // Version 1 had no rule: its one retention rule erased the persons of closed
+    // cases. Written out by hand: subject id (16 bytes), reason, at.
+    let mut v1 = vec![16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x04, 0x01];
+    let v1_request = {
+        let mut b = v1.clone();
+        b.push(0);
+        b
+    };
+    v1.push(1); // reason: Retention
+    let at = b"2024-11-05T09:30:00Z";
+    for (bytes, reason, rule) in [
+        (
+            &mut v1,
+            ecoute_domain::subject::ErasureReason::Retention,
+            Some(RetentionRule::ClosedCase),
+        ),
+        (
+            &mut v1_request.clone(),
+            ecoute_domain::subject::ErasureReason::Request,
+            None,
+        ),
+    ] {
+        bytes.push(20);
+        bytes.extend_from_slice(at);
+        let event = decode("SubjectErased", 1, bytes).expect("version 1 decodes");
+        let Event::Subject(ecoute_domain::subject::SubjectEvent::SubjectErased(e)) = event else {
+            panic!("not an erasure: {event:?}");
+        };
+        assert_eq!((e.reason, e.rule), (reason, rule));
+        assert!(decode("SubjectErased", 2, bytes).is_err());
+    }
 }
 
 #[test]

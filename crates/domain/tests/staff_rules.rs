@@ -315,6 +315,7 @@ fn only_the_data_protection_officer_erases_a_subject_and_only_once() {
         vec![SubjectEvent::SubjectErased(SubjectErased {
             subject: CALLER,
             reason: ErasureReason::Request,
+            rule: None,
             at: t(5),
         })]
     );

@@ -3,18 +3,20 @@
 
 use super::state::{evolve, CaseState, CaseStatus, Consent};
 use super::{
-    ActionTaken, AnalysisRecorded, AwaitingCallBack, CallLinked, CaseClosed, CaseCommand,
-    CaseEvent, CaseOpened, CaseReopened, CaseTransferred, ConsentDecision, ConsentGiven,
-    ConsentRefused, ConsentWithdrawn, DeadlineArmed, DeadlineKind, DeadlineMissed,
-    DeadlineSatisfied, LinkedCall, RecontactAttempted, ReferentAssigned, ReferentReleased,
-    ReopenReason, SolutionProposed,
+    ActionTaken, AnalysisRecorded, AwaitingCallBack, CallLinked, CallbackNumbersErased, CaseClosed,
+    CaseCommand, CaseEvent, CaseKept, CaseOpened, CasePersonsErased, CaseReopened, CaseTransferred,
+    ConsentDecision, ConsentGiven, ConsentRefused, ConsentWithdrawn, DeadlineArmed, DeadlineKind,
+    DeadlineMissed, DeadlineSatisfied, InactivityFlagged, LinkedCall, RecontactAttempted,
+    ReferentAssigned, ReferentReleased, ReopenReason, RetentionStep, SolutionProposed,
 };
 use crate::call::{check_text, CallSummary};
 use crate::centre::CentreId;
 use crate::context::Context;
 use crate::error::DomainError;
 use crate::personal::Personal;
+use crate::retention::RetentionRule;
 use crate::staff::{Role, StaffSnapshot};
+use crate::vocabulary::CloseReason;
 use std::collections::BTreeSet;
 
 fn may_act(actor: &StaffSnapshot, centre: CentreId) -> Result<(), DomainError> {
@@ -64,7 +66,10 @@ pub fn decide(
         }
         (CaseStatus::NotOpened, _, _) | (_, None, _) => return Err(DomainError::CaseNotOpened),
         (CaseStatus::Closed, _, c)
-            if !matches!(c, CaseCommand::Reopen | CaseCommand::LinkCall(_)) =>
+            if !matches!(
+                c,
+                CaseCommand::Reopen | CaseCommand::LinkCall(_) | CaseCommand::Retention(_)
+            ) =>
         {
             return Err(DomainError::CaseIsClosed)
         }
@@ -267,6 +272,9 @@ pub fn decide(
         }
         CaseCommand::Close(reason) => {
             may_act(actor, centre)?;
+            if *reason == CloseReason::Inactive {
+                return Err(DomainError::ClosedAsInactiveOnlyByRetention);
+            }
             events.push(CaseEvent::CaseClosed(CaseClosed {
                 reason: *reason,
                 at,
@@ -296,6 +304,59 @@ pub fn decide(
             }
             _ => return Err(DomainError::DeadlineNotArmed),
         },
+        CaseCommand::Keep(reason) => {
+            may_act(actor, centre)?;
+            if state.inactivity.is_none() {
+                return Err(DomainError::NotFlaggedInactive);
+            }
+            events.push(CaseEvent::CaseKept(CaseKept {
+                reason: *reason,
+                at,
+            }));
+        }
+        CaseCommand::Retention(step) => {
+            if !actor.has(Role::DataProtectionOfficer) {
+                return Err(DomainError::NotTheDataProtectionOfficer);
+            }
+            let policy = ctx.retention.ok_or(DomainError::RetentionNotDue)?;
+            if !state.retention_due(&policy, at).contains(step) {
+                return Err(DomainError::RetentionNotDue);
+            }
+            let subjects = || state.subjects.keys().copied().collect::<Vec<_>>();
+            match step {
+                RetentionStep::FlagInactive => {
+                    events.push(CaseEvent::InactivityFlagged(InactivityFlagged {
+                        last_activity: state.last_activity.unwrap_or(at),
+                        closes_at: at + policy.inactive_grace,
+                        at,
+                    }))
+                }
+                RetentionStep::CloseInactive => {
+                    events.push(CaseEvent::CaseClosed(CaseClosed {
+                        reason: CloseReason::Inactive,
+                        at,
+                    }));
+                    events.push(CaseEvent::CasePersonsErased(CasePersonsErased {
+                        rule: RetentionRule::InactiveCase,
+                        subjects: subjects(),
+                        at,
+                    }));
+                }
+                RetentionStep::EraseClosed => {
+                    events.push(CaseEvent::CasePersonsErased(CasePersonsErased {
+                        rule: RetentionRule::ClosedCase,
+                        subjects: subjects(),
+                        at,
+                    }))
+                }
+                RetentionStep::EraseCallbackNumbers => {
+                    events.push(CaseEvent::CallbackNumbersErased(CallbackNumbersErased {
+                        numbers: state.kept_numbers(),
+                        at,
+                    }))
+                }
+            }
+        }
     }
     Ok(keep_deadlines(state, events, ctx))
 }

@@ -12,6 +12,7 @@ use crate::call::{CallSummary, NumberStatus};
 use crate::centre::{CentreId, DepartementCode};
 use crate::ids::{CallId, CaseId, SolutionId, StaffId, SubjectId};
 use crate::personal::{Personal, Whose};
+use crate::retention::{KeepReason, RetentionRule};
 use crate::vocabulary::{CloseReason, RecontactOutcome, SolutionKind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -84,6 +85,38 @@ pub enum CaseCommand {
         /// The due time the scheduler saw armed.
         due: DateTime<Utc>,
     },
+    /// Someone who may act on the case keeps a case flagged for inactivity, for a
+    /// reason from a closed list: it is not closed, and counts as active again.
+    Keep(KeepReason),
+    /// A step of a retention rule, given by the system (with the data-protection
+    /// officer's role) at the command's time; refused unless the rule is due now.
+    Retention(RetentionStep),
+}
+
+/// What a retention rule does to a case, one step at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RetentionStep {
+    /// Flag an open case without activity for the period to its centre.
+    FlagInactive,
+    /// Close a case flagged and not kept within the grace period, and erase its
+    /// persons.
+    CloseInactive,
+    /// Erase the persons of a case closed for the period.
+    EraseClosed,
+    /// Erase the callback numbers of a case closed, or whose call-back deadline
+    /// passed the grace period unkept.
+    EraseCallbackNumbers,
+}
+
+/// A case flagged to its centre for inactivity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InactivityFlag {
+    /// When it was flagged.
+    #[serde(with = "crate::time")]
+    pub flagged_at: DateTime<Utc>,
+    /// When it is closed and its persons erased, unless someone keeps it.
+    #[serde(with = "crate::time")]
+    pub closes_at: DateTime<Utc>,
 }
 
 /// A promise of the helpline that has a time.
@@ -349,6 +382,49 @@ pub struct CaseReopened {
     pub at: DateTime<Utc>,
 }
 
+/// The case went without activity for the retention period: it is flagged to its
+/// centre, and will be closed and its persons erased unless someone keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InactivityFlagged {
+    /// The time of the case's last activity.
+    pub last_activity: DateTime<Utc>,
+    /// When it is closed unless kept.
+    pub closes_at: DateTime<Utc>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Someone kept a case flagged for inactivity, for a reason from the closed list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseKept {
+    /// Why.
+    pub reason: KeepReason,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The callback numbers of the case's calls were erased (their key slots destroyed)
+/// by the callback-number retention rule; the rest of the case is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackNumbersErased {
+    /// Each call whose number was erased, with its caller (whose number slot goes).
+    pub numbers: Vec<(CallId, SubjectId)>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The persons of the case's calls were erased by a retention rule (each subject's
+/// erasure is recorded in their own stream, in the same commit).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CasePersonsErased {
+    /// The rule.
+    pub rule: RetentionRule,
+    /// The subjects of the case's calls.
+    pub subjects: Vec<SubjectId>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// The events of a case stream.
 /// Serializes as the event's own fields, without its type name (which the store keeps
 /// beside the payload): for readable renderings such as an audited history.
@@ -391,4 +467,56 @@ pub enum CaseEvent {
     DeadlineMissed(DeadlineMissed),
     /// See [`DeadlineSatisfied`].
     DeadlineSatisfied(DeadlineSatisfied),
+    /// See [`InactivityFlagged`].
+    InactivityFlagged(InactivityFlagged),
+    /// See [`CaseKept`].
+    CaseKept(CaseKept),
+    /// See [`CallbackNumbersErased`].
+    CallbackNumbersErased(CallbackNumbersErased),
+    /// See [`CasePersonsErased`].
+    CasePersonsErased(CasePersonsErased),
+}
+
+impl CaseEvent {
+    /// When the event happened.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            CaseEvent::CaseOpened(e) => e.at,
+            CaseEvent::CallLinked(e) => e.at,
+            CaseEvent::CaseTransferred(e) => e.at,
+            CaseEvent::ReferentAssigned(e) => e.at,
+            CaseEvent::ReferentReleased(e) => e.at,
+            CaseEvent::AnalysisRecorded(e) => e.at,
+            CaseEvent::RecontactAttempted(e) => e.at,
+            CaseEvent::AwaitingCallBack(e) => e.at,
+            CaseEvent::SolutionProposed(e) => e.at,
+            CaseEvent::ConsentGiven(e) => e.at,
+            CaseEvent::ConsentRefused(e) => e.at,
+            CaseEvent::ConsentWithdrawn(e) => e.at,
+            CaseEvent::ActionTaken(e) => e.at,
+            CaseEvent::CaseClosed(e) => e.at,
+            CaseEvent::CaseReopened(e) => e.at,
+            CaseEvent::DeadlineArmed(e) => e.at,
+            CaseEvent::DeadlineMissed(e) => e.at,
+            CaseEvent::DeadlineSatisfied(e) => e.at,
+            CaseEvent::InactivityFlagged(e) => e.at,
+            CaseEvent::CaseKept(e) => e.at,
+            CaseEvent::CallbackNumbersErased(e) => e.at,
+            CaseEvent::CasePersonsErased(e) => e.at,
+        }
+    }
+
+    /// Whether the event is someone's activity on the case, as the inactive-case
+    /// rule counts it: not the system's bookkeeping (deadlines, retention).
+    pub fn is_activity(&self) -> bool {
+        !matches!(
+            self,
+            CaseEvent::DeadlineArmed(_)
+                | CaseEvent::DeadlineMissed(_)
+                | CaseEvent::DeadlineSatisfied(_)
+                | CaseEvent::InactivityFlagged(_)
+                | CaseEvent::CallbackNumbersErased(_)
+                | CaseEvent::CasePersonsErased(_)
+        )
+    }
 }

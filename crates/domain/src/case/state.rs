@@ -1,11 +1,13 @@
 //! A case's state, the fold of its events: what it holds, its queries, and `evolve`.
 
-use super::{CaseEvent, Deadline, DeadlineKind, LinkedCall};
+use super::{CaseEvent, Deadline, DeadlineKind, InactivityFlag, LinkedCall, RetentionStep};
 use crate::call::NumberStatus;
 use crate::centre::CentreId;
 use crate::ids::{CallId, CaseId, SolutionId, StaffId, SubjectId};
 use crate::personal::Whose;
+use crate::retention::{elapsed, RetentionPolicy};
 use crate::vocabulary::{RecontactOutcome, SolutionKind};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,6 +70,18 @@ pub struct CaseState {
     /// Whether the current referent tried to call back.
     pub(super) recontacted: bool,
     pub(super) deadlines: BTreeMap<DeadlineKind, Deadline>,
+    /// The time of the last activity (see [`CaseEvent::is_activity`]).
+    #[serde(with = "crate::time::option")]
+    pub(super) last_activity: Option<DateTime<Utc>>,
+    /// When the case was last closed.
+    #[serde(with = "crate::time::option")]
+    pub(super) closed_at: Option<DateTime<Utc>>,
+    /// The inactivity flag, while it stands.
+    pub(super) inactivity: Option<InactivityFlag>,
+    /// Whether a retention rule erased the persons since the case was last closed.
+    pub(super) persons_erased: bool,
+    /// The calls whose callback number was erased.
+    pub(super) numbers_erased: BTreeSet<CallId>,
 }
 
 impl CaseState {
@@ -145,6 +159,89 @@ impl CaseState {
     pub fn solutions(&self) -> &BTreeMap<SolutionId, SolutionState> {
         &self.solutions
     }
+
+    /// Every subject of the case's calls, with their kind.
+    pub fn subjects(&self) -> &BTreeMap<SubjectId, Whose> {
+        &self.subjects
+    }
+
+    /// The time of the case's last activity (not the system's bookkeeping).
+    pub fn last_activity(&self) -> Option<DateTime<Utc>> {
+        self.last_activity
+    }
+
+    /// When the case was last closed.
+    pub fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.closed_at
+    }
+
+    /// The inactivity flag, while it stands.
+    pub fn inactivity(&self) -> Option<InactivityFlag> {
+        self.inactivity
+    }
+
+    /// Whether a retention rule erased the persons since the case was last closed.
+    pub fn persons_erased(&self) -> bool {
+        self.persons_erased
+    }
+
+    /// The callback numbers still kept: each call that left one, with its caller.
+    pub fn kept_numbers(&self) -> Vec<(CallId, SubjectId)> {
+        self.calls()
+            .filter(|c| c.number == NumberStatus::Left && !self.numbers_erased.contains(&c.call_id))
+            .filter_map(|c| {
+                let caller = c
+                    .subjects
+                    .iter()
+                    .find(|(_, w)| **w == Whose::Caller)
+                    .map(|(id, _)| *id)?;
+                Some((c.call_id, caller))
+            })
+            .collect()
+    }
+
+    /// The retention steps due for the case at `now` under `policy`, in the order
+    /// they are taken. The retention commands are refused unless their step is here.
+    pub fn retention_due(
+        &self,
+        policy: &RetentionPolicy,
+        now: DateTime<Utc>,
+    ) -> Vec<RetentionStep> {
+        let mut due = Vec::new();
+        match self.status {
+            CaseStatus::NotOpened => return due,
+            CaseStatus::Open => {
+                if let Some(flag) = self.inactivity {
+                    if policy.inactive_case.is_some() && flag.closes_at <= now {
+                        due.push(RetentionStep::CloseInactive);
+                    }
+                } else if let Some(last) = self.last_activity {
+                    if elapsed(policy.inactive_case, last, now) {
+                        due.push(RetentionStep::FlagInactive);
+                    }
+                }
+            }
+            CaseStatus::Closed => {}
+        }
+        let number_due = match self.status {
+            CaseStatus::Closed => policy.callback_number.is_some(),
+            _ => self
+                .deadlines
+                .get(&DeadlineKind::Recontact)
+                .is_some_and(|d| d.missed && elapsed(policy.callback_number, d.due, now)),
+        };
+        if number_due && !self.kept_numbers().is_empty() {
+            due.push(RetentionStep::EraseCallbackNumbers);
+        }
+        if self.status == CaseStatus::Closed && !self.persons_erased {
+            if let Some(closed) = self.closed_at {
+                if elapsed(policy.closed_case, closed, now) {
+                    due.push(RetentionStep::EraseClosed);
+                }
+            }
+        }
+        due
+    }
 }
 
 fn link(state: &mut CaseState, call: &LinkedCall) {
@@ -165,6 +262,10 @@ fn link(state: &mut CaseState, call: &LinkedCall) {
 /// Applies one event to the state. The fold never fails; an event out of place leaves
 /// the state as it was.
 pub fn evolve(mut state: CaseState, event: &CaseEvent) -> CaseState {
+    if event.is_activity() {
+        state.last_activity = Some(event.at());
+        state.inactivity = None;
+    }
     match event {
         CaseEvent::CaseOpened(e) => {
             state.status = CaseStatus::Open;
@@ -221,8 +322,14 @@ pub fn evolve(mut state: CaseState, event: &CaseEvent) -> CaseState {
                 s.actions = s.actions.saturating_add(1);
             }
         }
-        CaseEvent::CaseClosed(_) => state.status = CaseStatus::Closed,
-        CaseEvent::CaseReopened(_) => state.status = CaseStatus::Open,
+        CaseEvent::CaseClosed(e) => {
+            state.status = CaseStatus::Closed;
+            state.closed_at = Some(e.at);
+        }
+        CaseEvent::CaseReopened(_) => {
+            state.status = CaseStatus::Open;
+            state.persons_erased = false;
+        }
         CaseEvent::DeadlineArmed(e) => {
             state.deadlines.insert(
                 e.kind,
@@ -241,6 +348,25 @@ pub fn evolve(mut state: CaseState, event: &CaseEvent) -> CaseState {
         }
         CaseEvent::DeadlineSatisfied(e) => {
             state.deadlines.remove(&e.kind);
+        }
+        CaseEvent::InactivityFlagged(e) => {
+            state.inactivity = Some(InactivityFlag {
+                flagged_at: e.at,
+                closes_at: e.closes_at,
+            });
+        }
+        CaseEvent::CaseKept(_) => {}
+        CaseEvent::CallbackNumbersErased(e) => {
+            state
+                .numbers_erased
+                .extend(e.numbers.iter().map(|(call, _)| *call));
+            state.reachable = false;
+        }
+        CaseEvent::CasePersonsErased(_) => {
+            state.persons_erased = true;
+            let calls: Vec<CallId> = state.calls.keys().copied().collect();
+            state.numbers_erased.extend(calls);
+            state.reachable = false;
         }
     }
     state

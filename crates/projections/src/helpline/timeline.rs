@@ -112,6 +112,10 @@ fn describe_call(e: &CallEvent) -> String {
                 format!("call attached to the existing case {}", a.case_id)
             }
         }
+        CallEvent::CallPersonsErased(e) => format!(
+            "the persons of the call erased: retention rule {} (the call joined no case)",
+            e.rule
+        ),
     }
 }
 
@@ -161,6 +165,19 @@ fn describe_case(e: &CaseEvent) -> String {
             d.due.format("%Y-%m-%d %H:%M UTC")
         ),
         CaseEvent::DeadlineSatisfied(d) => format!("{} no longer pending", deadline_words(d.kind)),
+        CaseEvent::InactivityFlagged(f) => format!(
+            "flagged: no activity since {}; closed and its persons erased on {} unless kept",
+            f.last_activity.format("%Y-%m-%d"),
+            f.closes_at.format("%Y-%m-%d %H:%M UTC")
+        ),
+        CaseEvent::CaseKept(k) => format!("kept despite inactivity: {}", words(k.reason)),
+        CaseEvent::CallbackNumbersErased(n) => format!(
+            "{} callback number(s) erased: retention rule callback-number",
+            n.numbers.len()
+        ),
+        CaseEvent::CasePersonsErased(p) => {
+            format!("the persons of the case erased: retention rule {}", p.rule)
+        }
     }
 }
 

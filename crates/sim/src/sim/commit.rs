@@ -38,6 +38,7 @@ pub(super) fn call_command_name(c: &CallCommand) -> &'static str {
         CallCommand::AddNote(_) => "AddNote",
         CallCommand::End => "End",
         CallCommand::AttachToCase { .. } => "AttachToCase",
+        CallCommand::EraseByRetention => "EraseByRetention",
     }
 }
 
@@ -57,6 +58,8 @@ pub(super) fn case_command_name(c: &CaseCommand) -> &'static str {
         CaseCommand::Close(_) => "Close",
         CaseCommand::Reopen => "Reopen",
         CaseCommand::MissDeadline { .. } => "MissDeadline",
+        CaseCommand::Keep(_) => "Keep",
+        CaseCommand::Retention(_) => "Retention",
     }
 }
 
