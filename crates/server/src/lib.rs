@@ -183,14 +183,18 @@ impl Server {
                 }
             }));
         }
-        if app.retention().is_some() {
+        if app.retention().any() {
             let app = app.clone();
             background.push(tokio::spawn(async move {
+                // Hourly, the first pass an hour after the start (a start is busy
+                // enough catching up; nothing the rules erase is urgent to the minute).
                 let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                every.tick().await;
                 loop {
                     every.tick().await;
                     if let Err(e) = app.apply_retention().await {
-                        tracing::error!(error = %e, "the retention rule could not be applied");
+                        tracing::error!(error = %e, "the retention rules could not be applied");
                     }
                 }
             }));

@@ -156,6 +156,38 @@ struct ServeArgs {
     /// kept until the data-protection officer erases it.
     #[arg(long, env = "ECOUTE_RETENTION_DAYS")]
     retention_days: Option<u32>,
+    /// Erases the persons of a call that joined no case this many days after the
+    /// call ended (checked hourly); `off`: kept until erased on request.
+    #[arg(
+        long,
+        env = "ECOUTE_RETENTION_UNATTACHED_CALL_DAYS",
+        default_value = "90"
+    )]
+    retention_unattached_call_days: Days,
+    /// Flags to its centre a case without activity for this many days (checked
+    /// hourly); `off`: never.
+    #[arg(
+        long,
+        env = "ECOUTE_RETENTION_INACTIVE_CASE_DAYS",
+        default_value = "365"
+    )]
+    retention_inactive_case_days: Days,
+    /// Days a flagged case waits for a reason to keep it before it is closed and its
+    /// persons erased.
+    #[arg(
+        long,
+        env = "ECOUTE_RETENTION_INACTIVE_GRACE_DAYS",
+        default_value_t = 30
+    )]
+    retention_inactive_grace_days: u32,
+    /// Erases a case's callback numbers when it is closed, or this many days after
+    /// its call-back deadline fell due unmade; `off`: numbers follow their case.
+    #[arg(
+        long,
+        env = "ECOUTE_RETENTION_CALLBACK_NUMBER_DAYS",
+        default_value = "30"
+    )]
+    retention_callback_number_days: Days,
     /// Hours from a case's transfer until a referent is due.
     #[arg(long, env = "ECOUTE_DEADLINE_REFERENT_HOURS", default_value_t = 48)]
     deadline_referent_hours: u32,
@@ -166,6 +198,23 @@ struct ServeArgs {
     /// Days from a solution's proposal until its follow-up is due.
     #[arg(long, env = "ECOUTE_DEADLINE_FOLLOW_UP_DAYS", default_value_t = 14)]
     deadline_follow_up_days: u32,
+}
+
+/// A number of days, or `off`: a retention rule's period.
+#[derive(Clone, Copy, Debug)]
+struct Days(Option<u32>);
+
+impl std::str::FromStr for Days {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "off" {
+            return Ok(Days(None));
+        }
+        s.parse()
+            .map(|d| Days(Some(d)))
+            .map_err(|_| format!("{s:?} is neither a number of days nor `off`"))
+    }
 }
 
 /// The master key from `ECOUTE_MASTER_KEY` or `--master-key-file`, creating the file
@@ -406,9 +455,14 @@ async fn start(data_dir: &Path, args: &ServeArgs, master: MasterKey) -> Result<S
     let mut app = AppConfig::new(data_dir, master);
     app.cache_bytes = args.cache_mib << 20;
     app.models_cache_bytes = args.models_cache_mib << 20;
-    app.retention = args
-        .retention_days
-        .map(|d| chrono::Duration::days(i64::from(d)));
+    let days = |d: u32| chrono::Duration::days(i64::from(d));
+    app.retention = ecoute_domain::RetentionPolicy {
+        closed_case: args.retention_days.map(days),
+        unattached_call: args.retention_unattached_call_days.0.map(days),
+        inactive_case: args.retention_inactive_case_days.0.map(days),
+        inactive_grace: days(args.retention_inactive_grace_days),
+        callback_number: args.retention_callback_number_days.0.map(days),
+    };
     app.deadlines = Some(ecoute_domain::DeadlinePolicy {
         referent: chrono::Duration::hours(i64::from(args.deadline_referent_hours)),
         recontact: chrono::Duration::hours(i64::from(args.deadline_recontact_hours)),

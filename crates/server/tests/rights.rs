@@ -276,7 +276,7 @@ async fn the_retention_rule_erases_cases_closed_long_enough_ago() {
     let c = clock.clone();
     let h = Harness::start_with(move |cfg| {
         cfg.app.clock = c;
-        cfg.app.retention = Some(chrono::Duration::days(365));
+        cfg.app.retention.closed_case = Some(chrono::Duration::days(365));
     })
     .await;
     let listener = h.enrol(&["PlatformListener"], &[]).await;
@@ -295,11 +295,17 @@ async fn the_retention_rule_erases_cases_closed_long_enough_ago() {
     let open = story(&h, &listener, &volunteer, &referent).await;
 
     clock.advance(chrono::Duration::days(200));
-    assert_eq!(h.app().apply_retention().await.unwrap(), 0, "not yet");
+    let report = h.app().apply_retention().await.unwrap();
+    assert_eq!(report.subjects, 0, "not yet: {report:?}");
     clock.advance(chrono::Duration::days(200));
-    let erased = h.app().apply_retention().await.unwrap();
-    assert!(erased >= 3, "the caller, the victim and the son: {erased}");
-    assert_eq!(h.app().apply_retention().await.unwrap(), 0, "each once");
+    let report = h.app().apply_retention().await.unwrap();
+    assert_eq!(report.cases_erased, 1, "{report:?}");
+    assert!(
+        report.subjects >= 3,
+        "the caller, the victim and the son: {report:?}"
+    );
+    let again = h.app().apply_retention().await.unwrap();
+    assert_eq!(again.subjects, 0, "each once: {again:?}");
 
     let gone = h
         .get(&referent, &format!("/v1/cases/{}/history", closed.case))
@@ -314,6 +320,7 @@ async fn the_retention_rule_erases_cases_closed_long_enough_ago() {
         .get(&dpo, &format!("/v1/subjects/{}/access", closed.victim))
         .await;
     assert_eq!(a.ok()["erased"]["reason"], "Retention");
+    assert_eq!(a.body["erased"]["rule"], "ClosedCase");
     h.stop().await;
 }
 

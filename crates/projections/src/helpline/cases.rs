@@ -3,9 +3,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use ecoute_domain::case::{
-    self, CaseEvent, CaseState, CaseStatus, Consent, Deadline, DeadlineKind,
+    self, CaseEvent, CaseState, CaseStatus, Consent, Deadline, DeadlineKind, InactivityFlag,
+    RetentionStep,
 };
 use ecoute_domain::vocabulary::{CloseReason, RecontactOutcome, SolutionKind};
+use ecoute_domain::RetentionPolicy;
 use ecoute_domain::{CallId, CaseId, CentreId, Event, SolutionId, StaffId};
 use ecoute_store::RecordedEvent;
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,9 @@ pub enum QueueKind {
     AwaitingRecontact,
     /// Nobody can call back: the case waits for the caller to call again.
     AwaitingCallBack,
+    /// Flagged for inactivity: closed and its persons erased unless someone keeps
+    /// it (before any other queue: it is the most pressing).
+    AwaitingReview,
 }
 
 impl QueueKind {
@@ -37,14 +42,16 @@ impl QueueKind {
             QueueKind::AwaitingReferent => "referent",
             QueueKind::AwaitingRecontact => "recontact",
             QueueKind::AwaitingCallBack => "callback",
+            QueueKind::AwaitingReview => "review",
         }
     }
 
-    const ALL: [QueueKind; 4] = [
+    const ALL: [QueueKind; 5] = [
         QueueKind::AwaitingTransfer,
         QueueKind::AwaitingReferent,
         QueueKind::AwaitingRecontact,
         QueueKind::AwaitingCallBack,
+        QueueKind::AwaitingReview,
     ];
 }
 
@@ -96,6 +103,9 @@ pub struct CaseSummary {
     pub deadlines: Vec<(DeadlineKind, Deadline)>,
     /// The promises that fell due unkept.
     pub overdue: Vec<DeadlineKind>,
+    /// The inactivity flag, while it stands: when the case is closed and its persons
+    /// erased unless someone keeps it.
+    pub inactivity: Option<InactivityFlag>,
 }
 
 /// One case in a centre's queue.
@@ -109,6 +119,8 @@ pub struct QueueEntry {
     pub waited: Duration,
     /// Whether a deadline of the case fell due unkept.
     pub overdue: bool,
+    /// For a case flagged for inactivity, when it is closed unless kept.
+    pub closes_at: Option<DateTime<Utc>>,
 }
 
 /// A centre's queues, each oldest first.
@@ -122,6 +134,8 @@ pub struct CentreQueue {
     pub awaiting_recontact: Vec<QueueEntry>,
     /// Cases waiting for the caller's call-back.
     pub awaiting_call_back: Vec<QueueEntry>,
+    /// Cases flagged for inactivity, to keep or let close.
+    pub awaiting_review: Vec<QueueEntry>,
 }
 
 /// One open case on a referent's caseload.
@@ -172,6 +186,8 @@ struct QueueValue {
     #[serde(with = "ecoute_domain::time")]
     since: DateTime<Utc>,
     overdue: bool,
+    #[serde(with = "ecoute_domain::time::option")]
+    closes_at: Option<DateTime<Utc>>,
 }
 
 /// The serde form of a case's queue entry, its time compact.
@@ -215,7 +231,9 @@ impl Projection<Event> for CasesProjection {
     fn version(&self) -> u32 {
         // 2: deadlines in the case state, overdue flags in queues and caseloads.
         // 3: timestamps held compact (ecoute_domain::time).
-        3
+        // 4: retention: last activity, closing, inactivity flag in the case state;
+        // the review queue.
+        4
     }
 
     fn accepts(&self, event: &RecordedEvent) -> bool {
@@ -283,8 +301,8 @@ impl CaseRecord {
         let was_awaiting_call_back = self.state.is_awaiting_call_back();
         let had_referent = self.state.referent();
         self.state = case::evolve(std::mem::take(&mut self.state), ev);
-        // A missed deadline is the scheduler's, not anyone's activity on the case.
-        if !matches!(ev, CaseEvent::DeadlineMissed(_)) {
+        // Deadlines and retention are the system's, not anyone's activity on the case.
+        if ev.is_activity() {
             self.last_activity = at;
         }
         match ev {
@@ -321,7 +339,15 @@ impl CaseRecord {
         let overdue = self.state.overdue().next().is_some();
         if queue != self.queue || overdue != self.queue_overdue {
             moved.unqueue = self.queue.map(|(c, k, _)| (c, k));
-            moved.queue = queue.map(|(c, k, since)| (c, k, QueueValue { since, overdue }));
+            let closes_at = self.state.inactivity().map(|f| f.closes_at);
+            moved.queue = queue.map(|(c, k, since)| {
+                let value = QueueValue {
+                    since,
+                    overdue,
+                    closes_at,
+                };
+                (c, k, value)
+            });
             self.queue = queue;
             self.queue_overdue = overdue;
         }
@@ -352,6 +378,9 @@ fn queue_of(rec: &CaseRecord) -> Option<(CentreId, QueueKind, DateTime<Utc>)> {
         return None;
     }
     let centre = s.centre()?;
+    if let Some(flag) = s.inactivity() {
+        return Some((centre, QueueKind::AwaitingReview, flag.flagged_at));
+    }
     if centre == CentreId::NationalPlatform {
         return Some((centre, QueueKind::AwaitingTransfer, rec.opened_at));
     }
@@ -416,27 +445,24 @@ impl Cases {
             queue: rec.queue.map(|(_, k, since)| (k, since)),
             deadlines: s.deadlines().iter().map(|(k, d)| (*k, *d)).collect(),
             overdue: s.overdue().collect(),
+            inactivity: s.inactivity(),
         }))
     }
 
-    /// Closed cases whose last event (their closing) is before `before`, with the
-    /// subjects of their calls: what a retention rule erases.
-    pub fn closed_before(
+    /// The cases a retention step is due for at `now` under `policy`, with those
+    /// steps (the domain's own [`CaseState::retention_due`]): what the retention
+    /// rules act on. The domain checks again when the step is decided.
+    pub fn retention_due(
         &self,
-        before: DateTime<Utc>,
-    ) -> Result<Vec<(CaseId, Vec<ecoute_domain::SubjectId>)>> {
+        now: DateTime<Utc>,
+        policy: &RetentionPolicy,
+    ) -> Result<Vec<(CaseId, Vec<RetentionStep>)>> {
         let mut out = Vec::new();
         for (_, rec) in self.reader.scan::<CaseRecord>(b"c/")? {
-            let s = &rec.state;
-            if s.status() != CaseStatus::Closed || rec.last_activity >= before {
-                continue;
+            let steps = rec.state.retention_due(policy, now);
+            if let (false, Some(id)) = (steps.is_empty(), rec.state.case_id()) {
+                out.push((id, steps));
             }
-            let Some(id) = s.case_id() else { continue };
-            let mut subjects: Vec<ecoute_domain::SubjectId> =
-                s.calls().flat_map(|c| c.subjects.keys().copied()).collect();
-            subjects.sort();
-            subjects.dedup();
-            out.push((id, subjects));
         }
         Ok(out)
     }
@@ -458,6 +484,7 @@ impl Cases {
                         since: v.since,
                         waited: now.signed_duration_since(v.since).max(Duration::zero()),
                         overdue: v.overdue,
+                        closes_at: v.closes_at,
                     })
                 })
                 .collect();
@@ -467,6 +494,7 @@ impl Cases {
                 QueueKind::AwaitingReferent => q.awaiting_referent = entries,
                 QueueKind::AwaitingRecontact => q.awaiting_recontact = entries,
                 QueueKind::AwaitingCallBack => q.awaiting_call_back = entries,
+                QueueKind::AwaitingReview => q.awaiting_review = entries,
             }
         }
         Ok(q)

@@ -6,6 +6,8 @@
 //! | (live) | per case, the ordered history in plain words, read from the log on demand | [`Timelines`] |
 //! | `statistics` | counts with no personal data | [`Statistics`] |
 //! | `subjects` | subject id → the events holding that subject's data | [`Subjects`] |
+//! | `timers` | armed deadlines by due time | [`Timers`] |
+//! | `unattached` | calls never attached to a case, by reception time | [`Unattached`] |
 //!
 //! Keys carry ids, centre codes and dates only, never a personal value.
 //!
@@ -68,6 +70,7 @@ mod statistics;
 mod subjects;
 mod timeline;
 mod timers;
+mod unattached;
 
 pub use cases::{
     CaseSummary, CaseloadEntry, Cases, CasesProjection, CentreQueue, QueueEntry, QueueKind,
@@ -79,6 +82,7 @@ pub use statistics::{
 pub use subjects::{SubjectRef, Subjects, SubjectsProjection};
 pub use timeline::{deadline_words, TimelineEntry, Timelines};
 pub use timers::{ArmedDeadline, TimerCounts, Timers, TimersProjection};
+pub use unattached::{Unattached, UnattachedProjection};
 
 /// Decodes stored events into the domain's events; the store's own `$` records are skipped.
 pub fn decoder() -> Decoder<Event> {
@@ -101,6 +105,7 @@ pub fn projections() -> Vec<Arc<dyn Projection<Event>>> {
         Arc::new(StatisticsProjection),
         Arc::new(SubjectsProjection),
         Arc::new(TimersProjection),
+        Arc::new(UnattachedProjection),
     ]
 }
 
@@ -117,6 +122,8 @@ pub struct HelplineViews {
     pub subjects: Subjects,
     /// The armed deadlines, by due time.
     pub timers: Timers,
+    /// The calls never attached to a case.
+    pub unattached: Unattached,
 }
 
 impl HelplineViews {
@@ -128,6 +135,7 @@ impl HelplineViews {
             statistics: Statistics::new(runtime.reader(statistics::NAME)?),
             subjects: Subjects::new(runtime.reader(subjects::NAME)?, store),
             timers: Timers::new(runtime.reader(timers::NAME)?),
+            unattached: Unattached::new(runtime.reader(unattached::NAME)?),
         })
     }
 }

@@ -38,7 +38,7 @@ pub struct TimerCounts {
 }
 
 /// Seconds since the epoch, shifted to sort as text (dates before 1970 sort first).
-fn due_part(due: DateTime<Utc>) -> String {
+pub(crate) fn due_part(due: DateTime<Utc>) -> String {
     format!("{:020}", (due.timestamp() as i128 + (1i128 << 62)) as u128)
 }
 

@@ -202,7 +202,7 @@ fn keyed_fingerprint(
 }
 
 /// The keys a decided commit destroys once it is in the log: a refused number's
-/// own key, an erased subject's keys. Every key destruction of the server is named
+/// own key, an erased subject's keys, a number erased by retention. Every key destruction of the server is named
 /// here.
 fn destructions(loaded: &Loaded<Event>, appends: &[Append<Event>]) -> Vec<SubjectId> {
     let mut keys = Vec::new();
@@ -216,6 +216,10 @@ fn destructions(loaded: &Loaded<Event>, appends: &[Append<Event>]) -> Vec<Subjec
                 }
                 Event::Subject(SubjectEvent::SubjectErased(erased)) => {
                     keys.push(erased.subject);
+                    keys.push(number_slot(erased.subject));
+                }
+                // The callback-number retention rule: the number's slot alone.
+                Event::Subject(SubjectEvent::NumberErased(erased)) => {
                     keys.push(number_slot(erased.subject));
                 }
                 _ => {}
@@ -250,5 +254,49 @@ fn key_slot(number: bool, subject: Subject) -> Subject {
         }
     } else {
         subject
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ecoute_domain::subject::{ErasureReason, NumberErased, SubjectErased};
+    use ecoute_domain::RetentionRule;
+
+    fn subject(n: u128) -> SubjectId {
+        SubjectId::from_uuid(Uuid::from_u128(n))
+    }
+
+    #[test]
+    fn every_erasure_names_its_keys_for_after_the_commit() {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        let (a, b) = (subject(1), subject(2));
+        let check = |events: Vec<SubjectEvent>, expected: Vec<SubjectId>| {
+            let appends = [Append::new(
+                "subject-x",
+                ecoute_store::ExpectedVersion::Any,
+                events,
+            )];
+            assert_eq!(destructions(&Loaded::default(), &appends), expected);
+        };
+        // A person erased (on request or by a rule): their key and their number's.
+        check(
+            vec![SubjectEvent::SubjectErased(SubjectErased {
+                subject: a,
+                reason: ErasureReason::Retention,
+                rule: Some(RetentionRule::UnattachedCall),
+                at,
+            })],
+            vec![a, number_slot(a)],
+        );
+        // A number erased by the callback-number rule: its slot alone.
+        check(
+            vec![SubjectEvent::NumberErased(NumberErased {
+                subject: b,
+                rule: RetentionRule::CallbackNumber,
+                at,
+            })],
+            vec![number_slot(b)],
+        );
     }
 }

@@ -49,6 +49,7 @@ mod hooks;
 mod ops;
 mod queries;
 mod reads;
+mod retention;
 pub mod rights;
 mod scheduler;
 mod staff;
@@ -59,6 +60,7 @@ pub use commands::{PersonInput, Reception};
 pub use ecoute_engine::{Ids, Outcome};
 pub use exports::{CaseExport, ExportCheck, ExportedEvent, LogStamp, EXPORT_FORMAT};
 pub use reads::{CaseRead, History, HistoryEntry, Values};
+pub use retention::RetentionReport;
 pub use staff::{Enrolled, Enrolment};
 
 /// The events a command loaded, as the runner gives them to a decision.
@@ -86,8 +88,9 @@ pub struct AppConfig {
     pub read_wait: Duration,
     /// The master key that wraps the subjects' keys.
     pub master_key: MasterKey,
-    /// Cases closed for this long have their subjects erased (none: kept).
-    pub retention: Option<chrono::Duration>,
+    /// The retention rules: how long each kind of data is kept (see
+    /// `docs/data-protection.md`).
+    pub retention: ecoute_domain::RetentionPolicy,
     /// The deadlines kept for cases (none: no deadline is armed).
     pub deadlines: Option<ecoute_domain::DeadlinePolicy>,
     /// How often the scheduler looks for deadlines that fell due.
@@ -102,7 +105,7 @@ impl AppConfig {
     pub fn new(data_dir: impl Into<PathBuf>, master_key: MasterKey) -> Self {
         AppConfig {
             master_key,
-            retention: None,
+            retention: ecoute_domain::RetentionPolicy::default(),
             deadlines: Some(ecoute_domain::DeadlinePolicy::default()),
             scheduler_tick: Duration::from_secs(1),
             attempts_window: Duration::from_secs(60),
@@ -266,25 +269,6 @@ impl App {
         self.config.scheduler_tick
     }
 
-    /// The retention period, if one is set.
-    pub fn retention(&self) -> Option<chrono::Duration> {
-        self.config.retention
-    }
-
-    /// The retention rule, in words.
-    pub fn retention_rule(&self) -> String {
-        match self.config.retention {
-            Some(d) => format!(
-                "the data of a case is erased {} days after the case was closed (a case \
-                 reopened by a new call starts again)",
-                d.num_days()
-            ),
-            None => "the data is kept while the case may be reopened; this deployment sets \
-                     no automatic erasure, and the data-protection officer erases on request"
-                .to_string(),
-        }
-    }
-
     /// The engine's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
@@ -371,6 +355,7 @@ impl App {
         if let Some(policy) = self.config.deadlines {
             ctx = ctx.with_deadlines(policy);
         }
+        ctx = ctx.with_retention(self.config.retention);
         for id in others {
             let s = self
                 .staff

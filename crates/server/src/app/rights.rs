@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use ecoute_domain::call::{CallEvent, Door};
-use ecoute_domain::subject::{ErasureReason, SubjectCommand};
+use ecoute_domain::subject::{Erasure, ErasureReason, SubjectCommand};
 use ecoute_domain::{
-    subject_stream, CaseId, CentreId, Decider, Event, HasPersonalData, Protected, Role, SubjectId,
-    Subjects, Whose,
+    subject_stream, CaseId, CentreId, Decider, Event, HasPersonalData, Protected, RetentionRule,
+    SubjectId, Subjects, Whose,
 };
 use ecoute_store::EventStore;
 
@@ -44,8 +44,10 @@ pub struct HeldItem {
 pub struct SubjectData {
     /// The subject.
     pub subject: SubjectId,
-    /// When and why their data was erased, if it was.
-    pub erased: Option<(DateTime<Utc>, ErasureReason)>,
+    /// When and why (and by which retention rule) their data was erased, if it was.
+    pub erased: Option<Erasure>,
+    /// When and by which retention rule their callback number alone was erased.
+    pub number_erased: Option<(DateTime<Utc>, RetentionRule)>,
     /// What is held, in recorded order.
     pub items: Vec<HeldItem>,
     /// The cases the data belongs to.
@@ -89,13 +91,15 @@ impl App {
     pub async fn subject_data(&self, subject: SubjectId) -> Result<Option<SubjectData>, AppError> {
         self.catch_up().await?;
         let refs = self.views.subjects.refs(subject).await?;
-        let erased = self.subject_state(subject).await?.erased();
+        let state = self.subject_state(subject).await?;
+        let erased = state.erasure();
         if refs.is_empty() && erased.is_none() {
             return Ok(None);
         }
         let mut data = SubjectData {
             subject,
             erased,
+            number_erased: state.number_erased(),
             items: Vec::new(),
             cases: BTreeSet::new(),
             centres: BTreeSet::from([CentreId::NationalPlatform]),
@@ -208,9 +212,9 @@ impl App {
         self.erase(actor, subject, ErasureReason::Request).await
     }
 
-    /// Erases a subject: records the erasure and, once it is in the log, destroys
-    /// their keys (see [`App::run`]; a stop in between is finished at the next
-    /// start).
+    /// Erases a subject on request: records the erasure and, once it is in the log,
+    /// destroys their keys (see [`App::run`]; a stop in between is finished at the
+    /// next start).
     async fn erase(
         &self,
         actor: &Actor,
@@ -242,54 +246,34 @@ impl App {
             )
             .await?;
         for case in cases {
-            self.write_access(&AccessRecord {
-                staff: (!actor.is_system()).then_some(actor.id()),
-                roles: actor.snapshot().roles.iter().copied().collect(),
-                token: actor.token().map(|(t, _)| t),
-                token_issued_by: actor.token().and_then(|(_, by)| by),
-                action: "subject.erasure".into(),
-                route: actor.route().to_string(),
-                case: Some(case),
-                outcome: Seen::Allowed,
-                purpose: match reason {
-                    ErasureReason::Request => "erasure requested by the person".into(),
-                    ErasureReason::Retention => "retention period over".into(),
-                },
-                at: self.now(),
-                request_id: actor.request_id(),
-                attempts: None,
-            })
-            .await?;
+            self.log_erasure(actor, Some(case), "erasure requested by the person".into())
+                .await?;
         }
         Ok(outcome)
     }
 
-    /// Applies the retention rule: the subjects of cases closed longer ago than the
-    /// retention period are erased, each erasure recorded (reason `Retention`) and
-    /// logged. Returns how many subjects it erased.
-    pub async fn apply_retention(&self) -> Result<usize, AppError> {
-        let Some(period) = self.retention() else {
-            return Ok(0);
-        };
-        self.catch_up().await?;
-        let cutoff = self.now() - period;
-        let mut erased = 0;
-        for (case, subjects) in self.views.cases.closed_before(cutoff)? {
-            for subject in subjects {
-                if self.subject_state(subject).await?.erased().is_some() {
-                    continue;
-                }
-                let actor = Actor::system(
-                    [Role::DataProtectionOfficer],
-                    &format!("retention of case {case}"),
-                    None,
-                );
-                self.erase(&actor, subject, ErasureReason::Retention)
-                    .await?;
-                tracing::info!("a subject was erased by the retention rule");
-                erased += 1;
-            }
-        }
-        Ok(erased)
+    /// Records an erasure in the access log, under its case (or none, for a call
+    /// that joined no case), with its purpose: who asked, or which rule.
+    pub(super) async fn log_erasure(
+        &self,
+        actor: &Actor,
+        case: Option<CaseId>,
+        purpose: String,
+    ) -> Result<(), AppError> {
+        self.write_access(&AccessRecord {
+            staff: (!actor.is_system()).then_some(actor.id()),
+            roles: actor.snapshot().roles.iter().copied().collect(),
+            token: actor.token().map(|(t, _)| t),
+            token_issued_by: actor.token().and_then(|(_, by)| by),
+            action: "subject.erasure".into(),
+            route: actor.route().to_string(),
+            case,
+            outcome: Seen::Allowed,
+            purpose,
+            at: self.now(),
+            request_id: actor.request_id(),
+            attempts: None,
+        })
+        .await
     }
 }

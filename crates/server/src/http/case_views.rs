@@ -46,6 +46,8 @@ pub enum QueueName {
     AwaitingRecontact,
     /// Waiting for the caller to call again.
     AwaitingCallBack,
+    /// Flagged for inactivity: to keep, or it is closed and erased.
+    AwaitingReview,
 }
 
 /// What a referent opens: where the case stands, with no personal value.
@@ -83,6 +85,18 @@ pub struct CaseView {
     pub deadlines: Vec<DeadlineView>,
     /// The promises that fell due unkept (`referent`, `recontact`, `follow-up/<id>`).
     pub overdue: Vec<String>,
+    /// The inactivity flag, while it stands: the case is closed and its persons
+    /// erased at `closes_at` unless someone keeps it (`POST /v1/cases/{id}/keep`).
+    pub inactivity: Option<InactivityView>,
+}
+
+/// A case flagged for inactivity by the retention rule.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InactivityView {
+    /// When it was flagged.
+    pub flagged_at: DateTime<Utc>,
+    /// When it is closed and its persons erased, unless kept.
+    pub closes_at: DateTime<Utc>,
 }
 
 /// One deadline of a case.
@@ -104,6 +118,7 @@ pub fn queue_kind(kind: ecoute_projections::helpline::QueueKind) -> QueueName {
         K::AwaitingReferent => QueueName::AwaitingReferent,
         K::AwaitingRecontact => QueueName::AwaitingRecontact,
         K::AwaitingCallBack => QueueName::AwaitingCallBack,
+        K::AwaitingReview => QueueName::AwaitingReview,
     }
 }
 
@@ -146,6 +161,10 @@ impl From<CaseSummary> for CaseView {
                 })
                 .collect(),
             overdue: s.overdue.iter().map(|k| k.to_string()).collect(),
+            inactivity: s.inactivity.map(|f| InactivityView {
+                flagged_at: f.flagged_at,
+                closes_at: f.closes_at,
+            }),
         }
     }
 }

@@ -9,6 +9,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use ecoute_domain::case::{CaseCommand, ConsentDecision};
 use ecoute_domain::vocabulary::{CloseReason, RecontactOutcome, SolutionKind};
+use ecoute_domain::KeepReason;
 use ecoute_domain::{CaseId, SolutionId, StaffId, SubjectId};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -36,6 +37,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/v1/cases/{id}/reassign", post(reassign))
         .route("/v1/cases/{id}/close", post(close))
         .route("/v1/cases/{id}/reopen", post(reopen))
+        .route("/v1/cases/{id}/keep", post(keep))
 }
 
 fn case_id(id: &str) -> Result<CaseId, AppError> {
@@ -244,6 +246,14 @@ pub struct Close {
     pub reason: CloseReason,
 }
 
+/// Keeps a case flagged for inactivity.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Keep {
+    /// Why it is kept, from the closed list; kept in the case's history.
+    pub reason: KeepReason,
+}
+
 macro_rules! case_route {
     ($(#[$doc:meta])* $name:ident, $path:literal, $body:ty, |$b:ident| $command:expr) => {
         #[utoipa::path(post, path = $path, tag = "cases",
@@ -354,6 +364,12 @@ case_route!(
     /// Closes the case.
     close, "/v1/cases/{id}/close", Close,
     |body| CaseCommand::Close(body.reason)
+);
+case_route!(
+    /// Keeps a case flagged for inactivity, with a reason from the closed list: it is
+    /// not closed, and counts as active again from now.
+    keep, "/v1/cases/{id}/keep", Keep,
+    |body| CaseCommand::Keep(body.reason)
 );
 bare_case_route!(
     /// Records that the case waits for the caller to call again.

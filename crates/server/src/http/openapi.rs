@@ -17,7 +17,7 @@ Every write accepts an `Idempotency-Key` header; errors are RFC 9457 problem det
         calls::person, calls::facts, calls::note, calls::end, calls::transfer, calls::attach,
         cases::summary, cases::history, cases::timeline, cases::referent, cases::analysis,
         cases::recontact, cases::await_call_back, cases::propose, cases::consent, cases::action,
-        cases::transfer, cases::reassign, cases::close, cases::reopen,
+        cases::transfer, cases::reassign, cases::close, cases::reopen, cases::keep,
         queries::queue, queries::caseload, queries::statistics,
         staff::me, staff::member, staff::enrol, staff::grant_role, staff::revoke_role,
         staff::join_team, staff::accredit, staff::withdraw, staff::issue_token,

@@ -35,6 +35,9 @@ pub struct Waiting {
     pub waited_seconds: i64,
     /// Whether a deadline of the case fell due unkept.
     pub overdue: bool,
+    /// For a case flagged for inactivity: when it is closed and its persons erased
+    /// unless someone keeps it.
+    pub closes_at: Option<DateTime<Utc>>,
 }
 
 /// A centre's queues, each oldest first.
@@ -50,6 +53,9 @@ pub struct QueueView {
     pub awaiting_recontact: Vec<Waiting>,
     /// Cases waiting for the caller to call again.
     pub awaiting_call_back: Vec<Waiting>,
+    /// Cases flagged for inactivity by the retention rule: kept with a reason, or
+    /// closed and erased at `closes_at`.
+    pub awaiting_review: Vec<Waiting>,
 }
 
 fn waiting(entries: Vec<QueueEntry>) -> Vec<Waiting> {
@@ -60,6 +66,7 @@ fn waiting(entries: Vec<QueueEntry>) -> Vec<Waiting> {
             since: e.since,
             waited_seconds: e.waited.num_seconds(),
             overdue: e.overdue,
+            closes_at: e.closes_at,
         })
         .collect()
 }
@@ -87,6 +94,7 @@ pub async fn queue(
         awaiting_referent: waiting(q.awaiting_referent),
         awaiting_recontact: waiting(q.awaiting_recontact),
         awaiting_call_back: waiting(q.awaiting_call_back),
+        awaiting_review: waiting(q.awaiting_review),
     };
     Ok(answer(StatusCode::OK, false, view))
 }

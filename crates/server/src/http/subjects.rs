@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use ecoute_domain::subject::ErasureReason;
-use ecoute_domain::{CentreId, Role, SubjectId};
+use ecoute_domain::{CentreId, RetentionRule, Role, SubjectId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -74,6 +74,9 @@ pub struct AccessAnswer {
     pub subject_id: Uuid,
     /// When and why their data was erased, if it was.
     pub erased: Option<ErasedView>,
+    /// When and by which retention rule their callback number alone was erased (the
+    /// rest kept), if it was.
+    pub number_erased: Option<NumberErasedView>,
     /// The data held, in the order it was recorded; other people's data left out.
     pub data: Vec<HeldView>,
     /// The categories of data held.
@@ -99,6 +102,18 @@ pub struct ErasedView {
     pub at: DateTime<Utc>,
     /// `Request` or `Retention`.
     pub reason: ErasureReason,
+    /// For a retention erasure, the rule (`ClosedCase`, `UnattachedCall`,
+    /// `InactiveCase`).
+    pub rule: Option<RetentionRule>,
+}
+
+/// An erasure of the callback number alone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NumberErasedView {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The retention rule (`CallbackNumber`).
+    pub rule: RetentionRule,
 }
 
 /// How to render the answer.
@@ -152,7 +167,14 @@ fn answer_of(data: SubjectData, retention: &str) -> AccessAnswer {
         .collect();
     AccessAnswer {
         subject_id: *data.subject.as_uuid(),
-        erased: data.erased.map(|(at, reason)| ErasedView { at, reason }),
+        erased: data.erased.map(|e| ErasedView {
+            at: e.at,
+            reason: e.reason,
+            rule: e.rule,
+        }),
+        number_erased: data
+            .number_erased
+            .map(|(at, rule)| NumberErasedView { at, rule }),
         data: data
             .items
             .into_iter()
@@ -196,9 +218,19 @@ pub fn markdown(a: &AccessAnswer) -> String {
     ));
     if let Some(e) = &a.erased {
         out.push_str(&format!(
-            "**Erased** on {} ({:?}): every value below reads as erased, for good.\n\n",
+            "**Erased** on {} ({}): every value below reads as erased, for good.\n\n",
             e.at.format("%Y-%m-%d %H:%M UTC"),
-            e.reason
+            match e.rule {
+                Some(rule) => format!("retention rule {}", rule.name()),
+                None => format!("{:?}", e.reason),
+            }
+        ));
+    }
+    if let Some(n) = &a.number_erased {
+        out.push_str(&format!(
+            "**Callback number erased** on {} (retention rule {}).\n\n",
+            n.at.format("%Y-%m-%d %H:%M UTC"),
+            n.rule.name()
         ));
     }
     out.push_str("## The data\n\n");
