@@ -182,6 +182,7 @@ async fn an_inactive_case_is_flagged_then_closed_and_erased_unless_kept() {
     clock.advance(days(364));
     let report = h.app().apply_retention().await.unwrap();
     assert_eq!(report.flagged, 0, "not yet: {report:?}");
+    assert_eq!(h.head().await, head, "nothing appended early");
     clock.advance(days(2));
     let report = h.app().apply_retention().await.unwrap();
     assert_eq!(report.flagged, 2, "{report:?}");
@@ -217,8 +218,13 @@ async fn an_inactive_case_is_flagged_then_closed_and_erased_unless_kept() {
 
     // Nothing closes before the grace period is over.
     clock.advance(days(29));
+    let head = h.head().await;
     let report = h.app().apply_retention().await.unwrap();
     assert_eq!((report.closed, report.subjects), (0, 0), "{report:?}");
+    assert_eq!(h.head().await, head, "nothing appended early");
+    assert!(history(&h, &volunteer, &dropped)
+        .await
+        .contains("Odette Marchal"));
     clock.advance(days(2));
     let report = h.app().apply_retention().await.unwrap();
     assert_eq!(report.closed, 1, "{report:?}");
