@@ -11,7 +11,8 @@ use super::codec::{decode_value, encode_value};
 use crate::error::{ProjectionError, Result};
 
 /// The layout of the model tables; older layouts are dropped and rebuilt.
-const LAYOUT: u32 = 3;
+/// (4: the checkpoint record carries the log's chain hash.)
+const LAYOUT: u32 = 4;
 const META_TABLE: &str = "ecoute-projections-meta";
 const LAYOUT_KEY: &[u8] = b"\x00layout";
 /// The database's file, in the models' directory.
