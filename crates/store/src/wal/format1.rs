@@ -42,17 +42,10 @@ pub(super) fn evidence(bytes: &[u8]) -> Option<Format> {
     frame_at(bytes, 0).map(|_| Format::One)
 }
 
-/// The format for a journal none of whose segments told: format 2 if an
-/// intact format-2 frame is anywhere in them, else format 1.
-pub(super) fn undecided(segments: &[Vec<u8>]) -> Format {
-    let any_v2_frame = segments.iter().any(|b| {
-        (0..b.len().saturating_sub(FRAME_HEADER)).any(|o| frame::frame_at(b, o).is_some())
-    });
-    if any_v2_frame {
-        Format::Two
-    } else {
-        Format::One
-    }
+/// Whether an intact format-2 frame is anywhere in a segment: for a journal
+/// none of whose segments told its format, that says format 2 (else 1).
+pub(super) fn holds_format2_frame(bytes: &[u8]) -> bool {
+    (0..bytes.len().saturating_sub(FRAME_HEADER)).any(|o| frame::frame_at(bytes, o).is_some())
 }
 
 /// A format-2 segment header, intact or damaged but still recognisable (its
@@ -207,11 +200,11 @@ mod tests {
         b[..second].fill(0);
         b[0] = 1;
         assert_eq!(evidence(&b), None);
-        assert_eq!(undecided(&[b]), Format::Two);
+        assert!(holds_format2_frame(&b));
         // A format-1 segment whose first write was torn: format 1.
         let mut b = v1.clone();
         b[10] ^= 1;
         assert_eq!(evidence(&b), None);
-        assert_eq!(undecided(&[b]), Format::One);
+        assert!(!holds_format2_frame(&b));
     }
 }

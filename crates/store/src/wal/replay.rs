@@ -105,11 +105,12 @@ fn format(io: &dyn FileIo, segs: &[(u64, std::path::PathBuf)]) -> Result<Format>
     if segs.is_empty() {
         return Ok(Format::Two);
     }
-    let all = segs
-        .iter()
-        .map(|(_, p)| io.read(p))
-        .collect::<std::io::Result<Vec<_>>>()?;
-    Ok(format1::undecided(&all))
+    for (_, path) in segs {
+        if format1::holds_format2_frame(&io.read(path)?) {
+            return Ok(Format::Two);
+        }
+    }
+    Ok(Format::One)
 }
 
 fn zeros(b: &[u8]) -> bool {
