@@ -584,3 +584,68 @@ async fn models_of_the_older_layout_are_dropped_and_rebuilt() {
         );
     }
 }
+
+/// The kept-aside model directories beside `models`.
+fn kept_aside(models: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let parent = models.parent().unwrap();
+    std::fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("models-damaged-")
+        })
+        .collect()
+}
+
+/// Defect 6 of issue 22: a damaged `models/` stopped the server, though it is
+/// derived data. The database is moved aside, whole, and the models rebuilt
+/// from the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_models_file_is_moved_aside_and_rebuilt() {
+    type Damage = fn(&mut Vec<u8>);
+    let damages: [(&str, Damage); 3] = [
+        ("garbage header", |b| b[..512].fill(0xa5)),
+        ("cut short", |b| b.truncate(b.len() / 3)),
+        ("every page flipped", |b| {
+            for at in (4096..b.len()).step_by(4096) {
+                b[at + 100] ^= 0x5a;
+            }
+        }),
+    ];
+    for (what, damage) in damages {
+        let tmp = tempfile::tempdir().unwrap();
+        let models = tmp.path().join("models");
+        let store: Arc<dyn EventStore> = Arc::new(MemoryStore::in_memory(StoreConfig::default()));
+        append(store.as_ref(), "case", 120, "x").await;
+        append(store.as_ref(), "call", 30, "x").await;
+        build_and_stop(&store, &models).await;
+        let mut bytes = std::fs::read(db_file(&models)).unwrap();
+        damage(&mut bytes);
+        std::fs::write(db_file(&models), &bytes).unwrap();
+
+        let db = ModelDb::open(&models).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let aside = kept_aside(&models);
+        assert_eq!(aside.len(), 1, "{what}: the damaged models kept aside");
+        assert_eq!(
+            std::fs::read(db_file(&aside[0])).unwrap(),
+            bytes,
+            "{what}: kept whole"
+        );
+        let rt = start(store.clone(), db, vec![counter("a", 1)]);
+        settle(&rt, store.as_ref()).await;
+        assert_eq!(count(&rt, "a", "case"), 120, "{what}");
+        assert_eq!(count(&rt, "a", "call"), 30, "{what}");
+        rt.stop().unwrap();
+        drop(rt);
+        // The new database opens as it is: nothing more moved aside.
+        let rt = start(
+            store.clone(),
+            ModelDb::open(&models).unwrap(),
+            vec![counter("a", 1)],
+        );
+        assert_eq!(rt.reader("a").unwrap().checkpoint().unwrap(), 150);
+        assert_eq!(kept_aside(&models).len(), 1, "{what}");
+        rt.stop().unwrap();
+    }
+}

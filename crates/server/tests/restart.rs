@@ -231,3 +231,64 @@ async fn acknowledged_writes_survive_kill_9_and_projections_catch_up() {
     assert_eq!(printed.matches("the log verifies").count(), 2, "{printed}");
     assert!(printed.contains("the access log:"), "{printed}");
 }
+
+/// Stops a server with SIGTERM and checks it exits 0.
+fn stop(running: &mut Running) {
+    let status = Command::new("kill")
+        .args(["-TERM", &running.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = running.child.wait().unwrap();
+    assert!(exit.success(), "graceful stop exits 0, got {exit:?}");
+}
+
+/// Defect 6 of issue 22: a damaged read-model database stopped the server,
+/// though the models are derived from the log. It is moved aside, the
+/// server starts, and the models are rebuilt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_models_database_is_moved_aside_and_the_server_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::new();
+    let mut first = start(dir.path());
+    let admin = first.admin_token.clone().expect("a first administrator");
+    wait_ready(&http, &first.base).await;
+    let listener = post(
+        &http,
+        &first.base,
+        &admin,
+        "/v1/staff",
+        json!({"roles": ["PlatformListener"], "team": "00000000-0000-0000-0000-000000000001"}),
+    )
+    .await
+    .expect("listener enrolled");
+    let token = listener["token"].as_str().unwrap().to_string();
+    let case = one_case(&http, &first.base, &token)
+        .await
+        .expect("a case written");
+    stop(&mut first);
+
+    let data = dir.path().join("data");
+    let file = data.join("models").join("models.redb");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 3]).unwrap();
+
+    let mut second = start(dir.path());
+    wait_ready(&http, &second.base).await;
+    let r = http
+        .get(format!("{}/v1/cases/{case}", second.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the case, from the rebuilt models");
+    let summary: Value = r.json().await.unwrap();
+    assert_eq!(summary["centre"], "69");
+    let kept: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("models-damaged-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the damaged database kept aside: {kept:?}");
+    stop(&mut second);
+}

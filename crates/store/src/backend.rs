@@ -225,7 +225,12 @@ impl SledKv {
         let replayed = wal::replay(&*io, &wal_dir, &mut |pairs| parts.insert_all(pairs))?;
         if replayed.segments > 0 {
             parts.make_durable()?;
-            if replayed.frames > 0 || replayed.torn_bytes > 0 {
+            if replayed.format1 {
+                tracing::info!(
+                    frames = replayed.frames,
+                    "a journal of format 1 (left by an older version) was replayed; the journal goes on in format 2"
+                );
+            } else if replayed.frames > 0 || replayed.torn_bytes > 0 {
                 tracing::info!(
                     frames = replayed.frames,
                     torn_bytes = replayed.torn_bytes,

@@ -188,11 +188,15 @@ pub(crate) fn decode_record(position: u64, bytes: &[u8]) -> Result<RecordedEvent
 /// needs (the covered bytes and the stored hash).
 pub(crate) fn open_record(position: u64, bytes: &[u8]) -> Result<(RecordedEvent, Checked<'_>)> {
     let checked = check_record(position, bytes)?;
-    let ev = decode_body(position, checked.format_and_body)?;
+    let ev = decode_body(position, checked.format_and_body, checked.hash)?;
     Ok((ev, checked))
 }
 
-fn decode_body(position: u64, format_and_body: &[u8]) -> Result<RecordedEvent> {
+fn decode_body(
+    position: u64,
+    format_and_body: &[u8],
+    chain_hash: [u8; HASH_LEN],
+) -> Result<RecordedEvent> {
     let corrupt = |reason: String| StoreError::Corrupt { position, reason };
     let (body, used): (BodyRef<'_>, usize) =
         bincode::serde::borrow_decode_from_slice(&format_and_body[1..], config())
@@ -236,6 +240,7 @@ fn decode_body(position: u64, format_and_body: &[u8]) -> Result<RecordedEvent> {
             first: body.commit_first,
             last: body.commit_last,
         },
+        chain_hash,
     })
 }
 

@@ -221,6 +221,10 @@ pub struct RecordedEvent {
     pub recorded_at: DateTime<Utc>,
     /// The positions of the first and last events of the commit this event belongs to.
     pub commit: CommitRange,
+    /// The log's hash chain after this event (`docs/storage-format.md`): it
+    /// differs between two logs from the first event where they differ, so a
+    /// reader that noted it can tell whether it resumes on the same log.
+    pub chain_hash: [u8; 32],
 }
 
 impl RecordedEvent {

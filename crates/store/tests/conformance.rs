@@ -640,6 +640,10 @@ async fn all_and_category_reads_follow_global_order() {
         );
         assert_eq!(h.store.read_all(2, 2).await.unwrap().len(), 2);
         assert!(h.store.read_all(6, 10).await.unwrap().is_empty());
+        // Each event carries the log's chain hash after it: the last one's is the chain head.
+        let report = h.store.verify().await.unwrap();
+        assert_eq!(all[5].chain_hash, report.chain_head, "{name}");
+        assert_ne!(all[4].chain_hash, all[5].chain_hash, "{name}");
         let cases = h.store.read_category("case", 0, 100).await.unwrap();
         assert_eq!(
             payloads(&cases),

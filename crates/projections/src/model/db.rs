@@ -1,5 +1,6 @@
 //! The read-model database: which table holds each projection's model, and its layout.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +12,8 @@ use super::codec::{decode_value, encode_value};
 use crate::error::{ProjectionError, Result};
 
 /// The layout of the model tables; older layouts are dropped and rebuilt.
-const LAYOUT: u32 = 3;
+/// (4: the checkpoint record carries the log's chain hash.)
+const LAYOUT: u32 = 4;
 const META_TABLE: &str = "ecoute-projections-meta";
 const LAYOUT_KEY: &[u8] = b"\x00layout";
 /// The database's file, in the models' directory.
@@ -64,13 +66,15 @@ impl Tree {
     }
 
     /// Changes the table in one atomic write transaction, durable when it
-    /// returns (redb's default durability: the file synced at the commit).
-    /// Nothing of it is written if `f` fails.
+    /// returns: `Durability::Immediate` (redb's default, set here so that no
+    /// change of default can weaken it) syncs the file at the commit. Nothing
+    /// of it is written if `f` fails.
     pub(crate) fn write<T>(
         &self,
         f: impl FnOnce(&mut redb::Table<'_, &'static [u8], &'static [u8]>) -> Result<T>,
     ) -> Result<T> {
-        let tx = self.db.begin_write()?;
+        let mut tx = self.db.begin_write()?;
+        tx.set_durability(redb::Durability::Immediate);
         let out = {
             let mut table = tx.open_table(Def::new(&self.name))?;
             f(&mut table)?
@@ -96,22 +100,86 @@ impl ModelDb {
     }
 
     /// Opens (or creates) the read-model database with a page cache of `cache_bytes`.
+    ///
+    /// Every page of an existing file is checked first (the models are read
+    /// whole at start anyway). A database that cannot be opened or checked —
+    /// damaged, cut short, not a database — is derived data: the directory is
+    /// moved aside, whole, to `<dir>-damaged-<UTC time>` beside it, the reason
+    /// logged, and an empty database made in its place, from which the runtime
+    /// rebuilds the models from the log. Only a database held by another
+    /// process, or a second failure, is an error.
     pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: u64) -> Result<Self> {
         let dir = path.as_ref();
-        std::fs::create_dir_all(dir).map_err(|e| ProjectionError::Db(Arc::new(e)))?;
-        drop_sled_files(dir)?;
+        match Self::open_dir(dir, cache_bytes) {
+            Ok(db) => Ok(db),
+            Err(Opened::Locked(e)) => Err(e),
+            Err(Opened::Damaged(why)) => {
+                let kept = keep_aside(dir)?;
+                tracing::error!(
+                    kept = %kept,
+                    error = %why,
+                    "the read models' database cannot be opened; moved aside, the models are rebuilt from the log"
+                );
+                Self::open_dir(dir, cache_bytes).map_err(Opened::into_error)
+            }
+        }
+    }
+
+    fn open_dir(dir: &Path, cache_bytes: u64) -> std::result::Result<Self, Opened> {
+        let io = |e: std::io::Error| Opened::Locked(ProjectionError::Db(Arc::new(e)));
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io)?;
+        drop_sled_files(dir).map_err(Opened::Locked)?;
+        let file = dir.join(FILE);
+        let existed = file.exists();
+        // redb asserts on some damage (a file cut short) rather than return
+        // an error: a panic reading it is damage too.
+        let opened = std::panic::catch_unwind(|| Self::open_file(&file, cache_bytes, existed));
+        let db = opened.unwrap_or_else(|_| {
+            Err(Opened::Damaged(ProjectionError::Model(
+                "the database's file is damaged: reading it failed an assertion of redb".into(),
+            )))
+        })?;
+        if !existed {
+            // The new file's name made durable, as its commits are.
+            sync_dir(dir).map_err(io)?;
+        }
+        Ok(db)
+    }
+
+    fn open_file(
+        file: &Path,
+        cache_bytes: u64,
+        existed: bool,
+    ) -> std::result::Result<Self, Opened> {
         let mut builder = redb::Builder::new();
         builder.set_cache_size(usize::try_from(cache_bytes).unwrap_or(usize::MAX));
         let deadline = Instant::now() + LOCK_WAIT;
-        let db = loop {
-            match builder.create(dir.join(FILE)) {
+        let mut db = loop {
+            match builder.create(file) {
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(10));
                 }
-                other => break other?,
+                Err(e @ redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    return Err(Opened::Locked(e.into()))
+                }
+                Err(e) => return Err(Opened::Damaged(e.into())),
+                Ok(db) => break db,
             }
         };
-        Self::from_db(db)
+        if existed {
+            match db.check_integrity() {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    "the read models' database was damaged and repaired to an earlier commit; its models are checked against the log"
+                ),
+                Err(e) => return Err(Opened::Damaged(e.into())),
+            }
+        }
+        Self::from_db(db).map_err(Opened::Damaged)
     }
 
     /// A database in memory, gone when dropped: for tests and tools.
@@ -237,6 +305,44 @@ impl ModelDb {
     pub fn flush(&self) -> Result<()> {
         Ok(())
     }
+}
+
+/// Why a database did not open: another process holds it (or the directory
+/// cannot be made), or what is there cannot be read as a database.
+enum Opened {
+    Locked(ProjectionError),
+    Damaged(ProjectionError),
+}
+
+impl Opened {
+    fn into_error(self) -> ProjectionError {
+        match self {
+            Opened::Locked(e) | Opened::Damaged(e) => e,
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Moves the models' directory `dir` aside, whole, to `<dir>-damaged-<UTC
+/// time>` beside it, durably; returns the new name.
+fn keep_aside(dir: &Path) -> Result<String> {
+    let io = |e: std::io::Error| ProjectionError::Db(Arc::new(e));
+    let base = dir
+        .file_name()
+        .map_or_else(|| "models".into(), |n| n.to_string_lossy().into_owned());
+    let name = format!(
+        "{base}-damaged-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ")
+    );
+    let aside = dir.with_file_name(&name);
+    std::fs::rename(dir, &aside).map_err(io)?;
+    if let Some(parent) = aside.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_dir(parent).map_err(io)?;
+    }
+    Ok(name)
 }
 
 /// Removes what a sled database of models (the layout before redb) left in

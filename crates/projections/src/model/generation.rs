@@ -34,6 +34,9 @@ pub(super) struct View {
     pub(super) entries: Entries,
     /// The next position to apply.
     pub(super) checkpoint: u64,
+    /// The log's chain hash after the event at `checkpoint - 1` (zeros at 0):
+    /// which log the model was built on.
+    pub(super) chain: [u8; 32],
     /// Bytes of keys and values.
     pub(super) bytes: usize,
 }
@@ -102,6 +105,7 @@ impl Model {
         })?;
         let Loaded {
             checkpoint,
+            chain,
             snapshot,
             pages,
             page_bytes,
@@ -129,6 +133,7 @@ impl Model {
             view: RwLock::new(View {
                 entries,
                 checkpoint,
+                chain,
                 bytes,
             }),
             persisted: std::sync::Mutex::new(Persisted {
@@ -158,6 +163,13 @@ impl Model {
         read(&self.view).checkpoint
     }
 
+    /// The checkpoint and the log's chain hash after the event before it
+    /// (zeros at checkpoint 0): the runtime checks them against the log.
+    pub(crate) fn checkpoint_and_chain(&self) -> (u64, [u8; 32]) {
+        let v = read(&self.view);
+        (v.checkpoint, v.chain)
+    }
+
     /// Entries and bytes of keys and values held in memory.
     pub(crate) fn size(&self) -> (usize, usize) {
         let v = read(&self.view);
@@ -170,11 +182,13 @@ impl Model {
         read(&self.view).entries.get(key).map(<[u8]>::to_vec)
     }
 
-    /// Applies a chunk's changes and its new checkpoint in memory, at once for readers.
+    /// Applies a chunk's changes and its new checkpoint (with the log's chain
+    /// hash there) in memory, at once for readers.
     pub(super) fn apply<'v>(
         &self,
         writes: impl IntoIterator<Item = (&'v [u8], Option<&'v [u8]>)>,
         checkpoint: u64,
+        chain: [u8; 32],
     ) {
         let mut p = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
         let mut v = self.view.write().unwrap_or_else(|p| p.into_inner());
@@ -194,6 +208,7 @@ impl Model {
             }
         }
         v.checkpoint = checkpoint;
+        v.chain = chain;
         if !p.overflowed && p.delta_bytes + p.changes.len() > p.page_bytes.max(self.min_compact) {
             // A delta this large would be folded into a snapshot at once.
             p.overflowed = true;
@@ -277,12 +292,13 @@ impl Model {
                     t.remove(&page_key(old_snapshot, old)[..])?;
                 }
             }
-            let mut record = Vec::with_capacity(36);
+            let mut record = Vec::with_capacity(68);
             record.extend_from_slice(&view.checkpoint.to_be_bytes());
             record.extend_from_slice(&snapshot.to_be_bytes());
             record.extend_from_slice(&n.to_be_bytes());
             record.extend_from_slice(&first_delta.to_be_bytes());
             record.extend_from_slice(&next_delta.to_be_bytes());
+            record.extend_from_slice(&view.chain);
             t.insert(CHECKPOINT_KEY, &record[..])?;
             Ok((n, written))
         })?;
@@ -311,6 +327,7 @@ impl Model {
 #[derive(Default)]
 struct Loaded {
     checkpoint: u64,
+    chain: [u8; 32],
     snapshot: u64,
     pages: u32,
     page_bytes: usize,
@@ -330,6 +347,7 @@ fn load_table(t: &Table, entries: &mut Entries) -> Result<Loaded> {
         (l.checkpoint, l.snapshot) = (c.u64()?, c.u64()?);
         expect_pages = c.u32_be()?;
         (l.first_delta, l.next_delta) = (c.u64()?, c.u64()?);
+        l.chain = c.array()?;
         if !c.0.is_empty() {
             return Err(damaged("a malformed checkpoint"));
         }
@@ -461,7 +479,9 @@ mod tests {
                                 None => { next.remove(k); }
                             }
                         }
-                        model.apply(pending.iter().map(|(k, v)| (k.as_slice(), v.as_deref())), at.len() as u64);
+                        // A chain hash of its own per checkpoint, to check it is persisted with it.
+                        let chain = [at.len() as u8; 32];
+                        model.apply(pending.iter().map(|(k, v)| (k.as_slice(), v.as_deref())), at.len() as u64, chain);
                         pending.clear();
                         at.push(next);
                     }
@@ -476,6 +496,8 @@ mod tests {
                     }
                 }
                 let cp = model.checkpoint() as usize;
+                let chain = if cp == 0 { [0; 32] } else { [cp as u8; 32] };
+                prop_assert_eq!(model.checkpoint_and_chain(), (cp as u64, chain));
                 prop_assert_eq!(&entries(&model), &at[cp]);
                 let bytes: usize = at[cp].iter().map(|(k, v)| k.len() + v.len()).sum();
                 prop_assert_eq!(model.size(), (at[cp].len(), bytes));
@@ -490,7 +512,7 @@ mod tests {
         let model = Model::load_with(tree.clone(), 64, 48).unwrap();
         let mut tx = ModelTx::new(&model);
         tx.put(b"a", vec![1u8; 8]).unwrap();
-        tx.commit(1).unwrap();
+        tx.commit(1, [0; 32]).unwrap();
         // A small delta: due as soon as its age is reached (none asked here).
         assert!(model.persist_due(usize::MAX, std::time::Duration::ZERO));
         model.persist().unwrap();
@@ -498,7 +520,7 @@ mod tests {
         // write rewrites the whole model, and waits `SNAPSHOT_AFTER` for it.
         let mut tx = ModelTx::new(&model);
         tx.put(b"b", vec![2u8; 200]).unwrap();
-        tx.commit(2).unwrap();
+        tx.commit(2, [0; 32]).unwrap();
         // Well past thirty times the last (sub-millisecond) write, well short of 10 s.
         std::thread::sleep(std::time::Duration::from_millis(300));
         assert!(!model.persist_due(usize::MAX, std::time::Duration::ZERO));
@@ -519,6 +541,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.as_slice(), Some(v.as_slice()))),
             7,
+            [7; 32],
         );
         model.persist().unwrap();
         drop(model);
@@ -557,6 +580,7 @@ mod tests {
                         .iter()
                         .map(|(k, v)| (k.as_slice(), Some(v.as_slice()))),
                     checkpoint,
+                    [1; 32],
                 );
             }
             model.persist().unwrap();

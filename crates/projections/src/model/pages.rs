@@ -6,7 +6,9 @@ use crate::error::{ProjectionError, Result};
 /// Key of the persisted checkpoint: the next position the persisted state will
 /// apply (u64), the snapshot in use (u64) and its number of pages (u32), and
 /// the numbers of the first delta and of the next one (u64 each), all
-/// big-endian — so a lost page or delta is noticed.
+/// big-endian — so a lost page or delta is noticed — then the log's chain
+/// hash after the event before the checkpoint (32 bytes; zeros at 0), so
+/// that a model is never resumed on another log than the one it was built on.
 pub(super) const CHECKPOINT_KEY: &[u8] = b"\x00checkpoint";
 /// Prefix of the snapshot pages (then the snapshot's number, big-endian u64,
 /// and the page's, big-endian u32). A new snapshot is written page by page

@@ -110,13 +110,13 @@ mod tests {
         let mut tx = ModelTx::new(&model);
         tx.append(b"s", &(1u64, "one".to_string())).unwrap();
         tx.append(b"s", &(2u64, "two".to_string())).unwrap();
-        tx.commit(1).unwrap();
+        tx.commit(1, [0; 32]).unwrap();
         // Onto a committed value, then onto a value removed in the same chunk.
         let mut tx = ModelTx::new(&model);
         tx.append(b"s", &(3u64, "three".to_string())).unwrap();
         tx.remove(b"t").unwrap();
         tx.append(b"t", &(7u64, "seven".to_string())).unwrap();
-        tx.commit(2).unwrap();
+        tx.commit(2, [0; 32]).unwrap();
         let reader = ModelReader::new(Arc::new(model));
         let s: Vec<(u64, String)> = reader.get_appended(b"s").unwrap();
         assert_eq!(

@@ -198,9 +198,10 @@ impl<'a> ModelTx<'a> {
     }
 
     /// Encodes the chunk's typed values, then applies every change and the new
-    /// checkpoint to the model at once. A value that cannot be encoded fails the
-    /// chunk and changes nothing.
-    pub(crate) fn commit(mut self, checkpoint: u64) -> Result<()> {
+    /// checkpoint — the next position to apply, and `chain`, the log's chain
+    /// hash after the event before it — to the model at once. A value that
+    /// cannot be encoded fails the chunk and changes nothing.
+    pub(crate) fn commit(mut self, checkpoint: u64, chain: [u8; 32]) -> Result<()> {
         // Every typed value encoded into one buffer (the chunk's, reused): no
         // allocation per value.
         let Scratch { pending, values } = &mut self.scratch;
@@ -227,6 +228,7 @@ impl<'a> ModelTx<'a> {
                 (k, v)
             }),
             checkpoint,
+            chain,
         );
         Ok(())
     }
@@ -273,7 +275,7 @@ mod tests {
             b.as_mut().map(|b| b.push(8))
         })
         .unwrap();
-        tx.commit(1).unwrap();
+        tx.commit(1, [0; 32]).unwrap();
         assert_eq!(committed::<u64>(&model, b"n"), Some(3));
 
         // From the committed model: decoded once, then changed in place.
@@ -289,7 +291,7 @@ mod tests {
         tx.update(b"n", |n: &mut Option<u64>| *n.get_or_insert(0) += 1)
             .unwrap();
         assert_eq!(tx.get::<Vec<u32>>(b"b").unwrap(), Some(vec![7, 8]));
-        tx.commit(2).unwrap();
+        tx.commit(2, [0; 32]).unwrap();
         assert_eq!(committed::<u64>(&model, b"n"), Some(31));
         assert_eq!(committed::<Vec<u32>>(&model, b"b"), Some(vec![7, 8]));
         // A key of another type in the chunk is decoded, not downcast.
@@ -316,7 +318,7 @@ mod tests {
         assert!(!seen && tx.is_empty());
         tx.update(b"a", |v: &mut Option<u32>| *v = Some(1)).unwrap();
         tx.put(b"k", 9u32).unwrap();
-        tx.commit(1).unwrap();
+        tx.commit(1, [0; 32]).unwrap();
 
         // Removed by an update (of a committed value, then of one held).
         let mut tx = ModelTx::new(&model);
@@ -326,7 +328,7 @@ mod tests {
         tx.put(b"b", 2u32).unwrap();
         tx.update(b"b", |v: &mut Option<u32>| *v = None).unwrap();
         assert_eq!(tx.get::<u32>(b"b").unwrap(), None);
-        tx.commit(2).unwrap();
+        tx.commit(2, [0; 32]).unwrap();
         assert_eq!(committed::<u32>(&model, b"a"), None);
         assert_eq!(committed::<u32>(&model, b"b"), None);
 
@@ -337,7 +339,7 @@ mod tests {
         tx.update(b"a", |v: &mut Option<u32>| *v = Some(4)).unwrap();
         tx.remove(b"k").unwrap();
         assert_eq!(tx.get::<u32>(b"k").unwrap(), None);
-        tx.commit(3).unwrap();
+        tx.commit(3, [0; 32]).unwrap();
         assert_eq!(committed::<u32>(&model, b"a"), Some(4));
         assert_eq!(committed::<u32>(&model, b"k"), None);
         assert_eq!(model.size().0, 1);
@@ -363,7 +365,7 @@ mod tests {
             // A committed chunk, through the recycled buffers.
             let mut tx = ModelTx::new(&model);
             tx.put(b"r", round).unwrap();
-            tx.commit(round + 1).unwrap();
+            tx.commit(round + 1, [0; 32]).unwrap();
             let tx = ModelTx::new(&model);
             assert!(tx.is_empty());
             assert_eq!(tx.get::<u64>(b"r").unwrap(), Some(round));

@@ -80,7 +80,19 @@ impl<'a, E: 'static> Chunk<'a, E> {
         if new_next == next && tx.is_empty() {
             return Ok(next);
         }
-        tx.commit(new_next).map_err(|e| (next, e.to_string()))?;
+        // The log's chain hash after the last event applied: the model's
+        // checkpoint names the log it was built on.
+        let chain = match self
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.position + 1 == new_next)
+        {
+            Some(e) => e.chain_hash,
+            None => tree.checkpoint_and_chain().1,
+        };
+        tx.commit(new_next, chain)
+            .map_err(|e| (next, e.to_string()))?;
         Ok(new_next)
     }
 }

@@ -33,6 +33,8 @@ impl<E: Send + Sync + 'static> Inner<E> {
     }
 
     pub(super) fn run(self: &Arc<Self>, rt: &tokio::runtime::Handle) {
+        self.check_checkpoints(rt);
+        self.publish_progress();
         let mut head_rx = self.head.clone();
         let mut head_open = true;
         let mut ahead = std::collections::VecDeque::new();

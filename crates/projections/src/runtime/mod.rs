@@ -196,7 +196,9 @@ impl<E: Send + Sync + 'static> Runtime<E> {
             progress,
             head,
         });
-        inner.publish_progress();
+        // No progress is published before the runtime's thread has checked
+        // each model's checkpoint against the log (`rebuild.rs`): until then,
+        // whoever waits for the models waits.
         let runner = inner.clone();
         let thread = std::thread::Builder::new()
             .name("ecoute-pj-run".into())

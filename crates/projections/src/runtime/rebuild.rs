@@ -103,3 +103,61 @@ impl<E: Send + Sync + 'static> Inner<E> {
         Ok(true)
     }
 }
+
+impl<E: Send + Sync + 'static> Inner<E> {
+    /// Checks each model serving reads against the log it is to resume on,
+    /// before anything is applied or any progress published: its checkpoint
+    /// must be within the log, and the log's chain hash there the one the
+    /// model noted. A model built on another log — or on a later state of this
+    /// one, an older `log/` restored beside it — would otherwise resume past
+    /// events it never saw; it is emptied and built again from position 0.
+    pub(super) fn check_checkpoints(&self, rt: &tokio::runtime::Handle) {
+        for slot in &self.slots {
+            let name = slot.projection.name();
+            let tree = lock(&slot.state).tree.clone();
+            let (next, chain) = tree.checkpoint_and_chain();
+            let Some(last) = next.checked_sub(1) else {
+                continue;
+            };
+            let why = match self.store.read_all_blocking(rt, last, 1) {
+                Ok(events) => match events.first() {
+                    None => "its checkpoint is past the log's head",
+                    Some(e) if e.position != last || e.chain_hash != chain => {
+                        "the log's hash chain differs at its checkpoint (another log, or an older copy of this one)"
+                    }
+                    Some(_) => continue,
+                },
+                Err(e) => {
+                    let error = format!("cannot check the model's checkpoint against the log: {e}");
+                    tracing::error!(projection = name, checkpoint = next, error = %error, "projection stopped");
+                    lock(&slot.state).failed = Some((last, error));
+                    continue;
+                }
+            };
+            tracing::warn!(
+                projection = name,
+                checkpoint = next,
+                reason = why,
+                "read model does not match the log; rebuilding it from position 0"
+            );
+            let mut st = lock(&slot.state);
+            let fresh = self
+                .db
+                .tree(name, &st.model)
+                .and_then(Model::fresh)
+                .map(Arc::new);
+            match fresh {
+                Ok(fresh) => {
+                    st.tree = fresh.clone();
+                    st.next = 0;
+                    slot.reader.swap(fresh);
+                }
+                Err(e) => {
+                    let error = format!("cannot empty the read model to rebuild it: {e}");
+                    tracing::error!(projection = name, error = %error, "projection stopped");
+                    st.failed = Some((0, error));
+                }
+            }
+        }
+    }
+}

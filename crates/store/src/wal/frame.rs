@@ -21,8 +21,8 @@ pub(crate) const SEGMENT_HEADER: usize = 32;
 /// Bytes of a frame's header.
 pub(crate) const FRAME_HEADER: usize = 24;
 /// The journal format this code writes and reads.
-const FORMAT: u32 = 2;
-const MAGIC: &[u8; 4] = b"ECWL";
+pub(super) const FORMAT: u32 = 2;
+pub(super) const MAGIC: &[u8; 4] = b"ECWL";
 /// A frame larger than this is taken for damage, not a frame.
 pub(crate) const MAX_FRAME: u32 = 1 << 30;
 
@@ -152,7 +152,7 @@ fn take_u32(b: &mut &[u8]) -> Option<usize> {
     usize::try_from(u32::from_le_bytes(bytes)).ok()
 }
 
-fn payload_parses(payload: &[u8]) -> bool {
+pub(super) fn payload_parses(payload: &[u8]) -> bool {
     let mut b = payload;
     let Some(count) = take_u32(&mut b) else {
         return false;

@@ -24,12 +24,14 @@
 //! original order, and everything sled may have lost is at or after the
 //! oldest segment still present (a segment is deleted only once sled's flush
 //! covering it has returned). The format is in `frame.rs`; how replay tells a
-//! torn last write from damage, in `replay.rs`.
+//! torn last write from damage, in `replay.rs`; how a journal of format 1,
+//! left by the version before segment headers, is read, in `format1.rs`.
 //!
 //! A failed write or sync fails the journal for good: every later flush
 //! fails too, so nothing is acknowledged on top of a frame that may be
 //! missing. All file operations go through [`crate::io::FileIo`].
 
+mod format1;
 mod frame;
 mod replay;
 

@@ -11,9 +11,13 @@
 //! segment, an intact frame of a later write after a bad one, a segment
 //! shorter than its preallocated size, a damaged segment header — is
 //! **damage**: replay stops there and says where.
+//!
+//! A journal of format 1, left by a crash of the version before segment
+//! headers, is read by that format's rules (`format1.rs`).
 
 use std::path::Path;
 
+use super::format1::{self, Format};
 use super::frame::{self, Frame, Pairs, FRAME_HEADER, SEGMENT_HEADER};
 use super::segments;
 use crate::error::Result;
@@ -26,6 +30,9 @@ pub(crate) struct Replayed {
     pub segments: usize,
     /// Frames applied again.
     pub frames: u64,
+    /// Whether the journal was of format 1 (left by the version before
+    /// format 2); the journal that follows it is of format 2.
+    pub format1: bool,
     /// Bytes of a torn last write, ignored (never acknowledged).
     pub torn_bytes: u64,
     /// Damage that stopped the replay: where and what. Frames after it were
@@ -35,7 +42,7 @@ pub(crate) struct Replayed {
 
 /// How a segment's frames end.
 #[derive(Debug, PartialEq, Eq)]
-enum End {
+pub(super) enum End {
     /// Frames, then the zero-filled rest.
     Clean,
     /// A torn last write from this byte on.
@@ -54,10 +61,15 @@ pub(crate) fn replay(
     let mut report = Replayed::default();
     let segs = segments(io, dir)?;
     report.segments = segs.len();
+    let format = format(io, &segs)?;
+    report.format1 = format == Format::One && !segs.is_empty();
     for (i, (_, path)) in segs.iter().enumerate() {
         let bytes = io.read(path)?;
         let last = i + 1 == segs.len();
-        let (frames, end) = scan(&bytes, last);
+        let (frames, end) = match format {
+            Format::One => format1::scan(&bytes, last),
+            Format::Two => scan(&bytes, last),
+        };
         for f in frames {
             let pairs = bytes
                 .get(f.payload..f.end)
@@ -80,6 +92,25 @@ pub(crate) fn replay(
         }
     }
     Ok(report)
+}
+
+/// The journal's format: told by the first segment that says, else by all
+/// of them together (`format1.rs`). A journal without segments is format 2.
+fn format(io: &dyn FileIo, segs: &[(u64, std::path::PathBuf)]) -> Result<Format> {
+    for (_, path) in segs {
+        if let Some(format) = format1::evidence(&io.read(path)?) {
+            return Ok(format);
+        }
+    }
+    if segs.is_empty() {
+        return Ok(Format::Two);
+    }
+    for (_, path) in segs {
+        if format1::holds_format2_frame(&io.read(path)?) {
+            return Ok(Format::Two);
+        }
+    }
+    Ok(Format::One)
 }
 
 fn zeros(b: &[u8]) -> bool {
