@@ -44,7 +44,7 @@ impl Default for RunnerConfig {
 }
 
 /// How a command was asked: recorded with its commit.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Request {
     /// What was asked, with the real ids (`POST /v1/calls/…`): recorded with the
     /// commit's first event and compared when the request is retried.
@@ -60,6 +60,20 @@ pub struct Request {
     /// compared when the request is retried, so that one key sent again with
     /// another body is refused rather than answered with the first one's result.
     pub fingerprint: Option<[u8; 32]>,
+}
+
+/// Never shows the fingerprint: a plain digest of a request's body could confirm
+/// a guess of what it said.
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("target", &self.target)
+            .field("actor", &self.actor)
+            .field("correlation_id", &self.correlation_id)
+            .field("ids", &self.ids)
+            .field("fingerprint", &self.fingerprint.map(|_| ".."))
+            .finish()
+    }
 }
 
 /// The events decided for one stream, and the version they were decided on.

@@ -13,6 +13,11 @@ pub struct Remote {
     /// The server's base URL.
     #[arg(long, env = "ECOUTE_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
+    /// Why the data is read, from the server's closed list (`X-Purpose`): an
+    /// auditor's `replay` and `export` show personal values only with
+    /// `audit-values`.
+    #[arg(long, env = "ECOUTE_PURPOSE")]
+    pub purpose: Option<String>,
 }
 
 /// The bearer token, from `ECOUTE_TOKEN` only (administrator for backups,
@@ -87,6 +92,9 @@ async fn call(
         .bearer_auth(token()?);
     if let Some(b) = body {
         req = req.json(&b);
+    }
+    if let Some(purpose) = &remote.purpose {
+        req = req.header("X-Purpose", purpose);
     }
     let r = req
         .send()
@@ -213,14 +221,16 @@ pub async fn run(command: RemoteCommand) -> Result<()> {
             .json()
             .await?;
             println!(
-                "{} events checked; the log up to the stamped head is {}; {} erased since",
+                "{} events checked; the log up to the stamped head is {}; {} erased since; \
+                 {} withheld in the export (their values not checked)",
                 check["events_checked"],
                 if check["log_unaltered"] == true {
                     "unaltered"
                 } else {
                     "ALTERED"
                 },
-                check["erased_since"]
+                check["erased_since"],
+                check["withheld"]
             );
             for f in check["faults"].as_array().into_iter().flatten() {
                 println!("fault: {}", f.as_str().unwrap_or_default());

@@ -49,9 +49,10 @@ pub enum AppError {
     /// may or may not be recorded. The store refuses writes until it is reopened;
     /// the cause is logged, never shown.
     #[error(
-        "a write failed on the server's disk: this request may or may not have been recorded; \
-         once the server is back, send it again with the same Idempotency-Key (if it was \
-         recorded, its first answer comes back)"
+        "a write failed on the server's disk: this request may or may not have been recorded. \
+         Once the server is back: if you sent it with an Idempotency-Key, send it again with \
+         the same key (if it was recorded, its first answer comes back); otherwise read what \
+         it would have changed before sending it again"
     )]
     OutcomeUnknown(#[source] StoreError),
     /// A fault of the engine itself: what failed, and the error that made it fail

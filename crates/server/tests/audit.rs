@@ -62,16 +62,34 @@ async fn exports_are_stamped_checked_and_tampering_is_found() {
         "{}",
         check.body
     );
+    // An auditor who may not see the values cannot use the check to confirm a
+    // guess of one: an export with values is checked only with `audit-values`.
+    let mut guess = doc.clone();
+    guess["events"][1]["data"]["name"]["value"] = json!({"Clear": "Jeanne Martin"});
+    let refused = h
+        .post(&auditor, &format!("/v1/cases/{case}/export/verify"), guess)
+        .await;
+    assert_eq!(refused.problem(400, "bad-input")["field"], "X-Purpose");
+    let verify_path = format!("/v1/cases/{case}/export/verify");
+    let verify = |doc: Value| {
+        h.send(
+            reqwest::Method::POST,
+            Some(&auditor.token),
+            &verify_path,
+            Some(doc),
+            &[("x-purpose", "audit-values")],
+        )
+    };
+    // An event exported twice is a fault.
+    let mut twice = doc.clone();
+    let first = twice["events"][0].clone();
+    twice["events"].as_array_mut().unwrap().push(first);
+    let c = verify(twice).await;
+    assert_eq!(c.ok()["valid"], false, "{}", c.body);
 
     // More writes after the export do not make it invalid.
     transferred_case(&h, &listener, "13").await;
-    let check = h
-        .post(
-            &auditor,
-            &format!("/v1/cases/{case}/export/verify"),
-            doc.clone(),
-        )
-        .await;
+    let check = verify(doc.clone()).await;
     assert_eq!(check.ok()["valid"], true, "{}", check.body);
     assert_eq!(check.body["log_unaltered"], true);
 
@@ -91,9 +109,7 @@ async fn exports_are_stamped_checked_and_tampering_is_found() {
         ("removed", removed),
         ("restamped", restamped),
     ] {
-        let c = h
-            .post(&auditor, &format!("/v1/cases/{case}/export/verify"), bad)
-            .await;
+        let c = verify(bad).await;
         assert_eq!(c.ok()["valid"], false, "{what}: {}", c.body);
         assert!(
             c.body["faults"][0].as_str().unwrap().contains("position"),

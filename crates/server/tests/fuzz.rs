@@ -270,24 +270,28 @@ fn every_route_answers_hostile_and_random_requests_as_documented() {
         h.post(
             &referent,
             &format!("/v1/cases/{case}/referent"),
-            json!({"referent_id": referent.id}),
+            json!({"referent": referent.id}),
         )
-        .await;
+        .await
+        .ok();
+        h.post(
+            &referent,
+            &format!("/v1/cases/{case}/recontacts"),
+            json!({"outcome": "Reached"}),
+        )
+        .await
+        .ok();
         let solution = h
             .post(
                 &referent,
                 &format!("/v1/cases/{case}/solutions"),
-                json!({"kind": "Medical", "description": "un médecin"}),
+                json!({"kind": "ContactService", "description": "un médecin"}),
             )
             .await
-            .body["solution_id"]
+            .id("solution_id");
+        let token_id = h.get(&listener, "/v1/me").await.ok()["tokens"][0]
             .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let me = h.get(&listener, "/v1/me").await;
-        let token_id = me.body["tokens"][0]
-            .as_str()
-            .unwrap_or_default()
+            .expect("a token id")
             .to_string();
         let members = [&listener, &volunteer, &referent, &auditor, &dpo, &h.admin];
         let staff: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
@@ -399,6 +403,25 @@ fn every_route_answers_hostile_and_random_requests_as_documented() {
     // What the run reached, to see with --nocapture.
     for (answer, n) in seen.lock().unwrap().iter() {
         println!("{n:6} {answer}");
+    }
+    // The run reached the routes' deeper paths, not only their refusals.
+    let succeeded: std::collections::BTreeSet<String> = seen
+        .lock()
+        .unwrap()
+        .keys()
+        .filter(|k| k.ends_with(" 200") || k.ends_with(" 201"))
+        .map(|k| {
+            k.rsplit_once(' ')
+                .map_or(k.clone(), |(op, _)| op.to_string())
+        })
+        .collect();
+    if result.is_ok() && cases >= 600 {
+        assert!(
+            succeeded.len() * 3 >= operations.len(),
+            "only {} of {} operations ever succeeded: {succeeded:?}",
+            succeeded.len(),
+            operations.len()
+        );
     }
     if let Err(e) = result {
         panic!("{e}");

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use ecoute_store::EventStore;
 use reqwest::Method;
 use serde_json::json;
 
@@ -386,6 +387,15 @@ async fn a_body_fingerprint_does_not_outlive_the_erasure_of_its_person() {
         .await;
     assert_eq!(first.status, 201, "{:?}", first.body);
     let victim = first.id("subject_id");
+    // What the log keeps is not a plain digest of the body (which would confirm a
+    // guess of the name for ever), and is there to compare.
+    let position = first.body["position"].as_u64().unwrap();
+    let stored = h.app().store().read_all(position, 1).await.unwrap();
+    let kept = stored[0].metadata.extra.get("fingerprint").expect("kept");
+    let body_bytes = body("Jeanne Martin").to_string();
+    let plain = blake3::hash(body_bytes.as_bytes()).to_hex().to_string();
+    assert_ne!(kept, &plain);
+    assert!(!kept.contains("Jeanne"));
     h.send(
         Method::POST,
         Some(&listener.token),

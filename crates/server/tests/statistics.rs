@@ -1,6 +1,7 @@
 //! Statistics over real HTTP: exact for the centres whose cases a member may read;
-//! for the others, whole months that have ended with small cells suppressed, so
-//! that no count of one or two points at a person (issue 21, item 15).
+//! for the others, whole months that have ended, small counts hidden and the
+//! others rounded to fives, so that no count of one or two points at a person,
+//! even by subtracting answers (issue 21, item 15).
 
 mod common;
 
@@ -44,19 +45,18 @@ async fn small_cells_are_suppressed_for_centres_whose_cases_one_may_not_read() {
         .await;
     assert_eq!(transferred(&own), json!({"75": 1}));
 
-    // Anyone else: the one case at Paris is suppressed, and so is the smallest
-    // other cell (else 10 calls minus 4 minus 5 would give it away).
+    // Anyone else: the one case at Paris is hidden, the other counts rounded to
+    // fives (Marseille's 4 reads 5: ten calls minus Marseille minus Bordeaux gives
+    // nothing exact), and no count per day.
     for member in [&lyon, &dpo] {
         let seen = h.get(member, &format!("/v1/statistics?{november}")).await;
         assert_eq!(seen.ok()["suppressed_below"], 3);
-        assert_eq!(transferred(&seen), json!({"75": null, "13": null, "33": 5}));
-        let calls: Vec<Value> = seen.ok()["report"]["calls_per_day"]
-            .as_object()
-            .unwrap()
-            .values()
-            .cloned()
-            .collect();
-        assert_eq!(calls, [json!(10)], "ten calls on one day");
+        assert_eq!(transferred(&seen), json!({"75": null, "13": 5, "33": 5}));
+        assert_eq!(seen.ok()["report"]["calls_per_day"], json!({}));
+        assert_eq!(
+            seen.ok()["report"]["calls_by_door"],
+            json!({"platform": 10})
+        );
         // By default: the last month that has ended.
         let default = h.get(member, "/v1/statistics?centre=75").await;
         assert_eq!(default.ok()["from"], "2026-11-01");

@@ -10,6 +10,7 @@ use super::Purpose;
 /// The author of a request, as every application call takes it.
 #[derive(Debug, Clone)]
 pub struct Actor {
+    fingerprint: FingerprintSlot,
     snapshot: StaffSnapshot,
     route: String,
     request_id: Uuid,
@@ -17,7 +18,30 @@ pub struct Actor {
     key: Option<String>,
     token: Option<(TokenId, Option<StaffId>)>,
     path: Option<String>,
-    fingerprint: Option<[u8; 32]>,
+}
+
+/// Where the HTTP layer leaves the digest of a request's body, once it has read it
+/// (after the member was authenticated): kept with the commit, keyed by the keys
+/// of the persons it names, and compared when the idempotency key comes again.
+/// Never shown by `Debug`.
+#[derive(Clone, Default)]
+pub struct FingerprintSlot(std::sync::Arc<std::sync::OnceLock<[u8; 32]>>);
+
+impl FingerprintSlot {
+    /// Records the digest of the body `bytes` (the first call only).
+    pub fn fill(&self, bytes: &[u8]) {
+        let _ = self.0.set(*blake3::hash(bytes).as_bytes());
+    }
+
+    fn get(&self) -> Option<[u8; 32]> {
+        self.0.get().copied()
+    }
+}
+
+impl std::fmt::Debug for FingerprintSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FingerprintSlot(..)")
+    }
 }
 
 impl Actor {
@@ -39,7 +63,7 @@ impl Actor {
             key: idempotency_key,
             token: None,
             path: None,
-            fingerprint: None,
+            fingerprint: FingerprintSlot::default(),
         }
     }
 
@@ -52,12 +76,9 @@ impl Actor {
         self
     }
 
-    /// The same actor, whose request's body (and content type) has this digest:
-    /// kept with the commit, keyed by the keys of the persons it names, and compared
-    /// when the idempotency key comes again. Never logged.
-    pub fn with_fingerprint(mut self, digest: [u8; 32]) -> Self {
-        self.fingerprint = Some(digest);
-        self
+    /// Where the request's body digest goes once the body is read.
+    pub fn fingerprint_slot(&self) -> FingerprintSlot {
+        self.fingerprint.clone()
     }
 
     /// The same actor, having shown `token`, issued by `issued_by` (`None`: the
@@ -131,7 +152,7 @@ impl Actor {
             actor: Some(ecoute_domain::staff_stream(self.snapshot.id)),
             correlation_id: self.request_id,
             ids: self.ids(),
-            fingerprint: self.fingerprint,
+            fingerprint: self.fingerprint.get(),
         }
     }
 

@@ -7,13 +7,13 @@
 //!   read anyway (their accredited centres; every centre for the platform's
 //!   listeners and the auditors): nothing is learnt that the cases do not say.
 //! - **For everyone else** (another centre, or all centres for a member who may not
-//!   read them all): periods of **whole calendar months that have ended**
-//!   (subtracting two answers then gives whole months too, never a day), and
-//!   **small cells suppressed**: a count from 1 to [`THRESHOLD`]` - 1` is published
-//!   as `null`, and so is a mean or a share computed over fewer than [`THRESHOLD`]
-//!   cases; where a list of counts has exactly one suppressed cell, its smallest
-//!   other cell is suppressed too, so that no cell can be found by subtracting the
-//!   others from a total published elsewhere.
+//!   read them all): periods of **whole calendar months that have ended** (never a
+//!   day, and no count per day); a count from 1 to [`THRESHOLD`]` - 1` published as
+//!   `null`, every other count **rounded to a multiple of 5** (so that subtracting
+//!   two answers — two periods, all centres minus the others — gives a range, never
+//!   a small count), means rounded to the hour, and a share published only when
+//!   both what it counts and what it leaves out are 0 or at least [`THRESHOLD`],
+//!   rounded to a tenth.
 
 use std::collections::BTreeMap;
 
@@ -144,7 +144,13 @@ pub fn slice(
     let exact = reads_cases_of(member, centre);
     let (from, to) = if exact {
         let to = to.unwrap_or(today);
-        (from.unwrap_or(to - chrono::Duration::days(30)), to)
+        let from = match from {
+            Some(from) => from,
+            None => to
+                .checked_sub_days(chrono::Days::new(30))
+                .ok_or_else(|| AppError::bad("to", "out of the calendar's range"))?,
+        };
+        (from, to)
     } else {
         let last_ended = month_start(today).pred_opt().unwrap_or(today);
         let to = to.unwrap_or(last_ended);
@@ -183,16 +189,25 @@ pub fn slice(
 /// The report as `slice` allows it to be published.
 pub fn publish(report: StatisticsReport, slice: &Slice) -> PublishedStatistics {
     let exact = slice.exact;
-    let counts = |m: BTreeMap<String, u64>| suppress(m, exact);
+    let counts = |m: BTreeMap<String, u64>| -> BTreeMap<String, Option<u64>> {
+        m.into_iter().map(|(k, n)| (k, count(n, exact))).collect()
+    };
     let proposed: u64 = report.solutions_proposed.values().sum();
-    let enough = |n: u64| exact || n == 0 || n >= THRESHOLD;
     PublishedStatistics {
         from: slice.from,
         to: slice.to,
         centre: slice.centre.map(|c| c.to_string()),
         suppressed_below: (!exact).then_some(THRESHOLD),
         report: Figures {
-            calls_per_day: suppress(report.calls_per_day, exact),
+            calls_per_day: if exact {
+                report
+                    .calls_per_day
+                    .into_iter()
+                    .map(|(d, n)| (d, Some(n)))
+                    .collect()
+            } else {
+                BTreeMap::new()
+            },
             calls_by_door: counts(report.calls_by_door),
             cases_opened_by_centre: counts(report.cases_opened_by_centre),
             cases_transferred_to_centre: counts(report.cases_transferred_to_centre),
@@ -202,47 +217,49 @@ pub fn publish(report: StatisticsReport, slice: &Slice) -> PublishedStatistics {
             call_to_referent: delays(report.call_to_referent, exact),
             referent_to_first_recontact: delays(report.referent_to_first_recontact, exact),
             solutions_proposed: counts(report.solutions_proposed),
-            solutions_consented: enough(report.solutions_consented)
-                .then_some(report.solutions_consented),
-            consent_share: enough(proposed).then_some(report.consent_share),
+            solutions_consented: count(report.solutions_consented, exact),
+            consent_share: share(report.consent_share, proposed, exact),
         },
     }
 }
 
-fn delays(d: DurationStats, exact: bool) -> Delays {
-    let shown = exact || d.count == 0 || d.count >= THRESHOLD;
-    let figure = |x: f64| shown.then_some(x);
-    Delays {
-        count: shown.then_some(d.count),
-        mean_hours: figure(d.mean_hours),
-        within_24h: figure(d.within_24h),
-        within_48h: figure(d.within_48h),
-        within_7d: figure(d.within_7d),
+/// A count as published: exact, or (`!exact`) `None` from 1 to `THRESHOLD - 1` and
+/// otherwise rounded to the nearest multiple of 5.
+fn count(n: u64, exact: bool) -> Option<u64> {
+    match n {
+        _ if exact => Some(n),
+        0 => Some(0),
+        n if n < THRESHOLD => None,
+        n => Some((n + 2) / 5 * 5),
     }
 }
 
-/// Small cells of a list of counts as `None` (and, where exactly one is, the
-/// smallest other one too), unless `exact`.
-fn suppress<K: Ord + Clone>(counts: BTreeMap<K, u64>, exact: bool) -> BTreeMap<K, Option<u64>> {
+/// A share of `of` cases as published: exact, or (`!exact`) only when both what it
+/// counts and what it leaves out are 0 or at least `THRESHOLD`, rounded to a tenth.
+fn share(share: f64, of: u64, exact: bool) -> Option<f64> {
     if exact {
-        return counts.into_iter().map(|(k, n)| (k, Some(n))).collect();
+        return Some(share);
     }
-    let small = |n: u64| n > 0 && n < THRESHOLD;
-    let mut out: BTreeMap<K, Option<u64>> = counts
-        .iter()
-        .map(|(k, &n)| (k.clone(), (!small(n)).then_some(n)))
-        .collect();
-    if counts.values().filter(|&&n| small(n)).count() == 1 {
-        let next = counts
-            .iter()
-            .filter(|(_, &n)| n >= THRESHOLD)
-            .min_by_key(|(_, &n)| n)
-            .map(|(k, _)| k.clone());
-        if let Some(k) = next {
-            out.insert(k, None);
-        }
+    let counted = (share * of as f64).round() as u64;
+    let left = of.saturating_sub(counted);
+    let enough = |n: u64| n == 0 || n >= THRESHOLD;
+    (enough(counted) && enough(left)).then(|| (share * 10.0).round() / 10.0)
+}
+
+fn delays(d: DurationStats, exact: bool) -> Delays {
+    let shown = exact || d.count == 0 || d.count >= THRESHOLD;
+    let mean = if exact {
+        d.mean_hours
+    } else {
+        d.mean_hours.round()
+    };
+    Delays {
+        count: count(d.count, exact),
+        mean_hours: shown.then_some(mean),
+        within_24h: share(d.within_24h, d.count, exact).filter(|_| shown),
+        within_48h: share(d.within_48h, d.count, exact).filter(|_| shown),
+        within_7d: share(d.within_7d, d.count, exact).filter(|_| shown),
     }
-    out
 }
 
 #[cfg(test)]
@@ -265,16 +282,36 @@ mod tests {
     }
 
     #[test]
-    fn small_cells_are_suppressed_with_a_second_cell_where_one_alone_would_show() {
-        let counts: BTreeMap<&str, u64> = [("a", 1), ("b", 7), ("c", 4), ("d", 9)].into();
-        let out = suppress(counts.clone(), false);
-        assert_eq!(out["a"], None);
-        assert_eq!(out["c"], None, "the smallest other cell goes too");
-        assert_eq!((out["b"], out["d"]), (Some(7), Some(9)));
-        let two: BTreeMap<&str, u64> = [("a", 1), ("b", 2), ("c", 5)].into();
-        let out = suppress(two, false);
-        assert_eq!((out["a"], out["b"], out["c"]), (None, None, Some(5)));
-        assert_eq!(suppress(counts, true)["a"], Some(1));
+    fn small_counts_are_hidden_and_the_others_rounded_to_fives() {
+        let table = [
+            (0, Some(0)),
+            (1, None),
+            (2, None),
+            (3, Some(5)),
+            (4, Some(5)),
+            (7, Some(5)),
+            (8, Some(10)),
+            (12, Some(10)),
+            (13, Some(15)),
+        ];
+        for (n, shown) in table {
+            assert_eq!(count(n, false), shown, "{n}");
+            assert_eq!(count(n, true), Some(n));
+        }
+        // Subtracting two answers gives a range: 4 and 5 both read 5.
+        assert_eq!(count(4, false), count(5, false));
+    }
+
+    #[test]
+    fn a_share_shows_only_when_neither_side_is_small() {
+        // 1 of 10 consented: the share would give the count away.
+        assert_eq!(share(0.1, 10, false), None);
+        // 9 of 10: what it leaves out is 1.
+        assert_eq!(share(0.9, 10, false), None);
+        assert_eq!(share(0.4, 10, false), Some(0.4));
+        assert_eq!(share(1.0, 10, false), Some(1.0));
+        assert_eq!(share(0.1, 10, true), Some(0.1));
+        assert_eq!(share(0.333, 9, false), Some(0.3));
     }
 
     #[test]
@@ -288,6 +325,21 @@ mod tests {
         assert_eq!(delays(d, true).mean_hours, Some(5.0));
         let d = DurationStats { count: 3, ..d };
         assert_eq!(delays(d, false).mean_hours, Some(5.0));
+    }
+
+    #[test]
+    fn a_date_at_the_calendars_edge_is_refused_not_a_panic() {
+        let m = member(&[Role::Auditor], &[]);
+        let r = slice(&m, None, Some(NaiveDate::MIN), None, day("2026-12-02"));
+        assert!(matches!(r, Err(AppError::BadInput { .. })));
+        let r = slice(
+            &m,
+            Some(NaiveDate::MIN),
+            Some(NaiveDate::MAX),
+            None,
+            day("2026-12-02"),
+        );
+        assert!(matches!(r, Err(AppError::BadInput { .. })));
     }
 
     #[test]

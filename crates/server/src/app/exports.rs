@@ -91,6 +91,21 @@ fn json(entry: &HistoryEntry) -> Result<Value, AppError> {
     serde_json::to_value(&entry.event).map_err(|e| AppError::fault("an event does not render", e))
 }
 
+/// Whether an exported event's fields hold a personal value in clear.
+fn holds_clear(data: &Value) -> bool {
+    match data {
+        Value::Object(o) => {
+            let personal = o.len() == 2 && o.contains_key("subject");
+            if personal && o.get("value").and_then(|v| v.get("Clear")).is_some() {
+                return true;
+            }
+            o.values().any(holds_clear)
+        }
+        Value::Array(a) => a.iter().any(holds_clear),
+        _ => false,
+    }
+}
+
 /// Compares an exported event's fields with the event as it reads now: `Some((n,
 /// w))` when they are the same but for `n` personal values erased since and `w`
 /// withheld in the export (a personal value renders as `{"subject": …, "value":
@@ -176,7 +191,10 @@ impl App {
 
     /// Checks an export of the case `read` found readable (and recorded) against the
     /// log: the chain head stamped, each event's record hash, place and fields, none
-    /// missing; values erased since are counted, not faults.
+    /// missing, none twice; values erased since are counted, not faults. A reader
+    /// who sees the case's values withheld checks only exports without values: an
+    /// export holding a value in clear is refused, so that the check cannot confirm
+    /// a guess of a value they may not read.
     pub async fn verify_export(
         &self,
         read: CaseRead,
@@ -209,8 +227,14 @@ impl App {
                 doc.log.head.saturating_sub(1)
             ));
         }
+        if read.values == Values::Withheld && doc.events.iter().any(|e| holds_clear(&e.data)) {
+            return Err(AppError::bad(
+                "X-Purpose",
+                "this export holds personal values: check it with the purpose audit-values",
+            ));
+        }
         // Compared with the values open, on the server: the answer says only
-        // whether they match.
+        // whether they match (and a reader of withheld values sent none).
         let history = self
             .history(read.case, None, Values::Open)
             .await?
@@ -225,8 +249,13 @@ impl App {
         let withheld = serde_json::to_value(Protected::<String>::Withheld)
             .map_err(|e| AppError::fault("withholding does not render", e))?;
         let (mut erased_count, mut withheld_count) = (0, 0);
+        let mut seen = HashSet::new();
         for e in &doc.events {
             let p = e.position;
+            if !seen.insert(p) {
+                faults.push(format!("position {p}: exported twice"));
+                continue;
+            }
             let Some(now) = by_position.get(&p) else {
                 faults.push(format!(
                     "position {p}: not an event of this case in the log"

@@ -54,7 +54,7 @@ pub mod rights;
 mod scheduler;
 mod staff;
 
-pub use actor::Actor;
+pub use actor::{Actor, FingerprintSlot};
 pub use audit::Purpose;
 pub use commands::{PersonInput, Reception};
 pub use ecoute_engine::{Ids, Outcome};

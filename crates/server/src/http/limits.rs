@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tokio::sync::Semaphore;
 
 use super::{problem, HttpConfig, PROBLEM_CONTENT_TYPE};
@@ -195,38 +195,4 @@ mod tests {
         check(StatusCode::SERVICE_UNAVAILABLE, "not-ready").await;
         check(StatusCode::BAD_GATEWAY, "internal").await;
     }
-}
-
-/// A digest of the body of a request sent with an `Idempotency-Key`, for the
-/// application to keep with its commit and compare when the key comes again: the
-/// same key with another body is refused (`422 idempotency-key-reused`), not
-/// answered with the first request's result.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BodyFingerprint(pub(crate) [u8; 32]);
-
-/// Reads the body of a request that carries an `Idempotency-Key` (within
-/// `max_body`, else 413) and records its BLAKE3 digest, with the request's
-/// content type, in the request's extensions; other requests pass untouched.
-pub(crate) async fn fingerprint(
-    State(max_body): State<usize>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if !request.headers().contains_key(super::IDEMPOTENCY_HEADER) {
-        return next.run(request).await;
-    }
-    let (mut parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, max_body).await else {
-        return crate::error::AppError::TooLarge.into_response();
-    };
-    let mut digest = blake3::Hasher::new();
-    let content_type = parts.headers.get(header::CONTENT_TYPE);
-    digest.update(content_type.map_or(&b""[..], |v| v.as_bytes()));
-    digest.update(&[0]);
-    digest.update(&bytes);
-    parts
-        .extensions
-        .insert(BodyFingerprint(*digest.finalize().as_bytes()));
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-        .await
 }

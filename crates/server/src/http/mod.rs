@@ -114,10 +114,6 @@ pub fn router(state: ApiState, config: &HttpConfig) -> Router {
             )
         })
         .layer(CatchPanicLayer::custom(panic_to_problem))
-        .layer(middleware::from_fn_with_state(
-            config.max_body,
-            limits::fingerprint,
-        ))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body))
         .layer(middleware::from_fn_with_state(
             limits::Limits::new(config),
@@ -314,10 +310,10 @@ impl FromRequestParts<ApiState> for Actor {
         let actor = Actor::new(holder.snapshot, route, request_id, purpose, key)
             .with_token(holder.token, holder.issued_by)
             .with_path(path);
-        Ok(match parts.extensions.get::<limits::BodyFingerprint>() {
-            Some(f) => actor.with_fingerprint(f.0),
-            None => actor,
-        })
+        // The body is read after this, by `Body`, once the member is known: it
+        // leaves its digest where the actor finds it.
+        parts.extensions.insert(actor.fingerprint_slot());
+        Ok(actor)
     }
 }
 
@@ -382,6 +378,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let fingerprint_slot = req
+            .extensions()
+            .get::<crate::app::FingerprintSlot>()
+            .cloned();
         let json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -396,6 +396,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
         })?;
         if !json {
             return Err(AppError::bad("Content-Type", "must be application/json").into_response());
+        }
+        if let Some(slot) = fingerprint_slot {
+            slot.fill(&bytes);
         }
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -453,7 +456,7 @@ mod tests {
         let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(doc["type"], "urn:ecoute:problem:outcome-unknown");
         let detail = doc["detail"].as_str().unwrap();
-        assert!(detail.contains("same Idempotency-Key"), "{detail}");
+        assert!(detail.contains("same key"), "{detail}");
         assert!(
             !detail.contains("No space"),
             "the cause is logged, not shown"
