@@ -679,6 +679,45 @@ mod tests {
         assert!(matches!(err, StoreError::Failed { .. }), "{err}");
     }
 
+    /// A writer that took its place in the committer's queue just before a
+    /// failure stopped the committer, and put its commit there just after,
+    /// was never answered: the committer refused what was queued with
+    /// `try_recv`, which does not wait for a writer holding a place, and the
+    /// commit stayed in a queue nobody read. (Seen as a hang of
+    /// `every_step_failing_once_keeps_the_promises` under load.)
+    #[tokio::test]
+    async fn a_commit_queued_while_a_failure_stops_the_committer_is_answered() {
+        let (store, s) = faulty_store(1).await;
+        // A writer between taking its place in the queue and putting its commit there.
+        let place = store.tx.reserve().await.unwrap();
+        // The write fails: the store fails and the committer stops.
+        let err = store
+            .append_to_stream(s.clone(), ExpectedVersion::Any, vec![event(2)])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::OutcomeUnknown { .. }), "{err}");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !store.tx.is_closed() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the committer never stopped"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        // Let the committer finish stopping, then the writer puts its commit.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (tx, rx) = oneshot::channel();
+        let commit = Commit::single(s, ExpectedVersion::Any, vec![event(3)]);
+        place.send(Request::Commit(commit, tx));
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(10), rx)
+            .await
+            .expect("a commit queued as the committer stopped was never answered");
+        let err = answer
+            .unwrap_or_else(|_| Err(StoreError::Closed))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Failed { .. }), "{err}");
+    }
+
     #[tokio::test]
     async fn closing_refuses_later_appends() {
         let store = MemoryStore::in_memory(StoreConfig::default());

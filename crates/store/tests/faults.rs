@@ -30,6 +30,10 @@ fn config() -> StoreConfig {
     }
 }
 
+/// Longest a case may take; a case ends in a few seconds even on a loaded
+/// machine, so one that takes longer is waiting for something that never comes.
+const CASE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn rounds() -> u32 {
     std::env::var("ECOUTE_FAULT_ROUNDS")
         .ok()
@@ -100,7 +104,16 @@ async fn every_step_failing_once_keeps_the_promises() {
             };
             for &fault in faults {
                 for nth in [1, 2, 5] {
-                    let (f, x) = case(step, nth, fault, round).await;
+                    // A case that never ends fails the test, naming the case,
+                    // rather than hang CI.
+                    let (f, x) = tokio::time::timeout(CASE_LIMIT, case(step, nth, fault, round))
+                        .await
+                        .unwrap_or_else(|_| {
+                            panic!(
+                                "{step:?} #{nth} {fault:?} (round {round}): \
+                                 the case did not end within {CASE_LIMIT:?}"
+                            )
+                        });
                     if f {
                         kinds.insert(step);
                     }

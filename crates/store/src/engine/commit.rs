@@ -119,8 +119,13 @@ pub(crate) fn run_committer<K: Kv>(
     if let Some(handle) = flusher {
         let _ = handle.join();
     }
+    // Closed, the queue takes nothing new; but a writer may have taken its
+    // place in it (a permit) just before, and put its request there only
+    // now. `recv` after `close` waits for those and ends once no place is
+    // held; `try_recv` would stop at an empty queue, and such a request,
+    // left in a queue nobody reads, would never be answered.
     rx.close();
-    while let Ok(r) = rx.try_recv() {
+    while let Some(r) = rx.blocking_recv() {
         let err = || shared.failed().unwrap_or(StoreError::Closed);
         match r {
             Request::Commit(_, tx) => drop(tx.send(Err(err()))),
