@@ -83,6 +83,9 @@ impl World {
     }
 }
 
+/// The seed of the requests CI sends (another: `ECOUTE_FUZZ_SEED`).
+const DEFAULT_SEED: u64 = 20_261_202;
+
 const JUNK: &[&str] = &[
     "",
     "not-a-uuid",
@@ -289,10 +292,16 @@ fn every_route_answers_hostile_and_random_requests_as_documented() {
             )
             .await
             .id("solution_id");
-        let token_id = h.get(&listener, "/v1/me").await.ok()["tokens"][0]
-            .as_str()
-            .expect("a token id")
-            .to_string();
+        // A spare token of the listener's for the fuzzer to revoke: revoking the one
+        // the requests use would leave most of the run refused.
+        let token_id = h
+            .post(
+                &listener,
+                &format!("/v1/staff/{}/tokens", listener.id),
+                json!({}),
+            )
+            .await
+            .id("token_id");
         let members = [&listener, &volunteer, &referent, &auditor, &dpo, &h.admin];
         let staff: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
         let unknown = uuid::Uuid::new_v4().to_string();
@@ -322,12 +331,26 @@ fn every_route_answers_hostile_and_random_requests_as_documented() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(600);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        max_shrink_iters: 200,
-        ..Config::default()
-    });
+    // The same requests on every run (CI's verdict does not depend on luck);
+    // `ECOUTE_FUZZ_SEED` for others.
+    let seed: u64 = std::env::var("ECOUTE_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_SEED);
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases,
+            failure_persistence: None,
+            max_shrink_iters: 200,
+            ..Config::default()
+        },
+        proptest::test_runner::TestRng::from_seed(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+            &seed_bytes,
+        ),
+    );
     let seen = std::sync::Mutex::new(std::collections::BTreeMap::<String, u64>::new());
     let result = runner.run(&proptest::collection::vec(any::<u8>(), 0..96), |bytes| {
         let c = &mut Choices {
@@ -415,7 +438,7 @@ fn every_route_answers_hostile_and_random_requests_as_documented() {
                 .map_or(k.clone(), |(op, _)| op.to_string())
         })
         .collect();
-    if result.is_ok() && cases >= 600 {
+    if result.is_ok() && cases >= 600 && seed == DEFAULT_SEED {
         assert!(
             succeeded.len() * 3 >= operations.len(),
             "only {} of {} operations ever succeeded: {succeeded:?}",
