@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 
 use ecoute_domain::case::RetentionStep;
 use ecoute_domain::subject::SubjectEvent;
+use ecoute_domain::subject::SubjectState;
 use ecoute_domain::{
-    call_stream, case_stream, retain_call, retain_case, subject_stream, CallId, Calls, CaseId,
-    Cases, Event, RetentionPolicy, RetentionRule, Role, SubjectId, Subjects,
+    retain_call, retain_case, subject_stream, CallId, Calls, CaseId, Cases, Decider, Envelope,
+    Event, Retained, RetentionPolicy, RetentionRule, Role, SubjectId, Subjects,
 };
 use ecoute_store::ExpectedVersion;
 
@@ -123,35 +124,17 @@ impl App {
             return Ok(());
         };
         let subjects: Vec<SubjectId> = state.subjects().keys().copied().collect();
-        let stream = call_stream(call);
         let rule = RetentionRule::UnattachedCall;
         let actor = retention_actor(rule);
-        let erased = Erased::default();
-        let result = self
-            .run(
-                &actor,
-                format!("retention {rule} of call {call}"),
-                streams(&stream, &subjects),
-                |loaded, now| {
-                    let (state, expected) = loaded.fold::<Calls>(&call);
-                    let ctx = self.context(actor.snapshot(), now, [])?;
-                    let retained = retain_call(&state, &subject_states(loaded, &subjects), &ctx)?;
-                    erased.note(&retained.subjects);
-                    Ok(appends(
-                        &stream,
-                        expected,
-                        retained.own,
-                        retained.subjects,
-                        loaded,
-                    ))
-                },
-            )
-            .await;
-        if !committed(result, report)? {
+        let target = format!("retention {rule} of call {call}");
+        let Some(erased) = self
+            .run_retention::<Calls, _>(&actor, target, &call, &subjects, report, retain_call)
+            .await?
+        else {
             return Ok(());
-        }
+        };
         report.calls += 1;
-        self.log_retention(&actor, None, rule, &erased.take(), report)
+        self.log_retention(&actor, None, rule, &erased, report)
             .await
     }
 
@@ -180,33 +163,15 @@ impl App {
                 state.kept_numbers().into_iter().map(|(_, s)| s).collect(),
             ),
         };
-        let stream = case_stream(case);
         let actor = retention_actor(rule);
-        let erased = Erased::default();
-        let result = self
-            .run(
-                &actor,
-                format!("retention {rule} {step:?} of case {case}"),
-                streams(&stream, &subjects),
-                |loaded, now| {
-                    let (state, expected) = loaded.fold::<Cases>(&case);
-                    let ctx = self.context(actor.snapshot(), now, [])?;
-                    let retained =
-                        retain_case(&state, step, &subject_states(loaded, &subjects), &ctx)?;
-                    erased.note(&retained.subjects);
-                    Ok(appends(
-                        &stream,
-                        expected,
-                        retained.own,
-                        retained.subjects,
-                        loaded,
-                    ))
-                },
-            )
-            .await;
-        if !committed(result, report)? {
+        let target = format!("retention {rule} {step:?} of case {case}");
+        let decide = |state: &_, subjects: &_, ctx: &_| retain_case(state, step, subjects, ctx);
+        let Some(erased) = self
+            .run_retention::<Cases, _>(&actor, target, &case, &subjects, report, decide)
+            .await?
+        else {
             return Ok(());
-        }
+        };
         match step {
             RetentionStep::FlagInactive => {
                 report.flagged += 1;
@@ -216,8 +181,55 @@ impl App {
             RetentionStep::EraseClosed => report.cases_erased += 1,
             RetentionStep::EraseCallbackNumbers => report.numbers += 1,
         }
-        self.log_retention(&actor, Some(case), rule, &erased.take(), report)
+        self.log_retention(&actor, Some(case), rule, &erased, report)
             .await
+    }
+
+    /// Runs one retention decision of `D` on `id`, over its stream and its
+    /// subjects' streams, as `actor`: the events `decide` gives for the entity and
+    /// for each subject it erases, in one commit. Returns what the commit erased
+    /// (each subject, and whether their number alone), or `None` when nothing was
+    /// committed now (refused: the candidate moved on; or a replay).
+    async fn run_retention<D, F>(
+        &self,
+        actor: &Actor,
+        target: String,
+        id: &D::Id,
+        subjects: &[SubjectId],
+        report: &mut RetentionReport,
+        decide: F,
+    ) -> Result<Option<Vec<(SubjectId, bool)>>, AppError>
+    where
+        D: Decider,
+        D::Id: Sync,
+        D::Event: Into<Event>,
+        Event: Envelope<D>,
+        F: Fn(
+                &D::State,
+                &BTreeMap<SubjectId, SubjectState>,
+                &ecoute_domain::Context,
+            ) -> Result<Retained<D::Event>, ecoute_domain::DomainError>
+            + Send
+            + Sync,
+    {
+        let stream = D::stream(id);
+        let erased = Erased::default();
+        let result = self
+            .run(actor, target, streams(&stream, subjects), |loaded, now| {
+                let (state, expected) = loaded.fold::<D>(id);
+                let ctx = self.context(actor.snapshot(), now, [])?;
+                let retained = decide(&state, &subject_states(loaded, subjects), &ctx)?;
+                erased.note(&retained.subjects);
+                Ok(appends(
+                    &stream,
+                    expected,
+                    retained.own,
+                    retained.subjects,
+                    loaded,
+                ))
+            })
+            .await;
+        Ok(committed(result, report)?.then(|| erased.take()))
     }
 
     /// Records each erasure of a retention commit in the access log, with its rule.
@@ -267,10 +279,7 @@ fn streams(own: &str, subjects: &[SubjectId]) -> Vec<String> {
 
 /// The states of the subjects' streams loaded: a subject the decision names and
 /// nobody loaded is refused by the domain (`MissingSubjectContext`), not guessed.
-fn subject_states(
-    loaded: &Loaded,
-    subjects: &[SubjectId],
-) -> BTreeMap<SubjectId, ecoute_domain::subject::SubjectState> {
+fn subject_states(loaded: &Loaded, subjects: &[SubjectId]) -> BTreeMap<SubjectId, SubjectState> {
     subjects
         .iter()
         .map(|s| (*s, loaded.fold::<Subjects>(s).0))
