@@ -46,13 +46,7 @@ async fn an_unassigned_case_is_flagged_overdue_once_and_cleared_when_kept() {
     assert!(metrics.contains("ecoute_deadlines_fired 1"), "{metrics}");
 
     // Naming a referent keeps the promise (late): the flag goes, a call back is due.
-    h.post(
-        &volunteer,
-        &format!("/v1/cases/{case}/referent"),
-        json!({"referent": referent.id}),
-    )
-    .await
-    .ok();
+    assign_referent(&h, &volunteer, &case, &referent).await;
     let summary = h.get(&referent, &format!("/v1/cases/{case}")).await;
     assert_eq!(summary.ok()["overdue"], json!([]));
     assert_eq!(summary.body["deadlines"][0]["kind"], "recontact");

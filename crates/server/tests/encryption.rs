@@ -63,13 +63,7 @@ async fn no_personal_value_reaches_the_disk_in_clear() {
         .post(&listener, &c("transfer"), json!({"centre": "69"}))
         .await
         .id("case_id");
-    h.post(
-        &volunteer,
-        &format!("/v1/cases/{case}/referent"),
-        json!({"referent": referent.id}),
-    )
-    .await
-    .ok();
+    assign_referent(&h, &volunteer, &case, &referent).await;
     h.post(
         &referent,
         &format!("/v1/cases/{case}/analysis"),

@@ -270,13 +270,7 @@ fn every_route_answers_hostile_and_random_requests_as_documented() {
             .await
             .id("call_id");
         let case = transferred_case(&h, &listener, "69").await;
-        h.post(
-            &referent,
-            &format!("/v1/cases/{case}/referent"),
-            json!({"referent": referent.id}),
-        )
-        .await
-        .ok();
+        assign_referent(&h, &referent, &case, &referent).await;
         h.post(
             &referent,
             &format!("/v1/cases/{case}/recontacts"),

@@ -281,13 +281,7 @@ async fn a_callback_number_goes_when_its_case_closes_or_its_call_back_is_long_ov
     let (second, _, _) = call(&h, &listener, "Odette Marchal").await;
     let overdue = transfer(&h, &listener, &second).await;
     for case in [&closed, &overdue] {
-        h.post(
-            &volunteer,
-            &format!("/v1/cases/{case}/referent"),
-            json!({"referent": referent.id}),
-        )
-        .await
-        .ok();
+        assign_referent(&h, &volunteer, case, &referent).await;
     }
 
     // Closed: the number goes at the next pass, the rest of the case is kept.

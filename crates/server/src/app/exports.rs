@@ -91,12 +91,17 @@ fn json(entry: &HistoryEntry) -> Result<Value, AppError> {
     serde_json::to_value(&entry.event).map_err(|e| AppError::fault("an event does not render", e))
 }
 
+/// Whether an object of an event's fields is a personal value, as it renders:
+/// `{"subject": …, "value": …}`.
+fn is_personal(o: &serde_json::Map<String, Value>) -> bool {
+    o.len() == 2 && o.contains_key("subject") && o.contains_key("value")
+}
+
 /// Whether an exported event's fields hold a personal value in clear.
 fn holds_clear(data: &Value) -> bool {
     match data {
         Value::Object(o) => {
-            let personal = o.len() == 2 && o.contains_key("subject");
-            if personal && o.get("value").and_then(|v| v.get("Clear")).is_some() {
+            if is_personal(o) && o.get("value").and_then(|v| v.get("Clear")).is_some() {
                 return true;
             }
             o.values().any(holds_clear)
@@ -123,10 +128,7 @@ fn forgiven(
     let add = |(a, b): (usize, usize), (c, d): (usize, usize)| (a + c, b + d);
     match (now, exported) {
         (Value::Object(n), Value::Object(x)) => {
-            let personal = |o: &serde_json::Map<String, Value>| {
-                o.len() == 2 && o.contains_key("subject") && o.contains_key("value")
-            };
-            if personal(n) && personal(x) && x.get("subject") == n.get("subject") {
+            if is_personal(n) && is_personal(x) && x.get("subject") == n.get("subject") {
                 if x.get("value") == Some(withheld) {
                     return Some((0, 1));
                 }

@@ -68,6 +68,10 @@ const SHARED: [(&str, &str); 6] = [
     ("503", "Not ready, stopping, too many requests in flight, the request took too long, or (`outcome-unknown`) a write failed on disk and may or may not be recorded: send it again with the same `Idempotency-Key` once the server is back"),
 ];
 
+/// The routes that take a body or a method other than GET but run no command
+/// (no idempotency, no retry): checking an export, taking a backup.
+const NOT_COMMANDS: [&str; 2] = ["/v1/cases/{id}/export/verify", "/v1/backup"];
+
 /// What a status means when a handler did not say more.
 fn describe(status: &str) -> &'static str {
     match status {
@@ -106,10 +110,8 @@ fn complete(doc: &mut serde_json::Value) {
             continue;
         };
         for (method, op) in item.iter_mut() {
-            // The writes that go through the command runner (idempotent, retried);
-            // checking an export and taking a backup write nothing of the log.
-            let write =
-                method != "get" && !path.ends_with("/export/verify") && path != "/v1/backup";
+            // The writes that go through the command runner: idempotent, retried.
+            let write = method != "get" && !NOT_COMMANDS.contains(&path.as_str());
             let has_body = op.get("requestBody").is_some();
             let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut()) else {
                 continue;

@@ -275,6 +275,17 @@ pub async fn platform_call(h: &Harness, listener: &Member, number: bool) -> (Str
     (call, victim)
 }
 
+/// `who` makes `referent` the referent of `case` (the answer must be a success).
+pub async fn assign_referent(h: &Harness, who: &Member, case: &str, referent: &Member) {
+    h.post(
+        who,
+        &format!("/v1/cases/{case}/referent"),
+        json!({"referent": referent.id}),
+    )
+    .await
+    .ok();
+}
+
 /// A platform call transferred to `centre`; returns the case id.
 pub async fn transferred_case(h: &Harness, listener: &Member, centre: &str) -> String {
     let (call, _) = platform_call(h, listener, true).await;
