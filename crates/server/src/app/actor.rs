@@ -171,3 +171,28 @@ impl Actor {
         self.path.clone().unwrap_or_else(|| self.route.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plain digest of a body could confirm a guess of what it said for ever: it
+    /// goes into the request for the engine to keep keyed, and never shows in a
+    /// `Debug` rendering (of the actor or of the engine's request) a log line
+    /// might print.
+    #[test]
+    fn the_body_digest_reaches_the_request_and_never_debug() {
+        let actor = Actor::system([Role::Volunteer], "test", Some("key-1".into()));
+        let body = br#"{"name":"Jeanne Martin"}"#;
+        actor.fingerprint_slot().fill(body);
+        let digest = *blake3::hash(body).as_bytes();
+        let request = actor.request("POST /v1/calls/x/persons".into());
+        assert_eq!(request.fingerprint, Some(digest));
+        let hex = blake3::hash(body).to_hex().to_string();
+        let shown: Vec<String> = digest.iter().map(|b| b.to_string()).collect();
+        for rendering in [format!("{actor:?}"), format!("{request:?}")] {
+            assert!(!rendering.contains(&hex), "{rendering}");
+            assert!(!rendering.contains(&shown[..8].join(", ")), "{rendering}");
+        }
+    }
+}
